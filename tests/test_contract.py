@@ -1,0 +1,116 @@
+"""The export → runtime metadata contract and the dependency-free ONNX metadata reader."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from vs_colorize.cache import atomic_output, engine_key, registry_model_path
+from vs_colorize.contract import ContractError, ModelInfo, read_model_info, read_onnx_metadata
+
+
+def _identity_onnx(path, props: dict[str, str]) -> None:
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "H", "W"])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "H", "W"])
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    helper.set_model_props(model, props)
+    onnx.save(model, path)
+
+
+def test_props_round_trip_static_and_dynamic():
+    static = ModelInfo(kind="colorize", arch="video", static_size=(336, 336), source_sha256="ab" * 32)
+    assert ModelInfo.from_props(static.to_props()) == static
+    dynamic = ModelInfo(
+        kind="superres",
+        arch="sr-unet",
+        precision="fp16",
+        dynamic_range=(64, 2048),
+        multiple=8,
+        in_channels=3,
+        out_channels=1,
+        scale=4,
+        window=3,
+    )
+    props = dynamic.to_props()
+    assert props["vs_colorize.dynamic_range"] == "64-2048"
+    assert ModelInfo.from_props(props) == dynamic
+    assert dynamic.accepts(128, 256) and not dynamic.accepts(130, 256) and not dynamic.accepts(4096, 256)
+    assert static.accepts(336, 336) and not static.accepts(320, 336)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(kind="denoise", arch="x", static_size=(16, 16)), "kind"),
+        (dict(kind="colorize", arch="x"), "exactly one"),
+        (dict(kind="colorize", arch="x", static_size=(16, 16), dynamic_range=(16, 32)), "exactly one"),
+        (dict(kind="colorize", arch="x", dynamic_range=(64, 32)), "dynamic_range"),
+        (dict(kind="colorize", arch="x", static_size=(16, 16), precision="int8"), "precision"),
+        (
+            dict(kind="superres", arch="x", static_size=(16, 16), window=3, in_channels=3, out_channels=3),
+            "1 channel",
+        ),
+    ],
+)
+def test_invalid_info_is_refused(kwargs, match):
+    with pytest.raises(ContractError, match=match):
+        ModelInfo(**kwargs)
+
+
+def test_metadata_read_back_without_onnx_package(tmp_path):
+    info = ModelInfo(kind="colorize", arch="tiny", dynamic_range=(64, 1024), opset=18)
+    path = tmp_path / "m.onnx"
+    _identity_onnx(path, {**info.to_props(), "producer_note": "kept"})
+    props = read_onnx_metadata(path)
+    assert props["producer_note"] == "kept"
+    assert read_model_info(path) == info
+
+
+def test_foreign_and_broken_files_get_clear_errors(tmp_path):
+    foreign = tmp_path / "foreign.onnx"
+    _identity_onnx(foreign, {})
+    with pytest.raises(ContractError, match="no vs_colorize metadata"):
+        read_model_info(foreign)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x00\x01\x02 definitely not protobuf")
+    with pytest.raises(ContractError):
+        read_onnx_metadata(garbage)
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(foreign.read_bytes()[:20])
+    with pytest.raises(ContractError):
+        read_onnx_metadata(truncated)
+
+
+def test_atomic_output_refuses_overwrite_and_cleans_up(tmp_path):
+    target = tmp_path / "out.mkv"
+    with atomic_output(target) as tmp:
+        assert tmp.name.endswith(".mkv") and tmp.parent == tmp_path
+        tmp.write_bytes(b"done")
+    assert target.read_bytes() == b"done"
+    with pytest.raises(FileExistsError), atomic_output(target):
+        pass
+    with pytest.raises(RuntimeError), atomic_output(target, overwrite=True) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"done"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
+
+
+def test_cache_layout_follows_environment(_isolated_cache):
+    assert registry_model_path("video", "fp16") == _isolated_cache / "models" / "video-fp16.onnx"
+    assert engine_key(a=1, b="x") == engine_key(b="x", a=1) != engine_key(a=2, b="x")
+
+
+def test_runtime_import_stays_light():
+    code = (
+        "import sys, vs_colorize, vs_colorize.contract, vs_colorize.cache;"
+        "heavy = [m for m in ('torch', 'onnxruntime', 'tensorrt', 'onnx', 'training', 'export') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,1 @@
+"""Training package: the networks (``training.archs``), checkpoints and the NoGAN pipeline."""

@@ -1,0 +1,9 @@
+"""vs-colorize: DeOldify-style colorization and 3-frame microscopy super-resolution for VapourSynth.
+
+Importing this package loads only vapoursynth and numpy; inference backends (onnxruntime, TensorRT,
+torch, vs-mlrt) are imported the first time they are used.
+"""
+
+from ._version import __version__
+
+__all__ = ["__version__"]

@@ -1,0 +1,88 @@
+"""User cache layout, registry names and atomic file output. Pure Python, shared with ``export``.
+
+Layout under :func:`cache_dir` (``$VS_COLORIZE_CACHE``, else ``$XDG_CACHE_HOME/vs-colorize``, else
+``~/.cache/vs-colorize``)::
+
+    weights/   downloaded third-party weights (e.g. DeOldify's ColorizeVideo_gen.pth)
+    models/    ONNX artifacts the filters resolve by registry name: <name>-<precision>.onnx
+    engines/   TensorRT engines keyed by :func:`engine_key`
+    bsindex/   BestSource index files (never next to the user's media)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+#: Names the filters resolve in ``models/``; DeOldify's three generators and our bundled demo.
+REGISTRY_NAMES: tuple[str, ...] = ("video", "stable", "artistic", "demo")
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("VS_COLORIZE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "vs-colorize"
+
+
+def subdir(name: str) -> Path:
+    """A cache subdirectory, created on demand."""
+    path = cache_dir() / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def registry_model_path(name: str, precision: str = "fp32") -> Path:
+    """Where the artifact for a registry name lives (whether or not it exists yet)."""
+    return cache_dir() / "models" / f"{name}-{precision}.onnx"
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def engine_key(**identity: object) -> str:
+    """A short stable hash of an engine's identity (ONNX hash, TensorRT version, GPU, shapes, precision…)."""
+    blob = json.dumps(identity, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:24]
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path: str | os.PathLike[str], *, overwrite: bool = False, suffix: str = ""
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it into place, on error delete it.
+
+    The final name never holds a half-written file. Refuses to replace an existing file unless
+    ``overwrite``. ``suffix`` keeps the temporary name's extension (muxers pick formats from it).
+    """
+    final = Path(path)
+    if final.exists() and not overwrite:
+        raise FileExistsError(f"{os.fspath(final)!r} exists; pass overwrite to replace it")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{final.name}.", suffix=".part" + (suffix or final.suffix), dir=final.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if final.exists() and not overwrite:
+            raise FileExistsError(f"{os.fspath(final)!r} appeared while writing; not replacing it")
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
