@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -86,12 +87,19 @@ def test_foreign_and_broken_files_get_clear_errors(tmp_path):
         read_onnx_metadata(truncated)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_atomic_output_refuses_overwrite_and_cleans_up(tmp_path):
     target = tmp_path / "out.mkv"
     with atomic_output(target) as tmp:
         assert tmp.name.endswith(".mkv") and tmp.parent == tmp_path
         tmp.write_bytes(b"done")
     assert target.read_bytes() == b"done"
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_current_umask()
     with pytest.raises(FileExistsError), atomic_output(target):
         pass
     with pytest.raises(RuntimeError), atomic_output(target, overwrite=True) as tmp:

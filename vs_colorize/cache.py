@@ -80,6 +80,10 @@ def atomic_output(
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        # mkstemp creates 0600 files; give the result the permissions a plain open() would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         if final.exists() and not overwrite:
             raise FileExistsError(f"{os.fspath(final)!r} appeared while writing; not replacing it")
         os.replace(tmp, final)
