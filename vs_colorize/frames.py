@@ -161,6 +161,11 @@ def infer_clip(
     fmt = vs.RGBS if out_channels == 3 else vs.GRAYS
     template = core.std.BlankClip(clips[0], width=width, height=height, format=fmt, keep=True)
     label = sessions[0].description
+    if len(sessions) > core.num_threads:
+        log.warning(
+            "%s: num_streams=%d exceeds core.num_threads=%d; the extra streams stay idle",
+            func, len(sessions), core.num_threads,
+        )  # fmt: skip
     pool: queue.SimpleQueue[Session] = queue.SimpleQueue()
     for s in sessions:
         pool.put(s)
