@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ from vs_colorize.backends.ort import import_onnxruntime, installed_ort_distribut
 from vs_colorize.contract import read_model_info
 
 core = vs.core
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +34,16 @@ def luma(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def render(clip: vs.VideoNode, model: Path, backend: object, **kw: object) -> list[np.ndarray]:
     out = colorize(clip, model, render_factor=4, backend=backend, **kw)  # type: ignore[arg-type]
     return [np.stack([np.asarray(f[p]) for p in range(3)]) for f in out.frames()]
+
+
+def test_import_loads_no_runtime() -> None:
+    """``import vs_colorize`` (and its backends package) pulls in vapoursynth and numpy only."""
+    code = (
+        "import sys, vs_colorize, vs_colorize.backends; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'onnxruntime', 'torch', 'tensorrt', 'onnx'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
 
 
 def test_get_backend_names() -> None:
@@ -109,7 +122,7 @@ def test_apply_is_generic_over_model_kind(tmp_path: Path) -> None:
 
 @pytest.mark.mlrt
 @pytest.mark.parametrize("plugin", ["ort", "ov"])
-def test_mlrt_matches_ort(luma: Path, plugin: str) -> None:
+def test_mlrt_matches_ort(luma: Path, plugin: str, capfd: pytest.CaptureFixture[str]) -> None:
     if not hasattr(core, plugin):
         pytest.skip(f"vs-mlrt core.{plugin} is not installed")
     clip = om.noise_clip(vs.YUV444PS, 96, 64, length=3)
@@ -124,6 +137,7 @@ def test_mlrt_matches_ort(luma: Path, plugin: str) -> None:
         .props["VSColorizeBackend"]
     )
     assert prop == f"vs-mlrt {plugin}[CPU]"
+    assert capfd.readouterr().out == ""
 
 
 @pytest.mark.mlrt
