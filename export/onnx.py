@@ -85,7 +85,8 @@ def to_onnx(
         opset: ONNX opset, >= 13 (default 18).
         kind: artifact kind, one of ``export.prepare.KIND_SPECS`` (default "colorize").
         arch: architecture name written into the metadata (default: ``model.config.name``).
-        source_sha256: sha256 of the weights file the model came from, recorded in the metadata.
+        source_sha256: sha256 of the weights file the model came from, recorded in the metadata
+            (default: ``model.source_sha256`` as set by ``training.checkpoint.load_generator``).
         overwrite: replace an existing file at ``path``.
         check: run :func:`export.verify` (ONNX Runtime vs torch) and refuse to keep a failing artifact.
         threads: ONNX Runtime intra-op threads for the parity check.
@@ -111,7 +112,7 @@ def to_onnx(
         geometry,
         fp16=fp16,
         opset=opset,
-        source_sha256=source_sha256,
+        source_sha256=source_sha256 or getattr(model, "source_sha256", None),
         func=func,
     )
 

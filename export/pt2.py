@@ -68,7 +68,7 @@ def to_pt2(
         geometry,
         fp16=fp16,
         opset=0,
-        source_sha256=source_sha256,
+        source_sha256=source_sha256 or getattr(model, "source_sha256", None),
         func=func,
     )
     log.info("exporting %s %s with torch.export …", info.kind, info.arch)
