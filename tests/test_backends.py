@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -208,6 +209,14 @@ def test_torch_cuda_fp16(tint: Path, tint_pt2: Path) -> None:
     theirs = render(clip, tint_pt2, Torch(device="cuda"))
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b, atol=2e-3)
+
+
+def test_trt_without_tensorrt_is_a_clear_error(tint: Path) -> None:
+    if importlib.util.find_spec("tensorrt") is not None:
+        pytest.skip("tensorrt is installed")
+    clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
+    with pytest.raises(vs.Error, match=r"TRT: cannot run '.*tint.onnx': TensorRT is not installed"):
+        colorize(clip, tint, render_factor=4, backend=TRT())
 
 
 @pytest.mark.trt
