@@ -209,7 +209,7 @@ def _merge_yuv(src: vs.VideoNode, render: vs.VideoNode, out_format: vs.VideoForm
         )
 
     template = core.std.BlankClip(src, format=out_format.id, keep=True)
-    chroma = frames.select_by_props(src, template, key, build)  # type: ignore[arg-type]
+    chroma = frames.select_by_props(src, template, key, build)
     out = core.std.ShufflePlanes([src, chroma, chroma], [0, 1, 2], vs.YUV)
     if gray and out_format.subsampling_w:
         out = core.std.SetFrameProps(out, _ChromaLocation=0)
@@ -226,7 +226,7 @@ def _merge_rgb(
         src,
         core.std.BlankClip(src, keep=True),
         lambda props: int(props["_Range"]),
-        lambda rng: core.resize.Point(merged, format=out_format.id, matrix_in=matrix, range=rng),  # type: ignore[arg-type]
+        lambda rng: core.resize.Point(merged, format=out_format.id, matrix_in=matrix, range=rng),
     )
 
 

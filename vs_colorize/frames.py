@@ -92,18 +92,18 @@ def normalize_props(clip: vs.VideoNode, *, matrix: int, range_in: int | None) ->
     return clip.std.ModifyFrame(clip, fix)
 
 
-def select_by_props(
+def select_by_props[K: Hashable](
     prop_src: vs.VideoNode,
     template: vs.VideoNode,
-    key: Callable[[vs.FrameProps], Hashable],
-    build: Callable[[Hashable], vs.VideoNode],
+    key: Callable[[vs.FrameProps], K],
+    build: Callable[[K], vs.VideoNode],
 ) -> vs.VideoNode:
     """Per frame, return ``build(key(props))`` for the props of ``prop_src``'s frame.
 
     Resize's *output* arguments (matrix, range, chroma location) cannot follow frame props, so each
     distinct key gets its own node, built once and cached. ``template`` fixes format, size and length.
     """
-    nodes: dict[Hashable, vs.VideoNode] = {}
+    nodes: dict[K, vs.VideoNode] = {}
     lock = threading.Lock()
 
     def pick(n: int, f: vs.VideoFrame) -> vs.VideoNode:
