@@ -88,6 +88,6 @@ class Progress:
             self._drawn = False
 
     def finish(self, what: str) -> None:
-        """Close the bar and log ``what: N frames in H:MM:SS (F fps)`` at INFO."""
+        """Close the bar and log ``what: N frames in T s (F fps)`` at INFO."""
         self.close()
-        log.info("%s: %d frames in %s (%.2f fps)", what, self.done, format_duration(self.elapsed), self.fps)
+        log.info("%s: %d frames in %.1f s (%.2f fps)", what, self.done, self.elapsed, self.fps)
