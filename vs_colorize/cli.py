@@ -263,13 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _colorize(args) if args.command == "colorize" else _models(args)
     except CliError as exc:
-        log.error("vs-colorize %s: %s", args.command, exc)
+        log.error("vs-colorize: error: %s", exc)
         return exc.code
     except KeyboardInterrupt:
-        log.error("vs-colorize %s: interrupted; no output written", args.command)
+        log.error("vs-colorize: interrupted; no output written")
         return EXIT_SIGINT
     except Terminated:
-        log.error("vs-colorize %s: terminated; no output written", args.command)
+        log.error("vs-colorize: terminated; no output written")
         return EXIT_SIGTERM
     finally:
         signal.signal(signal.SIGTERM, previous)
