@@ -1,4 +1,4 @@
-"""Tiny ONNX colorize/superres models built with ``onnx.helper`` (torch-free) for the runtime tests.
+"""Tiny ONNX colorize/superres models built with ``onnx.helper`` (torch-free), plus test clips.
 
 ``tint``: per-channel affine map ``out_c = clip(scale_c·in_c + bias_c, 0, 1)``. The filter feeds grey
 replicated into RGB, so for a grey level y the render is the known colour ``clip(scale·y + bias)``.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import vapoursynth as vs
 from onnx import TensorProto, helper, numpy_helper
 
 from vs_colorize.contract import ModelInfo
@@ -131,3 +132,49 @@ def superres(path: Path, scale: int = 2) -> Path:
         helper.make_node("Resize", ["m", "", "scales"], ["output"], mode="nearest"),
     ]
     return _save(nodes, [axes, scales], path, info=info, out_channels=1, scale=scale)
+
+
+# --- test clips and analytic expectations -----------------------------------------------------------------
+
+KR_KB = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 9: (0.2627, 0.0593)}
+
+
+def noise_clip(fmt: int, width: int = 96, height: int = 64, length: int = 3, seed: int = 0) -> vs.VideoNode:
+    """A clip of uniform noise over each plane's legal code range (different every frame)."""
+    blank = vs.core.std.BlankClip(format=fmt, width=width, height=height, length=length, keep=True)
+    info = blank.format
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        rng = np.random.default_rng(seed * 1000 + n)
+        for p in range(info.num_planes):
+            a = np.asarray(out[p])
+            if info.sample_type == vs.INTEGER:
+                a[...] = rng.integers(0, 1 << info.bits_per_sample, a.shape)
+            else:
+                lo = -0.5 if info.color_family == vs.YUV and p else 0.0
+                a[...] = rng.uniform(lo, lo + 1.0, a.shape)
+        return out
+
+    return blank.std.ModifyFrame(blank, fill)
+
+
+def expected_chroma(y: float, scale, bias, matrix: int) -> tuple[float, float]:
+    """(U, V) in [-0.5, 0.5] of the tint model's render for grey level ``y`` under ``matrix``."""
+    r, g, b = tint_expected(np.array(y), scale, bias)
+    return expected_chroma_rgb((r, g, b), matrix)
+
+
+def chroma_code(c: float, bits: int, full: bool) -> float:
+    """A chroma value in [-0.5, 0.5] as an integer code (zimg's limited/full range scaling)."""
+    if full:
+        return (1 << (bits - 1)) + c * ((1 << bits) - 1)
+    return (1 << (bits - 1)) + c * 224 * (1 << (bits - 8))
+
+
+def expected_chroma_rgb(rgb: tuple[float, float, float], matrix: int) -> tuple[float, float]:
+    """(U, V) in [-0.5, 0.5] of an RGB colour under ``matrix``."""
+    r, g, b = (float(c) for c in rgb)
+    kr, kb = KR_KB[matrix]
+    luma = kr * r + (1 - kr - kb) * g + kb * b
+    return (b - luma) / (2 * (1 - kb)), (r - luma) / (2 * (1 - kr))

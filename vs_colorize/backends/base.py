@@ -29,8 +29,6 @@ class Backend(ABC):
 
     #: Short name used in ``backend="..."`` strings and log lines.
     name: ClassVar[str] = ""
-    #: Artifact formats this runtime loads (``onnx``, ``pt2``, ``engine``; see ``vs_colorize.models``).
-    formats: ClassVar[tuple[str, ...]] = ("onnx",)
 
     def __post_init__(self) -> None:
         check_int(self.num_streams, type(self).__name__, "num_streams", 1, 64)
@@ -41,14 +39,16 @@ class Backend(ABC):
         return False
 
     @property
+    def formats(self) -> tuple[str, ...]:
+        """Artifact formats this runtime loads (``onnx``, ``pt2``, ``engine``), registry lookup format first."""
+        return ("onnx",)
+
+    @property
     def precision(self) -> Precision:
         """The artifact precision to prefer for registry names: fp16 on GPUs, fp32 on CPUs."""
         return "fp16" if self.gpu else "fp32"
 
     @abstractmethod
-    def open(self, path: Path, info: ModelInfo) -> Session:
-        """Load the artifact at ``path`` into one inference context."""
-
     def apply(
         self,
         clips: Sequence[vs.VideoNode],
@@ -62,9 +62,32 @@ class Backend(ABC):
         """Run the model on float clips whose planes, stacked, are its input channels.
 
         Returns the float32 output clip (``info.out_channels`` planes, ``width``×``height``) and a
-        description of the runtime that really runs it.
+        description of the runtime that really runs it. Inference errors and NaN/Inf output raise
+        ``vs.Error`` at frame request.
         """
-        sessions = [self.open(path, info) for _ in range(self.num_streams)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionBackend(Backend):
+    """A backend driven from Python: one :class:`~vs_colorize.frames.Session` per stream."""
+
+    @abstractmethod
+    def open(self, path: Path, info: ModelInfo, shape: tuple[int, int, int, int]) -> Session:
+        """Load the artifact at ``path`` into one inference context for NCHW input ``shape``."""
+
+    def apply(
+        self,
+        clips: Sequence[vs.VideoNode],
+        path: Path,
+        info: ModelInfo,
+        *,
+        width: int,
+        height: int,
+        func: str,
+    ) -> tuple[vs.VideoNode, str]:
+        channels = sum(c.format.num_planes for c in clips)
+        shape = (1, channels, clips[0].height, clips[0].width)
+        sessions = [self.open(path, info, shape) for _ in range(self.num_streams)]
         node = infer_clip(
             clips, sessions, width=width, height=height, out_channels=info.out_channels, func=func
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import logging
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 
 from ..checks import check_choice, check_int, error
 from ..contract import ModelInfo
-from .base import Backend, cuda_device_count
+from .base import SessionBackend, cuda_device_count
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -61,7 +62,7 @@ def import_onnxruntime(func: str = "ORT") -> onnxruntime:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ORT(Backend):
+class ORT(SessionBackend):
     """ONNX Runtime.
 
     Args:
@@ -103,7 +104,11 @@ class ORT(Backend):
     def _providers(self) -> list[str | tuple[str, dict[str, str]]]:
         ort = import_onnxruntime()
         available = ort.get_available_providers()
-        wanted = ["tensorrt", "cuda", "cpu"] if self.provider == "auto" else [self.provider, "cpu"]
+        wanted = (
+            ["tensorrt", "cuda", "cpu"]
+            if self.provider == "auto"
+            else list(dict.fromkeys([self.provider, "cpu"]))
+        )
         if self.provider == "auto" and cuda_device_count() == 0:
             wanted = ["cpu"]
         out: list[str | tuple[str, dict[str, str]]] = []
@@ -128,7 +133,7 @@ class ORT(Backend):
                 out.append(ep)
         return out
 
-    def open(self, path: Path, info: ModelInfo) -> OrtSession:
+    def open(self, path: Path, info: ModelInfo, shape: tuple[int, int, int, int]) -> OrtSession:
         ort = import_onnxruntime()
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.intra_op_threads
@@ -167,6 +172,56 @@ class OrtSession:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         (y,) = self._session.run([self._output], {self._input: x.astype(self._dtype, copy=False)})
         return np.asarray(y, dtype=np.float32)
+
+
+def _field(number: int, payload: bytes | int) -> bytes:
+    """One protobuf field: varint (int) or length-delimited (bytes)."""
+
+    def varint(v: int) -> bytes:
+        out = bytearray()
+        while True:
+            out.append((v & 0x7F) | (0x80 if v > 0x7F else 0))
+            v >>= 7
+            if not v:
+                return bytes(out)
+
+    if isinstance(payload, int):
+        return varint(number << 3) + varint(payload)
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def probe_model() -> bytes:
+    """A serialized 1-node ONNX model (``Identity`` on float ``[1]``), written without the onnx package."""
+    tensor_type = _field(1, _field(1, 1) + _field(2, _field(1, _field(1, 1))))  # float, shape [1]
+    value = lambda name: _field(1, name.encode()) + _field(2, tensor_type)  # noqa: E731
+    node = _field(1, b"x") + _field(2, b"y") + _field(4, b"Identity")
+    graph = _field(1, node) + _field(2, b"probe") + _field(11, value("x")) + _field(12, value("y"))
+    return _field(1, 8) + _field(7, graph) + _field(8, _field(2, 13))
+
+
+@functools.cache
+def probe_gpu_provider(device_id: int = 0) -> str | None:
+    """The GPU provider a real session gets here (``"tensorrt"``/``"cuda"``), None when it falls to the CPU."""
+    if not _gpu_build() or cuda_device_count() == 0:
+        return None
+    ort = import_onnxruntime()
+    so = ort.SessionOptions()
+    so.log_severity_level = 4
+    providers = [
+        p
+        for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+        if p in ort.get_available_providers()
+    ]
+    options = [{"device_id": str(device_id)}] * len(providers)
+    try:
+        session = ort.InferenceSession(
+            probe_model(), sess_options=so, providers=[*providers, "CPUExecutionProvider"],
+            provider_options=[*options, {}],
+        )  # fmt: skip
+    except Exception:
+        return None
+    first = session.get_providers()[0]
+    return {v: k for k, v in _EP.items()}.get(first) if first != "CPUExecutionProvider" else None
 
 
 def _gpu_build() -> bool:
