@@ -221,10 +221,21 @@ def test_clear_errors_and_exit_codes(
     assert not out.exists() and leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("sig", "code", "encoder"),
+    [(signal.SIGINT, 130, "pyav"), (signal.SIGTERM, 143, "pyav"), (signal.SIGINT, 130, "ffmpeg")],
+)
 def test_interrupted_render_leaves_nothing(
-    tmp_path: Path, film: Path, model: Path, sig: int, code: int
+    tmp_path: Path, film: Path, model: Path, sig: int, code: int, encoder: str
 ) -> None:
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    if encoder == "ffmpeg":
+        binary = ffmpeg_binary()
+        if binary is None:
+            pytest.skip("no ffmpeg binary (install imageio-ffmpeg or put ffmpeg on PATH)")
+        (tmp_path / "bin").mkdir()
+        (tmp_path / "bin" / "ffmpeg").symlink_to(binary)
+        env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}"
     out = tmp_path / "out.mkv"
     cmd = [
         sys.executable,
@@ -237,10 +248,8 @@ def test_interrupted_render_leaves_nothing(
         model,
         "--render-factor",
         "4",
-        "--codec",
-        "ffv1",
     ]
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    cmd += ["--codec", "ffv1", "--encoder", encoder]
     proc = subprocess.Popen(
         [str(c) for c in cmd], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -255,6 +264,19 @@ def test_interrupted_render_leaves_nothing(
     assert stdout == b""
     assert not out.exists() and leftovers(tmp_path) == []
     assert b"no output written" in stderr
+
+
+def test_streams_render_the_same_frames(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, film: Path, model: Path
+) -> None:
+    one, two = tmp_path / "one.mkv", tmp_path / "two.mkv"
+    assert colorize(capsys, film, one, model, "--codec", "ffv1", "--frames", "0:6")[0] == EXIT_OK
+    assert (
+        colorize(capsys, film, two, model, "--codec", "ffv1", "--frames", "0:6", "--streams", "2")[0]
+        == EXIT_OK
+    )
+    a, b = ([f.to_ndarray() for f in decode_all(p)[1]] for p in (one, two))
+    assert len(a) == len(b) == 6 and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def test_pyav_source_renders_the_same_luma(

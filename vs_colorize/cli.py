@@ -12,6 +12,7 @@ Nothing is printed on stdout except by ``models``; logs and the progress bar go 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -24,12 +25,13 @@ import vapoursynth as vs
 
 from . import cache
 from ._version import __version__
+from .backends import NAMES, Backend, get_backend
 from .colorize import colorize
 from .contract import ContractError, read_model_info
 from .io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings
 from .io.render import plan_output, prepare_clip, write_output
 from .io.source import SOURCES, SourceError, open_source, probe
-from .models import DEFAULT_CHAIN, registry_candidates
+from .models import DEFAULT_CHAIN, artifact_format, registry_candidates
 from .progress import Progress
 
 log = logging.getLogger("vs_colorize")
@@ -86,7 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--render-factor", type=int, default=21, help="model size = 16 x this, 4..64 (default 21 = 336 px)"
     )
-    m.add_argument("--backend", help="inference backend name (default: fastest available)")
+    m.add_argument(
+        "--backend", choices=sorted(NAMES), help="inference backend (default: the fastest available)"
+    )
+    m.add_argument(
+        "--streams", type=int, default=1, help="frames inferred concurrently (backend num_streams, default 1)"
+    )
     m.add_argument(
         "--fit", choices=("stretch", "pad"), default="stretch", help="stretch (DeOldify) or pad (keep aspect)"
     )
@@ -141,6 +148,8 @@ def _colorize(args: argparse.Namespace) -> int:
         settings.validate()
         if args.threads < 0:
             raise ValueError(f"--threads must be >= 0, got {args.threads}")
+        if args.streams < 1:
+            raise ValueError(f"--streams must be >= 1, got {args.streams}")
     except ValueError as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
     src, out = Path(args.input), Path(args.output)
@@ -166,13 +175,13 @@ def _colorize(args: argparse.Namespace) -> int:
     if (start, stop) != (0, clip.num_frames):
         clip = clip[start:stop]
     try:
+        backend: Backend | str | None = args.backend
+        if args.streams > 1:  # configure the backend the filter would pick, with more streams
+            fmt = artifact_format(Path(args.model)) if args.model else None
+            chosen = get_backend(args.backend, func="colorize", model_format=fmt or "onnx")
+            backend = dataclasses.replace(chosen, num_streams=args.streams)
         colored = colorize(
-            clip,
-            args.model,
-            args.render_factor,
-            args.backend,
-            fit=args.fit,
-            temporal_radius=args.temporal_radius,
+            clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
         )
         colored = prepare_clip(colored, plan, settings)
     except (vs.Error, ValueError) as exc:
