@@ -309,6 +309,15 @@ def test_still_images_and_sequences(
     assert sorted(p.name for p in tmp_path.glob("f_*.png")) == ["f_0010.png", "f_0011.png", "f_0012.png"]
     code, err = colorize(capsys, film, tmp_path / "one.png", model, "--frames", "0:2")
     assert code == EXIT_USAGE and "frame-number pattern" in err
+    # an interrupted sequence resumes: existing images stay untouched, only the missing one is rendered
+    (tmp_path / "f_0011.png").unlink()
+    kept = (tmp_path / "f_0010.png").stat().st_mtime_ns
+    assert colorize(capsys, film, tmp_path / "f_%04d.png", model, "--frames", "10:13")[0] == EXIT_USAGE
+    code, err = colorize(capsys, film, tmp_path / "f_%04d.png", model, "--frames", "10:13", "--skip-existing")
+    assert code == EXIT_OK and "1 frames in" in err
+    assert (tmp_path / "f_0011.png").is_file() and (tmp_path / "f_0010.png").stat().st_mtime_ns == kept
+    code, err = colorize(capsys, film, tmp_path / "f_%04d.png", model, "--frames", "10:13", "--skip-existing")
+    assert code == EXIT_OK and "exist, skipping" in err
 
 
 def test_ffmpeg_encoder_from_the_cli(

@@ -12,11 +12,12 @@ Nothing is printed on stdout except by ``models``; logs and the progress bar go 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from types import FrameType
@@ -29,7 +30,7 @@ from .backends import NAMES, Backend, get_backend
 from .colorize import colorize
 from .contract import ContractError, read_model_info
 from .io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings
-from .io.render import plan_output, prepare_clip, write_output
+from .io.render import pending_frames, plan_output, prepare_clip, write_output
 from .io.source import SOURCES, SourceError, open_source, probe
 from .models import DEFAULT_CHAIN, artifact_format, registry_candidates
 from .progress import Progress
@@ -138,8 +139,7 @@ def _parser() -> argparse.ArgumentParser:
 
     mo = sub.add_parser("models", help="list the registry models found in the cache and the default")
     mo.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    mo.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
-    return parser  # fmt: skip
+    return parser
 
 
 def _colorize(args: argparse.Namespace) -> int:
@@ -155,7 +155,7 @@ def _colorize(args: argparse.Namespace) -> int:
     src, out = Path(args.input), Path(args.output)
     if src.exists() and out.exists() and src.resolve() == out.resolve():
         raise CliError(EXIT_USAGE, f"output {args.output!r} is the input file")
-    if args.skip_existing and out.exists():
+    if args.skip_existing and out.is_file():
         log.info("colorize: %s exists, skipping", out)
         return EXIT_OK
     try:
@@ -167,11 +167,18 @@ def _colorize(args: argparse.Namespace) -> int:
         vs.core.num_threads = args.threads
     try:
         start, stop = parse_frames(args.frames, clip.num_frames) if args.frames else (0, clip.num_frames)
-        plan = plan_output(
-            out, frames=stop - start, first=start, encoder=args.encoder, overwrite=args.overwrite
-        )
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        plan = plan_output(out, frames=stop - start, first=start, encoder=args.encoder)
+    except (ValueError, FileNotFoundError) as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
+    if plan.existing and not args.overwrite:
+        if not args.skip_existing:
+            more = f" (and {len(plan.existing) - 1} more)" if len(plan.existing) > 1 else ""
+            first = str(plan.existing[0])
+            raise CliError(EXIT_USAGE, f"output {first!r}{more} exists; pass --overwrite to replace it")
+        if len(plan.existing) == len(plan.files):
+            log.info("colorize: all %d output files exist, skipping", len(plan.files))
+            return EXIT_OK
+        log.info("colorize: %d of %d images exist; rendering the rest", len(plan.existing), len(plan.files))
     if (start, stop) != (0, clip.num_frames):
         clip = clip[start:stop]
     try:
@@ -188,18 +195,25 @@ def _colorize(args: argparse.Namespace) -> int:
         raise CliError(EXIT_USAGE, str(exc)) from None
 
     audio_from, window = _audio(info.audio_streams, src, clip, start, stop, settings, plan.image)
-    progress = Progress(colored.num_frames, label="colorize", enabled=None if not args.quiet else False)
+    todo = len(pending_frames(plan, colored.num_frames, skip_existing=args.skip_existing))
+    progress = Progress(todo, label="colorize", enabled=False if args.quiet else None)
     try:
         written = write_output(
-            colored, plan, settings, overwrite=args.overwrite, audio_from=audio_from, audio_window=window,
+            colored,
+            plan,
+            settings,
+            overwrite=args.overwrite,
+            skip_existing=args.skip_existing,
+            audio_from=audio_from,
+            audio_window=window,
             progress=progress.update,
-        )  # fmt: skip
+        )
     except (vs.Error, EncodeError) as exc:
         raise CliError(EXIT_FAILED, f"render of {args.input!r} failed: {exc}") from None
     finally:
         progress.close()
-    if written != colored.num_frames:
-        raise CliError(EXIT_FAILED, f"wrote {written} of {colored.num_frames} frames")
+    if written != todo:
+        raise CliError(EXIT_FAILED, f"wrote {written} of {todo} frames")
     progress.finish(f"colorize: {args.input} -> {args.output}")
     return EXIT_OK
 
@@ -245,15 +259,22 @@ def _models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _logging(verbose: bool, quiet: bool) -> logging.Handler:
+@contextlib.contextmanager
+def _logging(verbose: bool, quiet: bool) -> Iterator[None]:
+    """Log the package to stderr for one command, then put the logger back as it was."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter("%(message)s" if not verbose else "%(levelname)s %(name)s: %(message)s")
     )
+    saved = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     log.propagate = False
-    return handler
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.level, log.propagate = saved
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -263,12 +284,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help/--version (0) or a usage error (2, already printed)
         return int(exc.code or 0)
-    handler = _logging(args.verbose, args.quiet)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise Terminated
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        with _logging(args.verbose, getattr(args, "quiet", False)):
+            return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return _colorize(args) if args.command == "colorize" else _models(args)
     except CliError as exc:
@@ -280,10 +308,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         log.error("vs-colorize: terminated; no output written")
         return EXIT_SIGTERM
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        log.removeHandler(handler)
-        handler.close()
 
 
 __all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "EXIT_USAGE", "main", "parse_frames"]

@@ -30,24 +30,20 @@ class OutputPlan:
 
     path: Path
     files: tuple[Path, ...]
+    existing: tuple[Path, ...]
     image: bool
     encoder: str  # "pyav", "ffmpeg" or the image codec ("png", "tiff")
 
 
 def plan_output(
-    path: str | os.PathLike[str],
-    *,
-    frames: int,
-    first: int = 0,
-    encoder: EncoderKind = "auto",
-    overwrite: bool = False,
+    path: str | os.PathLike[str], *, frames: int, first: int = 0, encoder: EncoderKind = "auto"
 ) -> OutputPlan:
     """Check an output path before any work is done.
 
     ``frames``/``first``: how many frames will be written and the source number of the first (image
     sequences are numbered by source frame, so chunks of one film fit together). Raises ValueError for
-    an unsupported extension, a bad pattern or encoder, FileNotFoundError when the directory is missing,
-    FileExistsError when a target exists and ``overwrite`` is False.
+    an unsupported extension, a bad pattern or encoder, FileNotFoundError when the directory is missing.
+    Targets that already exist are listed in ``existing``; the caller decides (refuse, skip, replace).
     """
     p = Path(path)
     if not p.parent.is_dir():
@@ -59,14 +55,8 @@ def plan_output(
     else:
         container_of(p)
         files, kind, image = (p,), pick_encoder(encoder), False
-    if not overwrite:
-        existing = [f for f in files if f.exists()]
-        if existing:
-            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-            raise FileExistsError(
-                f"output {os.fspath(existing[0])!r}{more} exists; pass --overwrite to replace it"
-            )
-    return OutputPlan(path=p, files=files, image=image, encoder=kind)
+    existing = tuple(f for f in files if f.exists())
+    return OutputPlan(path=p, files=files, existing=existing, image=image, encoder=kind)
 
 
 def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings) -> vs.VideoNode:
@@ -94,26 +84,54 @@ def _usual_mode(path: Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+def pending_frames(plan: OutputPlan, frames: int, *, skip_existing: bool = False) -> list[int]:
+    """Indices of the ``frames`` rendered frames still to write: all of them, except for an image
+    sequence with ``skip_existing``, where frames whose file exists are left out (a sequence resumes)."""
+    if not (skip_existing and plan.image):
+        return list(range(frames))
+    done = set(plan.existing)
+    return [i for i, f in enumerate(plan.files) if f not in done]
+
+
+def _select(clip: vs.VideoNode, indices: list[int]) -> vs.VideoNode:
+    """``clip`` restricted to ``indices`` (ascending), spliced from contiguous runs."""
+    if indices == list(range(clip.num_frames)):
+        return clip
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    return vs.core.std.Splice([clip[a:b] for a, b in runs])
+
+
 def write_output(
     clip: vs.VideoNode,
     plan: OutputPlan,
     settings: EncodeSettings,
     *,
     overwrite: bool = False,
+    skip_existing: bool = False,
     audio_from: str | os.PathLike[str] | None = None,
     audio_window: tuple[Fraction, Fraction | None] = (Fraction(0), None),
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Render ``clip`` (from :func:`prepare_clip`) into ``plan``'s files; return the frames written."""
+    """Render ``clip`` (from :func:`prepare_clip`) into ``plan``'s files; return the frames written.
+
+    ``overwrite`` replaces existing files; ``skip_existing`` leaves the existing files of an image
+    sequence alone and renders only the others (see :func:`pending_frames`).
+    """
     if plan.image:
-        for n, frame in enumerate(clip.frames(close=True)):
+        todo = pending_frames(plan, clip.num_frames, skip_existing=skip_existing)
+        for k, frame in enumerate(_select(clip, todo).frames(close=True)):
             data = encode_image(frame, plan.encoder)
-            with cache.atomic_output(plan.files[n], overwrite=overwrite) as tmp:
+            with cache.atomic_output(plan.files[todo[k]], overwrite=overwrite) as tmp:
                 tmp.write_bytes(data)
                 _usual_mode(tmp)
             if progress is not None:
-                progress(n + 1)
-        return len(plan.files)
+                progress(k + 1)
+        return len(todo)
     kwargs = {"audio_from": audio_from, "audio_window": audio_window, "progress": progress}
     with cache.atomic_output(plan.path, overwrite=overwrite) as tmp:
         if plan.encoder == "ffmpeg":
