@@ -159,8 +159,8 @@ def _colorize(args: argparse.Namespace) -> int:
         log.info("colorize: %s exists, skipping", out)
         return EXIT_OK
     try:
-        info = probe(src)
         clip = open_source(src, source=args.source)
+        info = probe(src)
     except (FileNotFoundError, SourceError) as exc:
         raise CliError(EXIT_INPUT, str(exc)) from None
     if args.threads:

@@ -77,7 +77,10 @@ def _props_of(frame: av.VideoFrame, fps: Fraction) -> dict[str, int]:
 
 
 class _Decoder:
-    """One sequential decoder over a file, repositioned by seeking when needed. Not thread-safe."""
+    """One sequential decoder over a file, repositioned by seeking when needed. Not thread-safe.
+
+    The container stays open as long as the clip's callback holds the decoder.
+    """
 
     def __init__(self, path: str, stream_index: int, pts: list[int] | None, pix_fmt: str) -> None:
         self.path, self.stream_index, self.pix_fmt = path, stream_index, pix_fmt
@@ -127,11 +130,6 @@ class _Decoder:
         if frame is None:
             raise SourceError(f"pyav source: frame {n} of {self.path!r} could not be decoded")
         return frame
-
-    def close(self) -> None:
-        if self.container is not None:
-            self.container.close()
-            self.container = None
 
 
 def _open(path: str) -> av.container.InputContainer:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
@@ -33,9 +32,6 @@ class MediaInfo:
     """What a demux-only look at a file found."""
 
     path: Path
-    width: int
-    height: int
-    fps: Fraction
     audio_streams: int
     container: str
 
@@ -45,29 +41,24 @@ def is_image(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def probe(path: str | os.PathLike[str]) -> MediaInfo:
-    """Check that ``path`` exists and holds a video stream; raise FileNotFoundError or SourceError."""
+def probe(path: str | os.PathLike[str], *, func: str = "probe") -> MediaInfo:
+    """Check that ``path`` exists and holds a video stream; raise FileNotFoundError or SourceError.
+
+    ``func`` names the caller in error messages.
+    """
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"open_source: input {os.fspath(p)!r} does not exist")
+        raise FileNotFoundError(f"{func}: input {os.fspath(p)!r} does not exist")
     if p.is_dir():
-        raise SourceError(f"open_source: input {os.fspath(p)!r} is a directory, not a media file")
+        raise SourceError(f"{func}: input {os.fspath(p)!r} is a directory, not a media file")
     try:
         container = av.open(os.fspath(p))
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"open_source: cannot read {os.fspath(p)!r} as media: {exc}") from exc
+        raise SourceError(f"{func}: cannot read {os.fspath(p)!r} as media: {exc}") from exc
     with container:
         if not container.streams.video:
-            raise SourceError(f"open_source: {os.fspath(p)!r} has no video stream")
-        v = container.streams.video[0]
-        return MediaInfo(
-            path=p,
-            width=v.codec_context.width,
-            height=v.codec_context.height,
-            fps=Fraction(v.average_rate or v.guessed_rate or 0),
-            audio_streams=len(container.streams.audio),
-            container=container.format.name,
-        )
+            raise SourceError(f"{func}: {os.fspath(p)!r} has no video stream")
+        return MediaInfo(path=p, audio_streams=len(container.streams.audio), container=container.format.name)
 
 
 def _bestsource(path: str, core: vs.Core) -> vs.VideoNode:
@@ -90,7 +81,7 @@ def open_source(
     if source not in SOURCES:
         raise ValueError(f"open_source: source must be one of {SOURCES}, got {source!r}")
     core = core or vs.core
-    info = probe(path)
+    info = probe(path, func="open_source")
     spath = os.fspath(Path(path).resolve())
     use_bs = source == "bestsource" or (source == "auto" and hasattr(core, "bs") and not is_image(path))
     if use_bs:
