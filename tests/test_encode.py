@@ -248,3 +248,28 @@ def test_output_files_get_the_usual_mode(tmp_path: Path, synthetic: Path) -> Non
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "out.mkv").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_variable_frame_rate_keeps_each_frame_duration(tmp_path: Path, synthetic: Path) -> None:
+    src = open_source(synthetic)
+    vfr = core.std.Splice([src[:4], core.std.AssumeFPS(src[4:8], fpsnum=10)], mismatch=True)
+    assert vfr.fps == 0  # variable: durations live in the frame props
+    out = tmp_path / "vfr.mkv"
+    encode_pyav(vfr, out, EncodeSettings(codec="ffv1"))
+    times = [float(f.time) for f in decode_all(out)[1]]
+    steps = np.diff(times)
+    assert len(times) == 8
+    assert np.allclose(steps[:4], 0.04, atol=0.001) and np.allclose(steps[4:], 0.1, atol=0.001)
+
+
+def test_sample_aspect_ratio_is_kept(tmp_path: Path, synthetic: Path) -> None:
+    clip = core.std.SetFrameProps(open_source(synthetic), _SARNum=4, _SARDen=3)
+    outs = [tmp_path / "pyav.mkv"]
+    encode_pyav(clip, outs[0], EncodeSettings(codec="x264", preset="ultrafast"))
+    binary = ffmpeg_binary()
+    if binary is not None:
+        outs.append(tmp_path / "ffmpeg.mkv")
+        encode_ffmpeg(clip, outs[1], EncodeSettings(codec="ffv1"), ffmpeg=binary)
+    for out in outs:
+        with av.open(str(out)) as c:
+            assert c.streams.video[0].sample_aspect_ratio == Fraction(4, 3), out.name

@@ -156,6 +156,12 @@ def _timestamps(clip: vs.VideoNode) -> tuple[Fraction, Callable[[int, vs.VideoFr
     return tb, pts
 
 
+def sample_aspect_ratio(frame: vs.VideoFrame) -> Fraction | None:
+    """``_SARNum/_SARDen`` of a frame when set and not square, else None."""
+    num, den = int(frame.props.get("_SARNum", 0)), int(frame.props.get("_SARDen", 0))
+    return Fraction(num, den) if num > 0 and den > 0 and num != den else None
+
+
 def _copy_planes(src: vs.VideoFrame, dst: av.VideoFrame) -> None:
     dtype = np.uint8 if src.format.bytes_per_sample == 1 else np.uint16
     order = (2, 0, 1) if src.format.color_family == vs.RGB else (0, 1, 2)  # gbrp stores G, B, R
@@ -194,9 +200,9 @@ def encode_pyav(
             ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = clip.width, clip.height, pix_fmt, time_base
             ctx.colorspace, ctx.color_primaries, ctx.color_trc = tags.matrix, tags.primaries, tags.transfer
             ctx.color_range = tags.range
-            sar = (first.props.get("_SARNum", 0), first.props.get("_SARDen", 0))
-            if sar[0] > 0 and sar[1] > 0:
-                ctx.sample_aspect_ratio = Fraction(int(sar[0]), int(sar[1]))
+            sar = sample_aspect_ratio(first)
+            if sar is not None:  # carried by codecs that store it (x264/x265), not by ffv1 here
+                ctx.sample_aspect_ratio = sar
             ctx.thread_count = settings.threads
             ctx.options = settings.codec_options()
             copier = (

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import vapoursynth as vs
 
-from .encode import EncodeError, EncodeSettings, ProgressFn, check_codec, container_of
+from .encode import EncodeError, EncodeSettings, ProgressFn, check_codec, container_of, sample_aspect_ratio
 from .formats import ColourTags
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ def ffmpeg_command(
     """The ffmpeg argument list that encodes a y4m stream of ``clip`` from stdin into ``out``."""
     muxer = container_of(out)
     pix_fmt = check_codec(settings, clip.format, muxer)
-    tags = ColourTags.from_frame(clip.get_frame(0))
+    first = clip.get_frame(0)
+    tags = ColourTags.from_frame(first)
     # Tag the y4m input too: with untagged input frames, ffmpeg >= 7.1 would convert to the output tags
     # (full-range output got its luma rescaled) instead of just writing them.
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe"]
@@ -54,6 +55,10 @@ def ffmpeg_command(
     if settings.threads:
         cmd += ["-threads", str(settings.threads)]
     cmd += tags.ffmpeg_args()
+    sar = sample_aspect_ratio(first)
+    if sar is not None:  # ffmpeg takes the display aspect ratio
+        dar = sar * Fraction(clip.width, clip.height)
+        cmd += ["-aspect", f"{dar.numerator}:{dar.denominator}"]
     cmd += ["-f", muxer, os.fspath(out)]
     return cmd
 
