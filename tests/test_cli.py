@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 import vapoursynth as vs
-from onnx_models import tint
+from onnx_models import nan, tint
 from test_encode import audio_packets, decode_all, ffmpeg_binary, write_synthetic
 
 from vs_colorize import cache
@@ -355,8 +355,6 @@ def test_models_lists_registry_and_default(capsys: pytest.CaptureFixture[str], m
 
 
 def test_render_failure_is_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: Path, film: Path) -> None:
-    from onnx_models import nan
-
     out = tmp_path / "out.mkv"
     code, err = colorize(capsys, film, out, nan(tmp_path / "nan.onnx"), "--frames", "0:2")
     assert code == EXIT_FAILED, err
