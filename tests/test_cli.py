@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -360,3 +361,33 @@ def test_render_failure_is_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert code == EXIT_FAILED, err
     assert "render of" in err
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_progress_bar_only_on_a_terminal(tmp_path: Path, film: Path, model: Path, quiet: bool) -> None:
+
+    leader, follower = pty.openpty()
+    cmd = [sys.executable, "-m", "vs_colorize", "colorize", film, tmp_path / "out.mkv", "--model", model]
+    cmd += ["--render-factor", "4", "--codec", "ffv1", "--frames", "0:12"] + (["-q"] if quiet else [])
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [str(c) for c in cmd], env=env, stdout=subprocess.PIPE, stderr=follower, timeout=120
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO once the terminal is drained
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    terminal = b"".join(chunks).decode()
+    assert proc.returncode == EXIT_OK and proc.stdout == b""
+    if quiet:
+        assert terminal == ""
+    else:
+        assert "colorize [########################] 12/12 100%" in terminal and "fps ETA" in terminal
+        assert "12 frames in" in terminal  # the summary line after the bar

@@ -84,31 +84,47 @@ def _parser() -> argparse.ArgumentParser:
     m = c.add_argument_group("model")
     m.add_argument(
         "--model",
+        metavar="NAME|FILE",
         help="registry name (video, stable, artistic, demo) or .onnx path; default: video, else demo",
     )
     m.add_argument(
-        "--render-factor", type=int, default=21, help="model size = 16 x this, 4..64 (default 21 = 336 px)"
+        "--render-factor",
+        metavar="N",
+        type=int,
+        default=21,
+        help="model size = 16 x this, 4..64 (default 21 = 336 px)",
     )
     m.add_argument(
         "--backend", choices=sorted(NAMES), help="inference backend (default: the fastest available)"
     )
     m.add_argument(
-        "--streams", type=int, default=1, help="frames inferred concurrently (backend num_streams, default 1)"
+        "--streams",
+        metavar="N",
+        type=int,
+        default=1,
+        help="frames inferred concurrently (backend num_streams, default 1)",
     )
     m.add_argument(
         "--fit", choices=("stretch", "pad"), default="stretch", help="stretch (DeOldify) or pad (keep aspect)"
     )
     m.add_argument(
-        "--temporal-radius", type=int, default=0, help="average chroma over 2N+1 frames, 0..7 (default 0)"
+        "--temporal-radius",
+        metavar="N",
+        type=int,
+        default=0,
+        help="average chroma over 2N+1 frames, 0..7 (default 0)",
     )
     e = c.add_argument_group("encoding")
     e.add_argument(
         "--codec",
+        metavar="C",
         default="x264",
         help=f"video encoder: FFmpeg name or one of {', '.join(CODEC_ALIASES)} (default x264; ffv1 = lossless)",
     )
-    e.add_argument("--crf", type=int, help="quality (x264/x265 0..51, default 18/20; vp9/av1 0..63)")
-    e.add_argument("--preset", help="x264/x265 preset (default medium)")
+    e.add_argument(
+        "--crf", metavar="Q", type=int, help="quality (x264/x265 0..51, default 18/20; vp9/av1 0..63)"
+    )
+    e.add_argument("--preset", metavar="P", help="x264/x265 preset (default medium)")
     e.add_argument(
         "--encoder",
         choices=ENCODERS,
@@ -125,7 +141,11 @@ def _parser() -> argparse.ArgumentParser:
         help="input reader (default: BestSource if installed, else PyAV)",
     )
     r.add_argument(
-        "--threads", type=int, default=0, help="VapourSynth worker threads (default: one per core)"
+        "--threads",
+        metavar="N",
+        type=int,
+        default=0,
+        help="VapourSynth worker threads (default: one per core)",
     )
     over = r.add_mutually_exclusive_group()
     over.add_argument("--overwrite", action="store_true", help="replace an existing output")
