@@ -365,7 +365,6 @@ def test_render_failure_is_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: 
 
 @pytest.mark.parametrize("quiet", [False, True])
 def test_progress_bar_only_on_a_terminal(tmp_path: Path, film: Path, model: Path, quiet: bool) -> None:
-
     leader, follower = pty.openpty()
     cmd = [sys.executable, "-m", "vs_colorize", "colorize", film, tmp_path / "out.mkv", "--model", model]
     cmd += ["--render-factor", "4", "--codec", "ffv1", "--frames", "0:12"] + (["-q"] if quiet else [])
