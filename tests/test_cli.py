@@ -92,6 +92,48 @@ def test_audio_track_is_kept(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     silent = tmp_path / "silent.mkv"
     assert colorize(capsys, src, silent, model, "--codec", "ffv1", "--no-audio")[0] == EXIT_OK
     assert audio_packets(silent) == 0
+    chunk = tmp_path / "chunk.mkv"  # a chunk carries the audio of its own time range only
+    assert colorize(capsys, src, chunk, model, "--codec", "ffv1", "--frames", "4:12")[0] == EXIT_OK
+    with av.open(str(chunk)) as c:
+        times = [float(p.pts * p.time_base) for p in c.demux(c.streams.audio[0]) if p.size]
+    assert times[0] < 0.03 and 0.28 < times[-1] < 0.34  # 8 frames at 25 fps = 0.32 s, shifted to 0
+
+
+def test_audio_that_does_not_fit_the_container(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model: Path
+) -> None:
+    src = tmp_path / "pcm_u8.mkv"  # 8-bit PCM: Matroska takes it, MP4 does not
+    with av.open(str(src), "w") as out:
+        v = out.add_stream("ffv1", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = out.add_stream("pcm_u8", rate=8000, layout="mono")
+        for i in range(4):
+            frame = av.VideoFrame.from_ndarray(np.full((72, 64), 60 + i, np.uint8), format="yuv420p")
+            frame.pts = i
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+        samples = av.AudioFrame.from_ndarray(np.full((1, 1280), 128, np.uint8), format="u8", layout="mono")
+        samples.sample_rate, samples.pts = 8000, 0
+        out.mux(a.encode(samples))
+        out.mux(a.encode(None))
+    code, err = colorize(capsys, src, tmp_path / "out.mp4", model)
+    assert code == EXIT_USAGE and "pcm_u8 audio cannot be copied into a mp4" in err
+    assert not (tmp_path / "out.mp4").exists()
+    assert colorize(capsys, src, tmp_path / "out.mp4", model, "--no-audio")[0] == EXIT_OK
+    assert colorize(capsys, src, tmp_path / "out.mkv", model, "--codec", "ffv1")[0] == EXIT_OK
+    assert audio_packets(tmp_path / "out.mkv") == audio_packets(src) > 0
+
+
+def test_ffmpeg_encoder_without_ffmpeg(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    film: Path,
+    model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, err = colorize(capsys, film, tmp_path / "out.mkv", model, "--encoder", "ffmpeg", "--frames", "0:2")
+    assert code == EXIT_USAGE and "no ffmpeg binary is on PATH" in err
 
 
 def test_existing_output_is_refused_untouched(

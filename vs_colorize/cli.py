@@ -29,7 +29,8 @@ from ._version import __version__
 from .backends import NAMES, Backend, get_backend
 from .colorize import colorize
 from .contract import ContractError, read_model_info
-from .io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings
+from .io.audio import check_audio
+from .io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
 from .io.render import pending_frames, plan_output, prepare_clip, write_output
 from .io.source import SOURCES, SourceError, open_source, probe
 from .models import DEFAULT_CHAIN, artifact_format, registry_candidates
@@ -199,6 +200,7 @@ def _colorize(args: argparse.Namespace) -> int:
             log.info("colorize: all %d output files exist, skipping", len(plan.files))
             return EXIT_OK
         log.info("colorize: %d of %d images exist; rendering the rest", len(plan.existing), len(plan.files))
+    audio_from, window = _audio(info.audio_streams, src, clip, start, stop, settings, plan.image)
     if (start, stop) != (0, clip.num_frames):
         clip = clip[start:stop]
     try:
@@ -211,10 +213,11 @@ def _colorize(args: argparse.Namespace) -> int:
             clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
         )
         colored = prepare_clip(colored, plan, settings)
+        if audio_from is not None:
+            check_audio(audio_from, container_of(plan.path))
     except (vs.Error, ValueError) as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
 
-    audio_from, window = _audio(info.audio_streams, src, clip, start, stop, settings, plan.image)
     todo = len(pending_frames(plan, colored.num_frames, skip_existing=args.skip_existing))
     progress = Progress(todo, label="colorize", enabled=False if args.quiet else None)
     try:
@@ -328,6 +331,9 @@ def _run(args: argparse.Namespace) -> int:
     except Terminated:
         log.error("vs-colorize: terminated; no output written")
         return EXIT_SIGTERM
+    except Exception:  # a bug: keep the traceback in the log, fail like any failed render
+        log.exception("vs-colorize: unexpected error")
+        return EXIT_FAILED
 
 
 __all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "EXIT_USAGE", "main", "parse_frames"]

@@ -12,13 +12,27 @@ import av
 log = logging.getLogger(__name__)
 
 
+def check_audio(source: str | os.PathLike[str], muxer: str) -> int:
+    """Raise ValueError when an audio stream of ``source`` cannot be stream-copied into a ``muxer`` file
+    (``pcm_s16le`` into mp4, say); return the number of audio streams."""
+    with av.open(os.fspath(source)) as inp, av.open(os.devnull, "w", format=muxer) as probe:
+        for s in inp.streams.audio:
+            if s.codec_context.name not in probe.supported_codecs:
+                raise ValueError(
+                    f"encode: the input's {s.codec_context.name} audio cannot be copied into a {muxer} "
+                    "file; use .mkv or --no-audio"
+                )
+        return len(inp.streams.audio)
+
+
 class AudioCopier:
     """Remux the audio of ``source`` into ``out`` in step with the video being written.
 
     Call :meth:`mux_until` with the video time written so far (seconds; None = everything left) so the
     muxer receives audio and video interleaved. ``window`` = (start, end) seconds keeps the packets
     that overlap it and shifts them to start at 0 (end None = to the end): packet-exact, not
-    sample-exact, which is what stream copy can do. Create it before the first packet is muxed.
+    sample-exact, which is what stream copy can do. Create it before the first packet is muxed, after
+    :func:`check_audio` said the streams fit the container.
     """
 
     def __init__(
@@ -31,12 +45,6 @@ class AudioCopier:
         self.start, self.end = window
         self.map: dict[int, av.stream.Stream] = {}
         for s in self.input.streams.audio:
-            if s.codec_context.name not in out.supported_codecs:
-                self.input.close()
-                raise ValueError(
-                    f"encode: the input's {s.codec_context.name} audio cannot go into a {out.format.name} "
-                    "file; use .mkv or drop the audio"
-                )
             self.map[s.index] = out.add_stream_from_template(s)
         self.out = out
         self.packets: Iterator[av.Packet] = (
