@@ -256,6 +256,8 @@ def test_variable_frame_rate_keeps_each_frame_duration(tmp_path: Path, synthetic
     assert vfr.fps == 0  # variable: durations live in the frame props
     out = tmp_path / "vfr.mkv"
     encode_pyav(vfr, out, EncodeSettings(codec="ffv1"))
+    with pytest.raises(ValueError, match="constant frame rate"):
+        encode_ffmpeg(vfr, tmp_path / "y4m.mkv", EncodeSettings(codec="ffv1"), ffmpeg="ffmpeg")
     times = [float(f.time) for f in decode_all(out)[1]]
     steps = np.diff(times)
     assert len(times) == 8

@@ -34,6 +34,8 @@ def ffmpeg_command(
     """The ffmpeg argument list that encodes a y4m stream of ``clip`` from stdin into ``out``."""
     muxer = container_of(out)
     pix_fmt = check_codec(settings, clip.format, muxer)
+    if not clip.fps.numerator:
+        raise ValueError("encode: y4m needs a constant frame rate; encode variable-rate clips with PyAV")
     first = clip.get_frame(0)
     tags = ColourTags.from_frame(first)
     # Tag the y4m input too: with untagged input frames, ffmpeg >= 7.1 would convert to the output tags

@@ -63,7 +63,8 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
     """The clip in a format the output takes, checked against the codec before rendering starts.
 
     Images: RGB (GRAY stays GRAY). Video: RGB clips become YUV 4:4:4 BT.709 (x264/ffv1 take no 8-bit
-    planar RGB); then the codec must accept the format and fit the container (ValueError otherwise).
+    planar RGB); then the codec must accept the format and fit the container, and the ffmpeg path needs
+    a constant frame rate (ValueError otherwise).
     """
     if plan.image:
         return to_image_clip(clip)
@@ -74,6 +75,8 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
         fmt = clip.format.replace(sample_type=vs.INTEGER, bits_per_sample=16)
         clip = vs.core.resize.Point(clip, format=fmt.id)
     check_codec(settings, clip.format, container_of(plan.path))
+    if plan.encoder == "ffmpeg" and not clip.fps.numerator:
+        raise ValueError("encode: --encoder ffmpeg reads y4m, which needs a constant frame rate; use pyav")
     return clip
 
 
