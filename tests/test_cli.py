@@ -220,6 +220,7 @@ def test_parse_frames_uses_slice_semantics() -> None:
         ("missing model", EXIT_USAGE, "neither a file nor a registry name"),
         ("bad render factor", EXIT_USAGE, "render_factor must be"),
         ("bad crf", EXIT_USAGE, "crf must be in"),
+        ("output is input", EXIT_USAGE, "is the input file"),
     ],
 )
 def test_clear_errors_and_exit_codes(
@@ -258,10 +259,14 @@ def test_clear_errors_and_exit_codes(
         extra += ["--render-factor", "3"]
     elif case == "bad crf":
         extra += ["--crf", "99"]
+    elif case == "output is input":
+        src = out
+        shutil.copy(film, src)
+    before = out.read_bytes() if out.exists() else None
     got, err = colorize(capsys, src, out, model, *extra)
     assert got == code, err
     assert message in err
-    assert not out.exists() and leftovers(tmp_path) == []
+    assert (out.read_bytes() if out.exists() else None) == before and leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize(

@@ -189,7 +189,7 @@ def _colorize(args: argparse.Namespace) -> int:
     try:
         start, stop = parse_frames(args.frames, clip.num_frames) if args.frames else (0, clip.num_frames)
         plan = plan_output(out, frames=stop - start, first=start, encoder=args.encoder)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
     if plan.existing and not args.overwrite:
         if not args.skip_existing:
@@ -231,7 +231,7 @@ def _colorize(args: argparse.Namespace) -> int:
             audio_window=window,
             progress=progress.update,
         )
-    except (vs.Error, EncodeError) as exc:
+    except (vs.Error, EncodeError, OSError) as exc:  # inference, encoder, disk full …
         raise CliError(EXIT_FAILED, f"render of {args.input!r} failed: {exc}") from None
     finally:
         progress.close()

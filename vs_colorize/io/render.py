@@ -42,12 +42,15 @@ def plan_output(
 
     ``frames``/``first``: how many frames will be written and the source number of the first (image
     sequences are numbered by source frame, so chunks of one film fit together). Raises ValueError for
-    an unsupported extension, a bad pattern or encoder, FileNotFoundError when the directory is missing.
+    an unsupported extension, a bad pattern or encoder, FileNotFoundError when the directory is missing,
+    PermissionError when it is not writable.
     Targets that already exist are listed in ``existing``; the caller decides (refuse, skip, replace).
     """
     p = Path(path)
     if not p.parent.is_dir():
         raise FileNotFoundError(f"output directory {os.fspath(p.parent)!r} does not exist")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"output directory {os.fspath(p.parent)!r} is not writable")
     if is_image_output(p):
         files = tuple(image_names(p, first, frames))
         kind = IMAGE_OUTPUTS[p.suffix.lower()]
