@@ -437,3 +437,31 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path, film: Path, model: Path
     else:
         assert "colorize [########################] 12/12 100%" in terminal and "fps ETA" in terminal
         assert "12 frames in" in terminal  # the summary line after the bar
+
+
+def test_pix_fmt_converts_before_encoding(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, film: Path, model: Path
+) -> None:
+    prores = tmp_path / "out.mov"
+    code, err = colorize(capsys, film, prores, model, "--codec", "prores", "--frames", "0:3")
+    assert code == EXIT_USAGE and "--pix-fmt" in err
+    assert (
+        colorize(
+            capsys, film, prores, model, "--codec", "prores", "--pix-fmt", "yuv422p10le", "--frames", "0:3"
+        )[0]
+        == EXIT_OK
+    )
+    info, frames = decode_all(prores)
+    assert (len(frames), info["codec"], frames[0].format.name) == (3, "prores", "yuv422p10le")
+    lossless = tmp_path / "out.mkv"  # 8 -> 10 bit keeps the luma exactly (x4)
+    assert (
+        colorize(
+            capsys, film, lossless, model, "--codec", "ffv1", "--pix-fmt", "yuv422p10le", "--frames", "0:3"
+        )[0]
+        == EXIT_OK
+    )
+    src = core.bs.VideoSource(str(film), cachemode=0, showprogress=0)
+    for n, frame in enumerate(decode_all(lossless)[1]):
+        y = np.frombuffer(frame.planes[0], np.uint16).reshape(320, -1)[:, :432]
+        assert np.array_equal(y, np.asarray(src.get_frame(n)[0]).astype(np.uint16) * 4)
+    assert colorize(capsys, film, lossless, model, "--pix-fmt", "nv12", "--overwrite")[0] == EXIT_USAGE

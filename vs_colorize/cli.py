@@ -125,6 +125,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--crf", metavar="Q", type=int, help="quality (x264/x265 0..51, default 18/20; vp9/av1 0..63)"
     )
+    e.add_argument(
+        "--pix-fmt",
+        metavar="F",
+        help="convert to this planar pixel format first (e.g. yuv422p10le for ProRes)",
+    )
     e.add_argument("--preset", metavar="P", help="x264/x265 preset (default medium)")
     e.add_argument(
         "--encoder",
@@ -164,7 +169,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _colorize(args: argparse.Namespace) -> int:
-    settings = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, audio=not args.no_audio)
+    settings = EncodeSettings(
+        codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio
+    )
     try:
         settings.validate()
         if args.threads < 0:

@@ -22,7 +22,7 @@ import numpy as np
 import vapoursynth as vs
 
 from .audio import AudioCopier
-from .formats import ColourTags, pix_fmt_of
+from .formats import JPEG_FORMATS, ColourTags, pix_fmt_of, vs_format_of
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +57,15 @@ class EncodeSettings:
     ``codec``: an FFmpeg encoder name or alias (``x264`` default, ``x265``, ``ffv1``, ``prores``, ``vp9``,
     ``av1``, …). ``crf``: quality for x264/x265 (0–51), vp9/av1 (0–63); None = the encoder's default
     here (x264 18, x265 20). ``preset``: x264/x265 preset (``ultrafast`` … ``placebo``) or svt-av1's
-    0–13; None = ``medium`` for x26x. ``audio``: copy the input's audio streams. ``threads``: encoder
-    threads (0 = FFmpeg decides).
+    0–13; None = ``medium`` for x26x. ``pix_fmt``: planar FFmpeg pixel format to convert to before
+    encoding (e.g. ``yuv422p10le`` for ProRes; None = the clip's own). ``audio``: copy the input's audio
+    streams. ``threads``: encoder threads (0 = FFmpeg decides).
     """
 
     codec: str = "libx264"
     crf: int | None = None
     preset: str | None = None
+    pix_fmt: str | None = None
     audio: bool = True
     threads: int = 0
 
@@ -84,6 +86,10 @@ class EncodeSettings:
             raise ValueError(f"encode: preset must be one of {X26X_PRESETS} for {enc}, got {self.preset!r}")
         if self.threads < 0:
             raise ValueError(f"encode: threads must be >= 0, got {self.threads}")
+        if self.pix_fmt is not None and (self.pix_fmt in JPEG_FORMATS or vs_format_of(self.pix_fmt) is None):
+            raise ValueError(
+                f"encode: pix_fmt must be a planar YUV, GRAY or GBR format such as yuv422p10le, got {self.pix_fmt!r}"
+            )
 
     def codec_options(self) -> dict[str, str]:
         """Private encoder options (the ``-crf``/``-preset`` of the ffmpeg command line)."""
@@ -126,6 +132,7 @@ def check_codec(settings: EncodeSettings, fmt: vs.VideoFormat, muxer: str) -> st
     if supported and pix_fmt not in supported:
         raise ValueError(
             f"encode: codec {enc!r} cannot write {fmt.name} ({pix_fmt}); it takes {', '.join(supported)}"
+            " (convert with pix_fmt / --pix-fmt)"
         )
     with av.open(os.devnull, "w", format=muxer) as probe:
         if enc not in probe.supported_codecs:

@@ -19,6 +19,7 @@ import vapoursynth as vs
 from .. import cache
 from .encode import EncoderKind, EncodeSettings, check_codec, container_of, encode_pyav, pick_encoder
 from .ffmpeg import encode_ffmpeg
+from .formats import vs_format_of
 from .image import IMAGE_OUTPUTS, encode_image, image_names, is_image_output, to_image_clip
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
     """The clip in a format the output takes, checked against the codec before rendering starts.
 
     Images: RGB (GRAY stays GRAY). Video: RGB clips become YUV 4:4:4 BT.709 (x264/ffv1 take no 8-bit
-    planar RGB); then the codec must accept the format and fit the container, and the ffmpeg path needs
+    planar RGB), then ``settings.pix_fmt`` is applied when given (float clips become 16-bit otherwise);
+    then the codec must accept the format and fit the container, and the ffmpeg path needs
     a constant frame rate (ValueError otherwise).
     """
     if plan.image:
@@ -74,7 +76,12 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
     if clip.format.color_family == vs.RGB:
         fmt = vs.core.query_video_format(vs.YUV, clip.format.sample_type, clip.format.bits_per_sample, 0, 0)
         clip = vs.core.resize.Bicubic(clip, format=fmt.id, matrix=vs.MATRIX_BT709)
-    if clip.format.sample_type == vs.FLOAT:
+    if settings.pix_fmt is not None:
+        family, sample_type, bits, ssw, ssh = vs_format_of(settings.pix_fmt)  # type: ignore[misc]
+        fmt = vs.core.query_video_format(family, sample_type, bits, ssw, ssh)
+        if fmt.id != clip.format.id:  # matrix and range from the frame props
+            clip = vs.core.resize.Bicubic(clip, format=fmt.id)
+    elif clip.format.sample_type == vs.FLOAT:
         fmt = clip.format.replace(sample_type=vs.INTEGER, bits_per_sample=16)
         clip = vs.core.resize.Point(clip, format=fmt.id)
     check_codec(settings, clip.format, container_of(plan.path))
