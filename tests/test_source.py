@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -34,6 +35,25 @@ def test_pyav_source_matches_bestsource_on_random_access(data_dir: Path) -> None
         assert planes_equal(ours.get_frame(n), ref.get_frame(n)), f"frame {n} differs"
     props = ours.get_frame(3).props
     assert (props["_DurationNum"], props["_DurationDen"]) == (1, 29)
+
+
+@pytest.mark.parametrize(
+    ("name", "frames", "fps", "fmt"),
+    [
+        ("color_video_clips/cockatoo.mp4", 280, Fraction(20), vs.YUV444P8),
+        ("color_video_clips/carphone_pristine_qcif.mp4", 120, Fraction(30000, 1001), vs.YUV420P8),
+    ],
+)
+def test_pyav_source_on_other_clips(data_dir: Path, name: str, frames: int, fps: Fraction, fmt: int) -> None:
+    ours = open_source(data_dir / name, source="pyav")
+    ref = core.bs.VideoSource(str(data_dir / name), cachemode=0, showprogress=0)
+    assert (
+        (ours.num_frames, ours.fps, ours.format.id)
+        == (ref.num_frames, ref.fps, ref.format.id)
+        == (frames, fps, fmt)
+    )
+    for n in (frames - 1, 0, frames // 2, 3, frames // 2 + 1, frames - 60):
+        assert planes_equal(ours.get_frame(n), ref.get_frame(n)), f"frame {n} differs"
 
 
 def test_pyav_source_sequential_read_is_complete(data_dir: Path) -> None:

@@ -89,11 +89,18 @@ class _Decoder:
         self.container: av.container.InputContainer | None = None
         self.frames: Iterator[av.VideoFrame] = iter(())
         self.next_index = -1  # index of the next frame the decoder yields; -1 = unknown
+        self.tainted = False  # a frame decoded since the last seek was flagged corrupt
+        self.seeked_to = 0  # the frame the last seek aimed at (0 = decoding from the start)
 
     def _seek(self, n: int) -> None:
         if self.container is None:
             self.container = av.open(self.path)
-            self.container.streams[self.stream_index].thread_type = "AUTO"
+            stream = self.container.streams[self.stream_index]
+            stream.thread_type = "AUTO"
+            # Prime the decoder with the first frame before any seek: H.264 decoders learn encoder
+            # quirks from in-band SEI (x264's version string picks FFmpeg's workarounds). Seeking
+            # straight into a 4:4:4 x264 stream without it decoded garbage (cockatoo.mp4, tested).
+            next(self.container.decode(stream), None)
         stream = self.container.streams[self.stream_index]
         if self.pts is None:
             self.container.seek(0)
@@ -102,6 +109,8 @@ class _Decoder:
             self.container.seek(self.pts[n], stream=stream, backward=True)
             self.next_index = -1
         self.frames = self.container.decode(stream)
+        self.tainted = False
+        self.seeked_to = 0 if self.pts is None else n
 
     def _decode_until(self, n: int) -> av.VideoFrame | None:
         for frame in self.frames:
@@ -112,6 +121,7 @@ class _Decoder:
                 if i is None:
                     continue
             self.next_index = i + 1
+            self.tainted |= frame.is_corrupt
             if i == n:
                 return frame if frame.format.name == self.pix_fmt else frame.reformat(format=self.pix_fmt)
             if i > n:
@@ -123,8 +133,10 @@ class _Decoder:
         if not (0 <= self.next_index <= n <= self.next_index + SEEK_THRESHOLD):
             self._seek(n)
         frame = self._decode_until(n)
-        if frame is None and n > 0:  # the seek landed past frame n: decode from the start instead
-            log.debug("pyav source: seeking missed frame %d of %s; decoding from the start", n, self.path)
+        if (frame is None or self.tainted) and self.seeked_to > 0:
+            # the seek landed past frame n, or decoding after it reported corruption (references to
+            # frames before the keyframe): decode from the start instead, slow but right
+            log.debug("pyav source: seeking to frame %d of %s failed; decoding from the start", n, self.path)
             self._seek(0)
             frame = self._decode_until(n)
         if frame is None:
