@@ -185,7 +185,7 @@ def test_ffmpeg_binary_encoder(tmp_path: Path, synthetic: Path) -> None:
     binary = ffmpeg_binary()
     if binary is None:
         pytest.skip("no ffmpeg binary (install imageio-ffmpeg or put ffmpeg on PATH)")
-    # full range: ffmpeg >= 7.1 would rescale luma if only the output were tagged
+    # full range: ffmpeg 9.0 rescaled the luma when only the output was tagged
     clip = core.std.SetFrameProps(open_source(synthetic), _Matrix=1, _Range=1, _Primaries=1, _Transfer=1)
     out = tmp_path / "out.mkv"
     seen: list[int] = []

@@ -38,7 +38,7 @@ def ffmpeg_command(
         raise ValueError("encode: y4m needs a constant frame rate; encode variable-rate clips with PyAV")
     first = clip.get_frame(0)
     tags = ColourTags.from_frame(first)
-    # Tag the y4m input too: with untagged input frames, ffmpeg >= 7.1 would convert to the output tags
+    # Tag the y4m input too: with untagged input frames, ffmpeg (9.0 measured) would convert to the output tags
     # (full-range output got its luma rescaled) instead of just writing them.
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe"]
     cmd += [*tags.ffmpeg_args(), "-i", "-"]
