@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import av
@@ -97,43 +92,6 @@ def test_audio_track_is_kept(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     with av.open(str(chunk)) as c:
         times = [float(p.pts * p.time_base) for p in c.demux(c.streams.audio[0]) if p.size]
     assert times[0] < 0.03 and 0.28 < times[-1] < 0.34  # 8 frames at 25 fps = 0.32 s, shifted to 0
-
-
-def test_audio_that_does_not_fit_the_container(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, model: Path
-) -> None:
-    src = tmp_path / "pcm_u8.mkv"  # 8-bit PCM: Matroska takes it, MP4 does not
-    with av.open(str(src), "w") as out:
-        v = out.add_stream("ffv1", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        a = out.add_stream("pcm_u8", rate=8000, layout="mono")
-        for i in range(4):
-            frame = av.VideoFrame.from_ndarray(np.full((72, 64), 60 + i, np.uint8), format="yuv420p")
-            frame.pts = i
-            out.mux(v.encode(frame))
-        out.mux(v.encode(None))
-        samples = av.AudioFrame.from_ndarray(np.full((1, 1280), 128, np.uint8), format="u8", layout="mono")
-        samples.sample_rate, samples.pts = 8000, 0
-        out.mux(a.encode(samples))
-        out.mux(a.encode(None))
-    code, err = colorize(capsys, src, tmp_path / "out.mp4", model)
-    assert code == EXIT_USAGE and "pcm_u8 audio cannot be copied into a mp4" in err
-    assert not (tmp_path / "out.mp4").exists()
-    assert colorize(capsys, src, tmp_path / "out.mp4", model, "--no-audio")[0] == EXIT_OK
-    assert colorize(capsys, src, tmp_path / "out.mkv", model, "--codec", "ffv1")[0] == EXIT_OK
-    assert audio_packets(tmp_path / "out.mkv") == audio_packets(src) > 0
-
-
-def test_ffmpeg_encoder_without_ffmpeg(
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    film: Path,
-    model: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    code, err = colorize(capsys, film, tmp_path / "out.mkv", model, "--encoder", "ffmpeg", "--frames", "0:2")
-    assert code == EXIT_USAGE and "no ffmpeg binary is on PATH" in err
 
 
 def test_existing_output_is_refused_untouched(
@@ -269,128 +227,6 @@ def test_clear_errors_and_exit_codes(
     assert (out.read_bytes() if out.exists() else None) == before and leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize(
-    ("sig", "code", "encoder"),
-    [(signal.SIGINT, 130, "pyav"), (signal.SIGTERM, 143, "pyav"), (signal.SIGINT, 130, "ffmpeg")],
-)
-def test_interrupted_render_leaves_nothing(
-    tmp_path: Path, film: Path, model: Path, sig: int, code: int, encoder: str
-) -> None:
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    if encoder == "ffmpeg":
-        binary = ffmpeg_binary()
-        if binary is None:
-            pytest.skip("no ffmpeg binary (install imageio-ffmpeg or put ffmpeg on PATH)")
-        (tmp_path / "bin").mkdir()
-        (tmp_path / "bin" / "ffmpeg").symlink_to(binary)
-        env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}"
-    out = tmp_path / "out.mkv"
-    cmd = [
-        sys.executable,
-        "-m",
-        "vs_colorize",
-        "colorize",
-        film,
-        out,
-        "--model",
-        model,
-        "--render-factor",
-        "4",
-    ]
-    cmd += ["--codec", "ffv1", "--encoder", encoder]
-    proc = subprocess.Popen(
-        [str(c) for c in cmd], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    deadline = time.monotonic() + 60
-    while not any(p.stat().st_size > 0 for p in tmp_path.glob(".out.mkv.*.part.mkv")):
-        assert proc.poll() is None, proc.communicate()[1].decode()
-        assert time.monotonic() < deadline, "the render never started"
-        time.sleep(0.05)
-    proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == code, stderr.decode()
-    assert stdout == b""
-    assert not out.exists() and leftovers(tmp_path) == []
-    assert b"no output written" in stderr
-
-
-def test_streams_render_the_same_frames(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, film: Path, model: Path
-) -> None:
-    one, two = tmp_path / "one.mkv", tmp_path / "two.mkv"
-    assert colorize(capsys, film, one, model, "--codec", "ffv1", "--frames", "0:6")[0] == EXIT_OK
-    assert (
-        colorize(capsys, film, two, model, "--codec", "ffv1", "--frames", "0:6", "--streams", "2")[0]
-        == EXIT_OK
-    )
-    a, b = ([f.to_ndarray() for f in decode_all(p)[1]] for p in (one, two))
-    assert len(a) == len(b) == 6 and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-
-
-def test_pyav_source_renders_the_same_luma(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, film: Path, model: Path
-) -> None:
-    out = tmp_path / "out.mkv"
-    assert (
-        colorize(capsys, film, out, model, "--codec", "ffv1", "--frames", "100:104", "--source", "pyav")[0]
-        == EXIT_OK
-    )
-    src = core.bs.VideoSource(str(film), cachemode=0, showprogress=0)
-    for n, frame in enumerate(decode_all(out)[1]):
-        y = np.frombuffer(frame.planes[0], np.uint8).reshape(320, -1)[:, :432]
-        assert np.array_equal(y, np.asarray(src.get_frame(100 + n)[0]))
-
-
-def test_still_images_and_sequences(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path, film: Path, model: Path
-) -> None:
-    photo = data_dir / "bw_historical_photos/ddcolor_einstein.jpg"
-    out = tmp_path / "einstein.png"
-    assert colorize(capsys, photo, out, model)[0] == EXIT_OK
-    with av.open(str(out)) as c:
-        img = next(c.decode(video=0))
-    assert (img.width, img.height, img.format.name) == (728, 971, "rgb24")
-    rgb = img.to_ndarray().reshape(-1, 3).astype(float).mean(axis=0)
-    assert rgb[0] > rgb[2] + 5  # tinted warm, not grey
-    code, err = colorize(capsys, film, tmp_path / "f_%04d.png", model, "--frames", "10:13")
-    assert code == EXIT_OK, err
-    assert sorted(p.name for p in tmp_path.glob("f_*.png")) == ["f_0010.png", "f_0011.png", "f_0012.png"]
-    code, err = colorize(capsys, film, tmp_path / "one.png", model, "--frames", "0:2")
-    assert code == EXIT_USAGE and "frame-number pattern" in err
-    # an interrupted sequence resumes: existing images stay untouched, only the missing one is rendered
-    (tmp_path / "f_0011.png").unlink()
-    kept = (tmp_path / "f_0010.png").stat().st_mtime_ns
-    assert colorize(capsys, film, tmp_path / "f_%04d.png", model, "--frames", "10:13")[0] == EXIT_USAGE
-    code, err = colorize(capsys, film, tmp_path / "f_%04d.png", model, "--frames", "10:13", "--skip-existing")
-    assert code == EXIT_OK and "1 frames in" in err
-    assert (tmp_path / "f_0011.png").is_file() and (tmp_path / "f_0010.png").stat().st_mtime_ns == kept
-    code, err = colorize(capsys, film, tmp_path / "f_%04d.png", model, "--frames", "10:13", "--skip-existing")
-    assert code == EXIT_OK and "exist, skipping" in err
-
-
-def test_ffmpeg_encoder_from_the_cli(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, model: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    binary = ffmpeg_binary()
-    if binary is None:
-        pytest.skip("no ffmpeg binary (install imageio-ffmpeg or put ffmpeg on PATH)")
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "ffmpeg").symlink_to(binary)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    src = write_synthetic(tmp_path / "with_audio.mp4", frames=12)
-    out = tmp_path / "out.mkv"
-    code, err = colorize(capsys, src, out, model, "--encoder", "ffmpeg", "--codec", "ffv1")
-    assert code == EXIT_OK, err
-    info, frames = decode_all(out)
-    assert (len(frames), info["rate"], info["tags"]) == (12, 25, (6, 2, 2, 1))
-    assert audio_packets(out) == audio_packets(src)
-    source = core.bs.VideoSource(str(src), cachemode=0, showprogress=0)
-    for n, frame in enumerate(frames):
-        y = np.frombuffer(frame.planes[0], np.uint8).reshape(48, -1)[:, :64]
-        assert np.array_equal(y, np.asarray(source.get_frame(n)[0]))
-
-
 def test_models_lists_registry_and_default(capsys: pytest.CaptureFixture[str], model: Path) -> None:
     target = cache.registry_model_path("video")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -408,60 +244,3 @@ def test_render_failure_is_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert code == EXIT_FAILED, err
     assert "render of" in err
     assert not out.exists() and leftovers(tmp_path) == []
-
-
-@pytest.mark.parametrize("quiet", [False, True])
-def test_progress_bar_only_on_a_terminal(tmp_path: Path, film: Path, model: Path, quiet: bool) -> None:
-    leader, follower = pty.openpty()
-    cmd = [sys.executable, "-m", "vs_colorize", "colorize", film, tmp_path / "out.mkv", "--model", model]
-    cmd += ["--render-factor", "4", "--codec", "ffv1", "--frames", "0:12"] + (["-q"] if quiet else [])
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [str(c) for c in cmd], env=env, stdout=subprocess.PIPE, stderr=follower, timeout=120
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:  # EIO once the terminal is drained
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(leader)
-    terminal = b"".join(chunks).decode()
-    assert proc.returncode == EXIT_OK and proc.stdout == b""
-    if quiet:
-        assert terminal == ""
-    else:
-        assert "colorize [########################] 12/12 100%" in terminal and "fps ETA" in terminal
-        assert "12 frames in" in terminal  # the summary line after the bar
-
-
-def test_pix_fmt_converts_before_encoding(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, film: Path, model: Path
-) -> None:
-    prores = tmp_path / "out.mov"
-    code, err = colorize(capsys, film, prores, model, "--codec", "prores", "--frames", "0:3")
-    assert code == EXIT_USAGE and "--pix-fmt" in err
-    assert (
-        colorize(
-            capsys, film, prores, model, "--codec", "prores", "--pix-fmt", "yuv422p10le", "--frames", "0:3"
-        )[0]
-        == EXIT_OK
-    )
-    info, frames = decode_all(prores)
-    assert (len(frames), info["codec"], frames[0].format.name) == (3, "prores", "yuv422p10le")
-    lossless = tmp_path / "out.mkv"  # 8 -> 10 bit keeps the luma exactly (x4)
-    assert (
-        colorize(
-            capsys, film, lossless, model, "--codec", "ffv1", "--pix-fmt", "yuv422p10le", "--frames", "0:3"
-        )[0]
-        == EXIT_OK
-    )
-    src = core.bs.VideoSource(str(film), cachemode=0, showprogress=0)
-    for n, frame in enumerate(decode_all(lossless)[1]):
-        y = np.frombuffer(frame.planes[0], np.uint16).reshape(320, -1)[:, :432]
-        assert np.array_equal(y, np.asarray(src.get_frame(n)[0]).astype(np.uint16) * 4)
-    assert colorize(capsys, film, lossless, model, "--pix-fmt", "nv12", "--overwrite")[0] == EXIT_USAGE
