@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from types import FrameType
@@ -289,6 +289,10 @@ def _models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: Subcommand → handler (a ``superres`` subcommand slots in here and in :func:`_parser`).
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"colorize": _colorize, "models": _models}
+
+
 @contextlib.contextmanager
 def _logging(verbose: bool, quiet: bool) -> Iterator[None]:
     """Log the package to stderr for one command, then put the logger back as it was."""
@@ -328,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        return _colorize(args) if args.command == "colorize" else _models(args)
+        return _COMMANDS[args.command](args)
     except CliError as exc:
         log.error("vs-colorize: error: %s", exc)
         return exc.code
