@@ -136,11 +136,11 @@ class _Decoder:
         if (frame is None or self.tainted) and self.seeked_to > 0:
             # the seek landed past frame n, or decoding after it reported corruption (references to
             # frames before the keyframe): decode from the start instead, slow but right
-            log.debug("pyav source: seeking to frame %d of %s failed; decoding from the start", n, self.path)
+            log.debug("pyav_source: seeking to frame %d of %s failed; decoding from the start", n, self.path)
             self._seek(0)
             frame = self._decode_until(n)
         if frame is None:
-            raise SourceError(f"pyav source: frame {n} of {self.path!r} could not be decoded")
+            raise SourceError(f"pyav_source: frame {n} of {self.path!r} could not be decoded")
         return frame
 
 
@@ -148,10 +148,10 @@ def _open(path: str) -> av.container.InputContainer:
     try:
         container = av.open(path)
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"pyav source: cannot open {path!r}: {exc}") from exc
+        raise SourceError(f"pyav_source: cannot open {path!r}: {exc}") from exc
     if not container.streams.video:
         container.close()
-        raise SourceError(f"pyav source: {path!r} has no video stream")
+        raise SourceError(f"pyav_source: {path!r} has no video stream")
     return container
 
 
@@ -165,7 +165,7 @@ def _scan(path: str) -> tuple[int, list[int] | None, int, Fraction, av.VideoFram
             stream = container.streams.video[0]
             first = next(container.decode(stream), None)
             if first is None:
-                raise SourceError(f"pyav source: {path!r} holds no decodable video frame")
+                raise SourceError(f"pyav_source: {path!r} holds no decodable video frame")
             fps = Fraction(stream.average_rate or stream.guessed_rate or 0)
             if all(p.pts is not None for p in packets):
                 pts = sorted({p.pts for p in packets})  # type: ignore[type-var]
@@ -173,7 +173,7 @@ def _scan(path: str) -> tuple[int, list[int] | None, int, Fraction, av.VideoFram
             count = 1 + sum(1 for _ in container.decode(stream))  # no timestamps: count by decoding
             return stream.index, None, count, fps, first
     except av.FFmpegError as exc:
-        raise SourceError(f"pyav source: cannot decode {path!r}: {exc}") from exc
+        raise SourceError(f"pyav_source: cannot decode {path!r}: {exc}") from exc
 
 
 def pyav_source(path: str | os.PathLike[str], *, core: vs.Core | None = None) -> vs.VideoNode:
@@ -224,5 +224,5 @@ def pyav_source(path: str | os.PathLike[str], *, core: vs.Core | None = None) ->
         return out
 
     clip = core.std.ModifyFrame(blank, blank, fill)
-    log.debug("pyav source: %s, %d frames, %s, fps %s", spath, length, pix_fmt, fps)
+    log.debug("pyav_source: %s, %d frames, %s, fps %s", spath, length, pix_fmt, fps)
     return clip
