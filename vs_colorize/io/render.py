@@ -1,0 +1,156 @@
+"""Write a finished clip to its output path safely: checks first, temporary names, rename on success.
+
+Every file is written under a temporary name beside its final one (``cache.atomic_output``: hidden,
+``.part`` plus the real extension) and renamed only when complete, so an interrupted or failed render
+never leaves a partial file under the final name, and its temporary file is removed on the way out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import vapoursynth as vs
+
+from .. import cache
+from .encode import EncoderKind, EncodeSettings, check_codec, container_of, encode_pyav, pick_encoder
+from .ffmpeg import encode_ffmpeg
+from .formats import vs_format_of
+from .image import IMAGE_OUTPUTS, encode_image, image_names, is_image_output, to_image_clip
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputPlan:
+    """What a render will write: the files, and how."""
+
+    path: Path
+    files: tuple[Path, ...]
+    existing: tuple[Path, ...]
+    image: bool
+    encoder: str  # "pyav", "ffmpeg" or the image codec ("png", "tiff")
+
+
+def plan_output(
+    path: str | os.PathLike[str], *, frames: int, first: int = 0, encoder: EncoderKind = "auto"
+) -> OutputPlan:
+    """Check an output path before any work is done.
+
+    ``frames``/``first``: how many frames will be written and the source number of the first (image
+    sequences are numbered by source frame, so chunks of one film fit together). Raises ValueError for
+    an unsupported extension, a bad pattern or encoder, FileNotFoundError when the directory is missing,
+    PermissionError when it is not writable.
+    Targets that already exist are listed in ``existing``; the caller decides (refuse, skip, replace).
+    """
+    p = Path(path)
+    if not p.parent.is_dir():
+        raise FileNotFoundError(f"output directory {os.fspath(p.parent)!r} does not exist")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"output directory {os.fspath(p.parent)!r} is not writable")
+    if is_image_output(p):
+        files = tuple(image_names(p, first, frames))
+        kind = IMAGE_OUTPUTS[p.suffix.lower()]
+        image = True
+    else:
+        container_of(p)
+        files, kind, image = (p,), pick_encoder(encoder), False
+    existing = tuple(f for f in files if f.exists())
+    return OutputPlan(path=p, files=files, existing=existing, image=image, encoder=kind)
+
+
+def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings) -> vs.VideoNode:
+    """The clip in a format the output takes, checked against the codec before rendering starts.
+
+    Images: RGB (GRAY stays GRAY). Video: RGB clips become YUV 4:4:4 BT.709 (x264/ffv1 take no 8-bit
+    planar RGB), then ``settings.pix_fmt`` is applied when given (float clips become 16-bit otherwise);
+    then the codec must accept the format and fit the container, and the ffmpeg path needs
+    a constant frame rate (ValueError otherwise).
+    """
+    if plan.image:
+        return to_image_clip(clip)
+    if clip.format.color_family == vs.RGB:
+        fmt = vs.core.query_video_format(vs.YUV, clip.format.sample_type, clip.format.bits_per_sample, 0, 0)
+        clip = vs.core.resize.Bicubic(clip, format=fmt.id, matrix=vs.MATRIX_BT709)
+    if settings.pix_fmt is not None:
+        family, sample_type, bits, ssw, ssh = vs_format_of(settings.pix_fmt)  # type: ignore[misc]
+        fmt = vs.core.query_video_format(family, sample_type, bits, ssw, ssh)
+        if fmt.id != clip.format.id:  # matrix and range from the frame props
+            clip = vs.core.resize.Bicubic(clip, format=fmt.id)
+    elif clip.format.sample_type == vs.FLOAT:
+        fmt = clip.format.replace(sample_type=vs.INTEGER, bits_per_sample=16)
+        clip = vs.core.resize.Point(clip, format=fmt.id)
+    check_codec(settings, clip.format, container_of(plan.path))
+    if plan.encoder == "ffmpeg" and not clip.fps.numerator:
+        raise ValueError("encode: --encoder ffmpeg reads y4m, which needs a constant frame rate; use pyav")
+    return clip
+
+
+def _usual_mode(path: Path) -> None:
+    """Give a finished temporary file the mode a plain ``open()`` would (mkstemp makes it 0600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def pending_frames(plan: OutputPlan, frames: int, *, skip_existing: bool = False) -> list[int]:
+    """Indices of the ``frames`` rendered frames still to write: all of them, except for an image
+    sequence with ``skip_existing``, where frames whose file exists are left out (a sequence resumes)."""
+    if not (skip_existing and plan.image):
+        return list(range(frames))
+    done = set(plan.existing)
+    return [i for i, f in enumerate(plan.files) if f not in done]
+
+
+def _select(clip: vs.VideoNode, indices: list[int]) -> vs.VideoNode:
+    """``clip`` restricted to ``indices`` (ascending), spliced from contiguous runs."""
+    if indices == list(range(clip.num_frames)):
+        return clip
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    return vs.core.std.Splice([clip[a:b] for a, b in runs])
+
+
+def write_output(
+    clip: vs.VideoNode,
+    plan: OutputPlan,
+    settings: EncodeSettings,
+    *,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    audio_from: str | os.PathLike[str] | None = None,
+    audio_window: tuple[Fraction, Fraction | None] = (Fraction(0), None),
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Render ``clip`` (from :func:`prepare_clip`) into ``plan``'s files; return the frames written.
+
+    ``overwrite`` replaces existing files; ``skip_existing`` leaves the existing files of an image
+    sequence alone and renders only the others (see :func:`pending_frames`).
+    """
+    if plan.image:
+        todo = pending_frames(plan, clip.num_frames, skip_existing=skip_existing)
+        for k, frame in enumerate(_select(clip, todo).frames(close=True)):
+            data = encode_image(frame, plan.encoder)
+            with cache.atomic_output(plan.files[todo[k]], overwrite=overwrite) as tmp:
+                tmp.write_bytes(data)
+                _usual_mode(tmp)
+            if progress is not None:
+                progress(k + 1)
+        return len(todo)
+    kwargs = {"audio_from": audio_from, "audio_window": audio_window, "progress": progress}
+    with cache.atomic_output(plan.path, overwrite=overwrite) as tmp:
+        if plan.encoder == "ffmpeg":
+            written = encode_ffmpeg(clip, tmp, settings, **kwargs)  # type: ignore[arg-type]
+        else:
+            written = encode_pyav(clip, tmp, settings, **kwargs)  # type: ignore[arg-type]
+        _usual_mode(tmp)
+    log.debug("render: %d frames into %s", written, plan.path)
+    return written
