@@ -27,6 +27,8 @@ Formulas (documented here once; the functions refer to them):
   not vote (0 if no skin pixel has colour in both).
 * **Neutral mask** (on the ground truth): ``C* < 5`` and ``L* > 10`` (grey, white and concrete surfaces, not black).
 * **Neutral cast**: mean ``C*_pred`` over neutral pixels — how much colour the model paints on things that have none.
+* **Holdout set** (:func:`load_holdout`): colour photos centre-cropped square, resized (bilinear) and turned grey
+  with Pillow's ``convert('L')`` (BT.601 luma, 8-bit), exactly the input DeOldify feeds its model.
 * **Noise instability** (flicker proxy): mean ``|Δab|`` between the outputs for a grey input and for the same input
   plus small gaussian grain (same noise on the three channels). 0 = perfectly stable.
 
@@ -37,13 +39,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "colour_metrics",
     "colourfulness",
+    "load_holdout",
     "luma",
     "mean_saturation",
     "neutral_mask",
@@ -64,6 +69,7 @@ _D65_WHITE = (0.95047, 1.0, 1.08883)
 NEUTRAL_CHROMA = 5.0
 NEUTRAL_MIN_L = 10.0
 HUE_MIN_CHROMA = 2.0
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 
 
 def _as_batch(img: torch.Tensor | np.ndarray, name: str, func: str) -> torch.Tensor:
@@ -244,3 +250,28 @@ def noise_instability(
     noisy_out = swap_luma(colorize(noisy), grey)
     diff = rgb_to_lab(clean_out)[:, 1:] - rgb_to_lab(noisy_out)[:, 1:]
     return float(torch.linalg.vector_norm(diff, dim=1).mean())
+
+
+def load_holdout(holdout_dir: str | Path, *, size: int, max_images: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``max_images`` images of ``holdout_dir`` (sorted by name), centre-cropped square and resized to
+    ``size`` (bilinear). Returns ``(colour, grey)``, both ``[N, 3, size, size]`` in [0, 1]; grey is Pillow's
+    ``convert('L')`` replicated on three channels, exactly the input DeOldify feeds its model."""
+    from PIL import Image
+
+    folder = Path(holdout_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"load_holdout: holdout_dir {folder} is not a directory")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:max_images]
+    if not files:
+        raise ValueError(f"load_holdout: holdout_dir {folder} holds no image ({', '.join(IMAGE_SUFFIXES)})")
+    colour, grey = [], []
+    for path in files:
+        with Image.open(path) as im:
+            rgb = im.convert("RGB")
+        side = min(rgb.size)
+        left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
+        rgb = rgb.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BILINEAR)
+        colour.append(np.asarray(rgb, dtype=np.float32) / 255.0)
+        grey.append(np.asarray(rgb.convert("L").convert("RGB"), dtype=np.float32) / 255.0)
+    to_t = lambda arrs: torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+    return to_t(colour), to_t(grey)
