@@ -28,7 +28,7 @@ import logging
 import math
 import re
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,13 +36,11 @@ import numpy as np
 import torch
 
 from training.checkpoint import CheckpointError, load_generator, read_checkpoint
-from training.metrics import colour_metrics, load_holdout, noise_instability, swap_luma
+from training.metrics import colour_metrics, generator_colorizer, load_holdout, noise_instability, swap_luma
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 _STEP_KEYS = ("step", "global_step", "iteration", "iter")
 
 
@@ -224,25 +222,6 @@ def _ordered(paths: Sequence[Path]) -> list[tuple[int, Path]]:
     return sorted(((-1 if s is None else s, p) for s, p in found), key=lambda sp: (sp[0], sp[1].name))
 
 
-def _colorizer(
-    gen: torch.nn.Module, device: torch.device, batch_size: int
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Wrap a generator as grey RGB [0, 1] -> colour RGB [0, 1] on the CPU (DeOldify's pre/post-processing, §8
-    of the reference: ImageNet normalisation in, de-normalisation and clamping out)."""
-    mean = torch.tensor(_IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(_IMAGENET_STD, device=device).view(1, 3, 1, 1)
-
-    @torch.no_grad()
-    def colorize(grey: torch.Tensor) -> torch.Tensor:
-        outs = []
-        for chunk in grey.split(batch_size):
-            y = gen((chunk.to(device) - mean) / std)
-            outs.append((y * std + mean).clamp(0.0, 1.0).cpu())
-        return torch.cat(outs)
-
-    return colorize
-
-
 def evaluate_checkpoints(
     ckpt_paths: Sequence[str | Path],
     holdout_dir: str | Path,
@@ -290,14 +269,13 @@ def evaluate_checkpoints(
     results = []
     for step, path in ordered:
         gen = load_generator(path).to(dev).eval()
-        colorize = _colorizer(gen, dev, batch_size)
+        colorize = generator_colorizer(gen, device=dev, batch_size=batch_size)
         pred = swap_luma(colorize(grey), grey)
         metrics = colour_metrics(pred, target)
         metrics["noise_instability"] = noise_instability(colorize, grey, sigma=noise_sigma, seed=seed)
         kept = [(p.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8) for p in pred[:samples]]
         results.append(CheckpointEval(path=path, step=step, metrics=metrics, samples=kept))
         log.info("evaluate_checkpoints: step %d %s: %s", step, path.name, metrics)
-        del gen
     return results
 
 
