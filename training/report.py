@@ -121,7 +121,7 @@ def sample_grid(
     size = grey.shape[-1]
     to_u8 = lambda t: (t.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)  # noqa: E731
     header = 14
-    labels = ["grey input", "ground truth"] + [f"{tag} {evals[i].step}" for i, tag in columns]
+    labels = ["grey", "truth"] + [f"{tag} {evals[i].step}" for i, tag in columns]
     canvas = Image.new("RGB", (size * len(labels), header + size * rows), "white")
     draw = ImageDraw.Draw(canvas)
     for c, label in enumerate(labels):
