@@ -155,3 +155,13 @@ def test_bad_arguments_name_the_function(ckpt_dir: Path, holdout: Path, tmp_path
         evaluate_checkpoints([ckpt_dir / "gen_a.pt"], holdout, size=50)
     with pytest.raises(ValueError, match=r"load_holdout: holdout_dir .* holds no image"):
         evaluate_checkpoints([ckpt_dir / "gen_a.pt"], tmp_path, size=SIZE)
+
+
+@pytest.mark.gpu
+def test_cuda_scores_match_cpu(ckpt_dir: Path, holdout: Path) -> None:
+    paths = sorted(ckpt_dir.glob("*.pt"))[:2]
+    cpu = evaluate_checkpoints(paths, holdout, size=SIZE, max_images=4, samples=0)
+    gpu = evaluate_checkpoints(paths, holdout, size=SIZE, max_images=4, samples=0, device="cuda")
+    for a, b in zip(cpu, gpu, strict=True):
+        for key, value in a.metrics.items():
+            assert b.metrics[key] == pytest.approx(value, rel=1e-2, abs=0.05, nan_ok=True), key
