@@ -173,7 +173,7 @@ def pick_index(
         if common:
             turn = k
             break
-    candidates = range(turn) if turn else range(n)
+    candidates = range(n) if turn is None else range(turn)
     lowest = min(scores[k] for k in candidates)
     index = max(k for k in candidates if scores[k] <= lowest + margin * abs(lowest))
     turn_signals = tuple(s.name for s in active if turn is not None and s.name in degraded[turn])
