@@ -11,9 +11,10 @@ generator and real photos:
 
 It then runs :func:`training.inflection.pick_inflection` on the folder with a held-out set (BSDS500 test photos,
 never in ``train256``) and reports where the picker put the pick and the turn relative to the true turn (the last
-checkpoint of phase 1). Takes a few CPU minutes with one thread::
+checkpoint of phase 1). Takes a few CPU minutes with one thread; from the repository root (``PYTHONPATH=.`` is only
+needed where the package is not installed)::
 
-    python scripts/inflection_demo.py --out out/inflection_demo
+    PYTHONPATH=. python scripts/inflection_demo.py --out out/inflection_demo
 """
 
 from __future__ import annotations
