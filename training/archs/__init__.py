@@ -1,0 +1,26 @@
+"""The networks: DeOldify's U-Net generators, its critic and their building blocks.
+
+Public API::
+
+    from training.archs import build_generator, build_critic, GeneratorConfig, CriticConfig, bake_norms
+
+Everything is a plain ``nn.Module`` built in its constructor: no hooks, no dummy forward passes,
+nothing downloaded unless ``build_generator(..., pretrained_encoder=True)`` asks for it.
+"""
+
+from .bake import bake_norms
+from .config import PRESETS, CriticConfig, GeneratorConfig, preset
+from .critic import Critic, build_critic
+from .unet import UnetGenerator, build_generator
+
+__all__ = [
+    "PRESETS",
+    "Critic",
+    "CriticConfig",
+    "GeneratorConfig",
+    "UnetGenerator",
+    "bake_norms",
+    "build_critic",
+    "build_generator",
+    "preset",
+]
