@@ -121,9 +121,9 @@ def scan_images(dirs: Sequence[str | Path], val_pct: float, max_images: int = 0)
     return scan
 
 
-def select(items: Sequence[str], pct: float, max_images: int, salt: str) -> list[str]:
-    """A deterministic subset: ``pct`` percent of ``items`` (at least one), capped at ``max_images`` when > 0."""
-    n = max(1, round(len(items) * pct / 100.0)) if pct < 100 else len(items)
+def select(items: Sequence[str], frac: float, max_images: int, salt: str) -> list[str]:
+    """A deterministic subset: the fraction ``frac`` of ``items`` (at least one), capped at ``max_images`` if > 0."""
+    n = min(len(items), max(1, round(len(items) * frac)))
     if max_images > 0:
         n = min(n, max_images)
     return sorted(items, key=lambda p: stable_hash(salt + p))[:n]

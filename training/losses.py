@@ -37,7 +37,7 @@ def base_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def vgg16_bn_features(weights: str) -> nn.Sequential:
-    """``torchvision.models.vgg16_bn().features`` with the weights named by ``weights``.
+    """``torchvision.models.vgg16_bn().features`` (same layers and names) with the weights named by ``weights``.
 
     Args:
         weights: ``"imagenet"`` (``VGG16_BN_Weights.IMAGENET1K_V1`` through torchvision's weights API: read from
@@ -45,14 +45,18 @@ def vgg16_bn_features(weights: str) -> nn.Sequential:
             (a whole ``vgg16_bn`` state dict or just its ``features``), or ``"random"`` (fixed-seed random init,
             for offline smoke runs; logged as a WARNING because the loss is then not DeOldify's).
     """
-    from torchvision.models import VGG16_BN_Weights, vgg16_bn
+    from torchvision.models import VGG16_BN_Weights
+    from torchvision.models.vgg import cfgs, make_layers
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = vgg16_bn(weights=None)
+    # Only the convolutional part is built: the classifier's 120 M parameters are never used here.
+    features = make_layers(cfgs["D"], batch_norm=True)
     if weights == "random":
         log.warning("feature loss: VGG16-BN has RANDOM weights (vgg_weights=random); not DeOldify's loss")
-    elif weights == "imagenet":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            _vgg_init(features)
+        return features
+    if weights == "imagenet":
         try:
             state = VGG16_BN_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
         except Exception as err:
@@ -61,7 +65,6 @@ def vgg16_bn_features(weights: str) -> nn.Sequential:
                 f"({type(err).__name__}: {err}); put vgg16_bn-6c64b313.pth in $TORCH_HOME/hub/checkpoints, "
                 "pass vgg_weights=PATH, or vgg_weights=random for an offline smoke run"
             ) from err
-        model.load_state_dict(state)
     else:
         path = Path(weights)
         if not path.is_file():
@@ -69,10 +72,22 @@ def vgg16_bn_features(weights: str) -> nn.Sequential:
                 f"vgg16_bn_features: weights must be 'imagenet', 'random' or a file; {weights!r} is none"
             )
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if any(k.startswith("features.") for k in state):
-            state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
-        model.features.load_state_dict(state)
-    return model.features
+    if any(k.startswith("features.") for k in state):
+        state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    features.load_state_dict(state)
+    return features
+
+
+def _vgg_init(features: nn.Sequential) -> None:
+    """torchvision's VGG initialisation (Kaiming-normal convs, unit BatchNorm)."""
+    for m in features.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
 
 def layers_before_pools(features: nn.Sequential) -> list[str]:

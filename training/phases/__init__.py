@@ -1,0 +1,125 @@
+"""The NoGAN pipeline: the phase plan of a run and the runner that executes (or resumes) it.
+
+Plan: ``gen.0 … gen.<S-1>`` (pretraining stages), then per cycle ``c``: ``fakes.c`` → ``critic.c`` → ``gan.c``.
+Finished phases are recorded in ``progress.json``; an unfinished one resumes from ``resume/<phase>.pt``.
+Every phase reads its inputs from the run directory, so each can also run on its own (CLI phase subcommands).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from training import dist
+from training.config import TrainConfig, load_config, save_config
+from training.data import Scan, scan_images
+from training.engine import Precision, select_device
+from training.losses import FeatureLoss, build_feature_loss
+from training.phases.context import Run, RunLog
+from training.phases.critic import run_critic
+from training.phases.fakes import run_fakes
+from training.phases.gan import checkpoint_dir, run_gan
+from training.phases.gen_pretrain import run_gen_stage
+
+log = logging.getLogger(__name__)
+
+PHASE_KINDS = ("gen", "fakes", "critic", "gan")
+
+
+def plan(cfg: TrainConfig) -> list[str]:
+    """The ordered phase names of a run."""
+    phases = [f"gen.{i}" for i in range(len(cfg.gen.stages))]
+    for c in range(cfg.cycles):
+        phases += [f"fakes.{c}", f"critic.{c}", f"gan.{c}"]
+    return phases
+
+
+def open_run(cfg: TrainConfig | None, out: Path, *, fresh: bool) -> Run:
+    """Prepare (or reopen) run directory ``out`` and join the process group when launched by torchrun.
+
+    Args:
+        cfg: the config of a new run; ``None`` to reopen ``out/config.json``.
+        out: the run directory.
+        fresh: refuse a directory that already holds a run (``nogan`` without ``--resume``).
+    """
+    info = dist.init_distributed(cfg.device if cfg is not None else "auto")
+    saved = out / "config.json"
+    if saved.exists():
+        if fresh:
+            raise FileExistsError(f"open_run: {str(out)!r} already holds a run; pass --resume to continue it")
+        if cfg is not None:
+            raise ValueError(
+                f"open_run: {str(out)!r} already has a config.json; drop --recipe/--set/--data to reuse it"
+            )
+        cfg = load_config(saved)
+    elif cfg is None:
+        raise FileNotFoundError(f"open_run: no run in {str(out)!r} to resume (config.json missing)")
+    cfg.validate()
+    if not cfg.data.dirs:
+        raise ValueError("open_run: data.dirs is empty; pass --data DIR")
+    device = select_device(cfg.device, info.local_rank)
+    scan_file = out / "scan.json"
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if not saved.exists():
+            save_config(cfg, saved)
+        if not scan_file.exists():
+            scan_images(cfg.data.dirs, cfg.data.val_pct, cfg.data.max_images).save(scan_file)
+    dist.barrier()
+    scan = Scan.load(scan_file)
+    log.info(
+        "run %s: recipe %s, %d train / %d val images, device %s",
+        out,
+        cfg.recipe,
+        len(scan.train),
+        len(scan.val),
+        device,
+    )
+    logs = RunLog(out, info.is_main, log_every=cfg.log_every)
+    return Run(cfg, out, info, device, scan, logs, Precision(device, cfg.amp, cfg.channels_last))
+
+
+def execute(
+    run: Run, kinds: tuple[str, ...] = PHASE_KINDS, cycle: int | None = None, pick: Path | None = None
+) -> None:
+    """Run every unfinished phase of ``kinds`` (optionally only cycle ``cycle``), in plan order.
+
+    A phase whose predecessors are unfinished raises ``RuntimeError`` naming them. ``pick``: a held-out image
+    folder; after each GAN phase the inflection picker (``training.inflection.pick_inflection``) chooses a checkpoint.
+    """
+    order = plan(run.cfg)
+    loss_fn: FeatureLoss | None = None
+    for i, phase in enumerate(order):
+        kind, idx = phase.split(".")
+        if kind not in kinds or (cycle is not None and kind != "gen" and int(idx) != cycle):
+            continue
+        if run.is_done(phase):
+            log.info("%s: already done, skipped", phase)
+            continue
+        missing = [p for p in order[:i] if not run.is_done(p)]
+        if missing:
+            raise RuntimeError(f"execute: phase {phase} needs {missing} finished first")
+        if kind in ("gen", "gan") and loss_fn is None:
+            loss_fn = build_feature_loss(run.cfg.loss)
+        if kind == "gen":
+            run_gen_stage(run, int(idx), loss_fn)  # type: ignore[arg-type]
+        elif kind == "fakes":
+            run_fakes(run, int(idx))
+        elif kind == "critic":
+            run_critic(run, int(idx))
+        else:
+            run_gan(run, int(idx), loss_fn)  # type: ignore[arg-type]
+            if pick is not None and run.info.is_main:
+                pick_checkpoint(checkpoint_dir(run, int(idx)), pick, run.cycle_dir(int(idx)) / "pick")
+
+
+def pick_checkpoint(ckpt_dir: Path, holdout: Path, out_dir: Path) -> Path | None:
+    """Call the inflection picker if this installation has it; returns the chosen checkpoint or ``None``."""
+    try:
+        from training.inflection import pick_inflection  # type: ignore[import-not-found]
+    except ImportError:
+        log.error("--pick: training.inflection is not available; pick a checkpoint from %s by hand", ckpt_dir)
+        return None
+    best: Path = pick_inflection(ckpt_dir, holdout, out_dir)
+    log.info("inflection picker chose %s (report in %s)", best, out_dir)
+    return best
