@@ -25,6 +25,27 @@ BASE_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": F.mse_loss,
     "smooth_l1": F.smooth_l1_loss,
 }
+#: VGG16's configuration "D": conv widths and max-pools ("M").
+VGG16_CFG: tuple[int | str, ...] = (
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    "M",
+)
 #: Which max-pools' preceding layers DeOldify's feature loss uses (0-based: pools 3, 4 and 5).
 FEATURE_POOLS = (2, 3, 4)
 
@@ -45,11 +66,9 @@ def vgg16_bn_features(weights: str) -> nn.Sequential:
             (a whole ``vgg16_bn`` state dict or just its ``features``), or ``"random"`` (fixed-seed random init,
             for offline smoke runs; logged as a WARNING because the loss is then not DeOldify's).
     """
-    from torchvision.models import VGG16_BN_Weights
-    from torchvision.models.vgg import cfgs, make_layers
-
-    # Only the convolutional part is built: the classifier's 120 M parameters are never used here.
-    features = make_layers(cfgs["D"], batch_norm=True)
+    # Only the convolutional part is built (the classifier's 120 M parameters are never used), without importing
+    # torchvision unless its weights are asked for.
+    features = vgg16_bn_layers()
     if weights == "random":
         log.warning("feature loss: VGG16-BN has RANDOM weights (vgg_weights=random); not DeOldify's loss")
         with torch.random.fork_rng(devices=[]):
@@ -57,6 +76,8 @@ def vgg16_bn_features(weights: str) -> nn.Sequential:
             _vgg_init(features)
         return features
     if weights == "imagenet":
+        from torchvision.models import VGG16_BN_Weights
+
         try:
             state = VGG16_BN_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
         except Exception as err:
@@ -76,6 +97,23 @@ def vgg16_bn_features(weights: str) -> nn.Sequential:
         state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
     features.load_state_dict(state)
     return features
+
+
+def vgg16_bn_layers() -> nn.Sequential:
+    """The layers of ``torchvision.models.vgg16_bn().features`` (configuration "D" with BatchNorm), same names."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for v in VGG16_CFG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [
+                nn.Conv2d(channels, int(v), 3, padding=1),
+                nn.BatchNorm2d(int(v)),
+                nn.ReLU(inplace=True),
+            ]
+            channels = int(v)
+    return nn.Sequential(*layers)
 
 
 def _vgg_init(features: nn.Sequential) -> None:

@@ -68,11 +68,11 @@ class RunLog:
         """An image grid: each entry of ``rows`` is a ``[N, 3, H, W]`` batch in [0, 1] (one grid row each)."""
         if self._tb is None:
             return
-        from torchvision.utils import make_grid
-
         n = min(r.shape[0] for r in rows)
-        stacked = torch.cat([r[:n].detach().float().cpu() for r in rows])
-        self._tb.add_image(tag, make_grid(stacked, nrow=n), step)
+        # [rows, n, 3, H, W] → [3, rows·H, n·W]
+        grid = torch.stack([r[:n].detach().float().cpu() for r in rows])
+        k, _, c, h, w = grid.shape
+        self._tb.add_image(tag, grid.permute(2, 0, 3, 1, 4).reshape(c, k * h, n * w), step)
 
     def bar(self, phase: str, total: int, start: int) -> tqdm:
         """A progress bar on stderr (rank 0 only)."""

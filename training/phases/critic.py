@@ -93,6 +93,7 @@ def run_critic(run: Run, cycle: int) -> None:
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
+        lr = opt.param_groups[0]["lr"]
         sched.step()
         step += 1
         acc = critic_accuracy(logits, label)
@@ -100,7 +101,7 @@ def run_critic(run: Run, cycle: int) -> None:
         run.logs.step(
             phase,
             step,
-            {"loss": value, "accuracy": float(dist.mean_across(acc)), "lr": sched.get_last_lr()[0]},
+            {"loss": value, "accuracy": float(dist.mean_across(acc)), "lr": lr},
         )
         bar.update(1)
         bar.set_postfix(loss=f"{value:.4f}")

@@ -99,10 +99,11 @@ def run_gen_stage(run: Run, stage: int, loss_fn: FeatureLoss) -> None:
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
+        lr = opt.param_groups[-1]["lr"]
         sched.step()
         step += 1
         value = float(dist.mean_across(loss.detach()))
-        run.logs.step(phase, step, {"loss": value, "lr": sched.get_last_lr()[-1], **loss_fn.terms})
+        run.logs.step(phase, step, {"loss": value, "lr": lr, **loss_fn.terms})
         bar.update(1)
         bar.set_postfix(loss=f"{value:.4f}")
         if step % cfg.image_every == 0 or step == total:

@@ -11,7 +11,8 @@ recipe      what it is
 ``artistic`` ResNet-34 deep U-Net (nf_factor 1.5), batch sizes 88/22/11; GAN bs 9, lr 1e-5, weights (1, 2);
             1 + 5 cycles.
 ``tiny``    A CPU smoke run: the tiny generator, a 16-wide critic, 64 px, two steps per pretraining stage, two
-            cycles of fakes → critic → four GAN steps; random VGG features (no download).
+            cycles of fakes → critic → four GAN steps (critic threshold 0.7 so G and C alternate); random VGG
+            features (no download).
 ==========  ===================================================================================================
 
 Every recipe saves generated images for 8.5 % of the data at 192 px, pretrains the critic for 6 epochs at 128 px
@@ -102,7 +103,8 @@ def tiny() -> TrainConfig:
             first=CriticStage(size=64, batch_size=4, lr=1e-3, max_steps=2),
             later=CriticStage(size=64, batch_size=4, lr=1e-4, max_steps=2),
         ),
-        gan=GanConfig(size=64, batch_size=4, lr=1e-4, max_steps=4, save_every_steps=2),
+        # critic_thresh 0.7 (> ln 2, an untrained critic's loss) so that four steps alternate G and C.
+        gan=GanConfig(size=64, batch_size=4, lr=1e-4, critic_thresh=0.7, max_steps=4, save_every_steps=2),
     )
 
 
