@@ -128,14 +128,15 @@ def _train(args: argparse.Namespace) -> int:
     cfg = None if existing else _config_from_args(args)
     fresh = args.command == "nogan" and not args.resume
     run = open_run(cfg, out, fresh=fresh)
-    if run.info.is_main:
-        handler = logging.FileHandler(out / "train.log")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logging.getLogger().addHandler(handler)
+    handler = logging.FileHandler(out / "train.log") if run.info.is_main else logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
     try:
         execute(run, PHASE_COMMANDS[args.command], cycle=args.cycle, pick=args.pick)
     finally:
         run.logs.close()
+        logging.getLogger().removeHandler(handler)
+        handler.close()
         dist.cleanup()
     log.info("%s: done; outputs in %s", args.command, out)
     return 0
