@@ -128,6 +128,8 @@ def _train(args: argparse.Namespace) -> int:
     cfg = None if existing else _config_from_args(args)
     fresh = args.command == "nogan" and not args.resume
     run = open_run(cfg, out, fresh=fresh)
+    if not run.info.is_main:
+        logging.getLogger().setLevel(logging.WARNING)  # rank 0 reports progress for everyone
     handler = logging.FileHandler(out / "train.log") if run.info.is_main else logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)

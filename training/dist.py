@@ -80,11 +80,15 @@ def mean_across(value: torch.Tensor) -> torch.Tensor:
 
 
 def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
-    """``DistributedDataParallel(model)`` when distributed, else ``model``. Parameters are broadcast from rank 0."""
+    """``DistributedDataParallel(model)`` when distributed, else ``model``.
+
+    Parameters and buffers are broadcast from rank 0 when wrapping; buffers (BatchNorm statistics, spectral-norm
+    vectors) are re-synchronised from rank 0 before each forward (DDP's default).
+    """
     if not info.enabled:
         return model
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=True)
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
