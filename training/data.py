@@ -56,7 +56,11 @@ class Scan:
     grey: int
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.__dict__))
+        """Write the scan as JSON (atomically)."""
+        from vs_colorize.cache import atomic_output
+
+        with atomic_output(path, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(self.__dict__))
 
     @classmethod
     def load(cls, path: Path) -> Scan:

@@ -24,7 +24,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 from tqdm import tqdm
@@ -45,7 +45,7 @@ class RunLog:
 
         self.main = main
         self.log_every = max(1, log_every)
-        self._jsonl = (out / "losses.jsonl").open("a") if main else None
+        self._jsonl = _open_jsonl(out / "losses.jsonl") if main else None
         self._tb = SummaryWriter(log_dir=str(out / "tb")) if main else None
 
     def step(self, phase: str, step: int, values: dict[str, float]) -> None:
@@ -85,6 +85,16 @@ class RunLog:
             self._jsonl.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def _open_jsonl(path: Path) -> TextIO:
+    """Open for appending, first dropping a partial last line a killed process may have left."""
+    if path.exists():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with path.open("r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)
+    return path.open("a")
 
 
 @dataclass
