@@ -61,6 +61,7 @@ def test_split_is_deterministic_and_by_relative_path(folder: Path, tmp_path: Pat
     rel = lambda paths, root: sorted(str(Path(p).relative_to(root)) for p in paths)  # noqa: E731
     assert rel(a.train, folder) == rel(b.train, moved) and rel(a.val, folder) == rel(b.val, moved)
     assert scan_images([folder], val_pct=0.25) == a
+    assert scan_images([folder], val_pct=0.25, workers=2) == a
 
 
 def test_split_fraction_follows_val_pct() -> None:

@@ -64,7 +64,9 @@ def open_run(cfg: TrainConfig | None, out: Path, *, fresh: bool) -> Run:
         if not saved.exists():
             save_config(cfg, saved)
         if not scan_file.exists():
-            scan_images(cfg.data.dirs, cfg.data.val_pct, cfg.data.max_images).save(scan_file)
+            scan_images(cfg.data.dirs, cfg.data.val_pct, cfg.data.max_images, cfg.data.num_workers).save(
+                scan_file
+            )
     dist.barrier()
     scan = Scan.load(scan_file)
     log.info(
