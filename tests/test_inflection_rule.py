@@ -1,0 +1,108 @@
+"""The picking rule on synthetic metric curves (no network involved)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from training.inflection import DEFAULT_SIGNALS, Signal, pick_index
+
+
+def _curves(n: int, turn: int | None, *, noise: float = 0.0, seed: int = 0) -> list[dict[str, float]]:
+    """Metrics of ``n`` checkpoints that improve until ``turn`` and then degrade like an over-trained GAN."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        healthy = min(k, turn) if turn is not None else k
+        over = max(0, k - turn) if turn is not None else 0
+        jitter = 1.0 + noise * rng.standard_normal()
+        out.append(
+            {
+                "chroma_error": (12.0 - 3.0 * (1 - math.exp(-healthy / 3)) + 0.8 * over) * jitter,
+                "colourfulness_gap": -20.0 + 1.5 * healthy + 6.0 * over,
+                "skin_sat_drift": -8.0 + 0.5 * healthy + 4.0 * over,
+                "skin_hue_drift": 12.0 - 0.3 * healthy + 3.0 * over,
+                "neutral_cast": 2.0 + 0.05 * healthy + 2.5 * over,
+                "noise_instability": 1.0 + 0.02 * healthy + 0.6 * over,
+            }
+        )
+    return out
+
+
+def test_monotone_improvement_picks_the_last() -> None:
+    pick = pick_index(_curves(10, None))
+    assert pick.turn_index is None
+    assert pick.index == 9
+
+
+def test_improve_then_degrade_picks_just_before_the_turn() -> None:
+    pick = pick_index(_curves(14, 7))
+    assert pick.turn_index is not None and 7 <= pick.turn_index <= 9
+    assert pick.index in (6, 7)
+    assert pick.turn_signals  # names what degraded
+    assert set(pick.turn_signals) <= {s.name for s in DEFAULT_SIGNALS}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_single_step_noise_does_not_fool_it(seed: int) -> None:
+    metrics = _curves(14, 8, noise=0.01, seed=seed)
+    metrics[3]["chroma_error"] *= 1.6  # one wild checkpoint early on
+    metrics[4]["neutral_cast"] += 6.0  # and one on another signal
+    pick = pick_index(metrics)
+    assert pick.turn_index is not None and pick.turn_index >= 8
+    assert 6 <= pick.index <= 8
+
+
+def test_a_spike_in_the_last_checkpoint_is_not_a_turn() -> None:
+    metrics = _curves(8, None)
+    metrics[-1]["neutral_cast"] += 10.0
+    pick = pick_index(metrics)
+    assert pick.turn_index is None
+    assert pick.index >= 6
+
+
+def test_degradation_only_at_the_end_still_counts() -> None:
+    pick = pick_index(_curves(10, 7))  # the last two checkpoints are over-trained
+    assert pick.turn_index is not None
+    assert pick.index == 7
+
+
+def test_ties_go_to_the_earlier_checkpoint() -> None:
+    flat = [{"chroma_error": 5.0, "neutral_cast": 1.0}] * 4
+    pick = pick_index(flat)
+    assert pick.turn_index is None
+    assert pick.index == 0
+    assert len(set(pick.scores)) == 1
+
+
+def test_one_checkpoint() -> None:
+    pick = pick_index(_curves(1, None))
+    assert pick.index == 0
+    assert pick.turn_index is None
+
+
+def test_nan_signals_are_left_out() -> None:
+    metrics = _curves(10, 5)
+    for m in metrics:
+        m["skin_sat_drift"] = math.nan
+        m["skin_hue_drift"] = math.nan
+    pick = pick_index(metrics)
+    assert "skin_sat_drift" not in pick.smoothed
+    assert pick.turn_index is not None and pick.index in (4, 5)
+
+
+def test_custom_signals_and_tolerance() -> None:
+    metrics = [{"err": v} for v in (5.0, 4.0, 3.0, 3.2, 3.4, 3.6, 3.8)]
+    strict = pick_index(metrics, signals=[Signal(name="err", weight=1.0, rel_tol=0.05, abs_tol=0.1)])
+    lax = pick_index(metrics, signals=[Signal(name="err", weight=1.0, rel_tol=0.5, abs_tol=0.1)])
+    assert strict.turn_index == 4 and strict.index == 2
+    assert lax.turn_index is None and lax.index == 2
+
+
+def test_errors_name_the_function_and_argument() -> None:
+    with pytest.raises(ValueError, match="pick_index: metrics is empty"):
+        pick_index([])
+    with pytest.raises(ValueError, match="pick_index: patience must be >= 1"):
+        pick_index(_curves(3, None), patience=0)
