@@ -182,3 +182,26 @@ def test_cli_refuses_to_overwrite_or_resume_nothing(full_run: Path, tmp_path: Pa
     assert main(["gan", "--out", str(full_run), "--set", "gan.lr=1"]) == 2  # config of a run is fixed
     # every phase is done: a phase subcommand on the finished run has nothing left to do
     assert main(["gan", "--out", str(full_run)]) == 0
+
+
+def test_pick_runs_the_inflection_picker_after_the_gan_phase(
+    full_run: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    from training.cli import main
+
+    holdout = tmp_path / "holdout"
+    holdout.mkdir()
+    for p in sorted((data_dir / "bsds500_test_sample50").glob("*.jpg"))[:4]:
+        shutil.copy(p, holdout / p.name)
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    progress = run / "progress.json"
+    done = json.loads(progress.read_text())["done"]
+    progress.write_text(json.dumps({"done": [p for p in done if p != "gan.1"]}))
+    shutil.rmtree(run / "cycle1" / "gan")
+
+    assert main(["gan", "--out", str(run), "--cycle", "1", "--pick", str(holdout)]) == 0
+    report = json.loads((run / "cycle1" / "pick" / "inflection.json").read_text())
+    assert report
+    best = run / "cycle1" / "pick" / "best"
+    assert best.exists() and best.resolve().parent == (run / "cycle1" / "gan").resolve()

@@ -8,7 +8,7 @@ Subcommands::
     pretrain-critic  only critic pretraining                     (--cycle N)
     gan              only the GAN phase(s)                       (--cycle N)
     show-config      print the resolved config (JSON) of a recipe plus overrides, and exit
-    pick             the inflection picker, when training.inflection provides it
+    pick             the inflection picker (training.inflection) on a folder of GAN checkpoints
 
 Examples::
 
@@ -28,6 +28,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from training import inflection
 from training.config import TrainConfig, apply_overrides, to_dict
 from training.recipes import RECIPES, get_recipe
 
@@ -72,10 +73,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name in PHASE_COMMANDS:
         _add_run_arguments(sub.add_parser(name, help=f"run the {name} phase(s)"), phase=True)
     _add_run_arguments(sub.add_parser("show-config", help="print the resolved config and exit"), phase=False)
-    try:
-        from training import inflection  # type: ignore[attr-defined]
-    except ImportError:
-        return parser
     inflection.add_arguments(sub.add_parser("pick", help="choose the GAN checkpoint before quality turns"))
     return parser
 
@@ -99,9 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command == "pick":
-        from training import inflection  # type: ignore[attr-defined]
-
-        return int(inflection.run(args))
+        return inflection.run(args)
     try:
         if args.command == "show-config":
             sys.stdout.write(json.dumps(to_dict(_config_from_args(args)), indent=2) + "\n")

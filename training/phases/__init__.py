@@ -112,16 +112,24 @@ def execute(
         else:
             run_gan(run, int(idx), loss_fn)  # type: ignore[arg-type]
             if pick is not None and run.info.is_main:
-                pick_checkpoint(checkpoint_dir(run, int(idx)), pick, run.cycle_dir(int(idx)) / "pick")
+                pick_checkpoint(run, int(idx), pick)
 
 
-def pick_checkpoint(ckpt_dir: Path, holdout: Path, out_dir: Path) -> Path | None:
-    """Call the inflection picker if this installation has it; returns the chosen checkpoint or ``None``."""
+def pick_checkpoint(run: Run, cycle: int, holdout: Path) -> Path | None:
+    """Run the inflection picker on cycle ``cycle``'s GAN checkpoints (report in ``cycle<c>/pick``).
+
+    Returns the chosen checkpoint, or ``None`` when the picker failed (logged; the checkpoints stay for a manual
+    pick and training goes on).
+    """
+    from training.inflection import pick_inflection
+
+    out_dir = run.cycle_dir(cycle) / "pick"
     try:
-        from training.inflection import pick_inflection  # type: ignore[import-not-found]
-    except ImportError:
-        log.error("--pick: training.inflection is not available; pick a checkpoint from %s by hand", ckpt_dir)
+        best = pick_inflection(
+            checkpoint_dir(run, cycle), holdout, out_dir, size=run.cfg.gan.size, device=str(run.device)
+        )
+    except Exception:
+        log.exception("--pick: the inflection picker failed on %s", checkpoint_dir(run, cycle))
         return None
-    best: Path = pick_inflection(ckpt_dir, holdout, out_dir)
     log.info("inflection picker chose %s (report in %s)", best, out_dir)
     return best
