@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from training import inflection
-from training.config import TrainConfig, apply_overrides, to_dict
+from training.config import TrainConfig, apply_overrides, load_config, to_dict
 from training.recipes import RECIPES, get_recipe
 
 log = logging.getLogger("training")
@@ -112,7 +112,8 @@ def _train(args: argparse.Namespace) -> int:
     from training.phases import execute, open_run
 
     out: Path = args.out
-    existing = (out / "config.json").exists()
+    saved = out / "config.json"
+    existing = saved.exists()
     given = bool(args.recipe or args.data or args.overrides or args.vgg_weights)
     if args.resume and not existing:
         raise FileNotFoundError(f"{args.command}: --resume: no run in {str(out)!r} (config.json missing)")
@@ -120,9 +121,14 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(
             f"{args.command}: {str(out)!r} already holds a run; its config.json is fixed (drop --recipe/--data/--set)"
         )
-    cfg = None if existing else _config_from_args(args)
-    fresh = args.command == "nogan" and not args.resume
-    run = open_run(cfg, out, fresh=fresh)
+    if existing and args.command == "nogan" and not args.resume:
+        raise FileExistsError(
+            f"{args.command}: {str(out)!r} already holds a run; pass --resume to continue it"
+        )
+    cfg = load_config(saved) if existing else _config_from_args(args)
+    info = dist.init_distributed(cfg.device)
+    dist.barrier()  # every rank has looked at RUN_DIR before rank 0 writes into it
+    run = open_run(cfg, out, info)
     if not run.info.is_main:
         logging.getLogger().setLevel(logging.WARNING)  # rank 0 reports progress for everyone
     handler = logging.FileHandler(out / "train.log") if run.info.is_main else logging.NullHandler()

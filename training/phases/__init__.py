@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from training import dist
-from training.config import TrainConfig, load_config, save_config
+from training.config import TrainConfig, save_config
 from training.data import Scan, scan_images
 from training.engine import Precision, select_device
 from training.losses import FeatureLoss, build_feature_loss
@@ -34,29 +34,16 @@ def plan(cfg: TrainConfig) -> list[str]:
     return phases
 
 
-def open_run(cfg: TrainConfig | None, out: Path, *, fresh: bool) -> Run:
-    """Prepare (or reopen) run directory ``out`` and join the process group when launched by torchrun.
+def open_run(cfg: TrainConfig, out: Path, info: dist.DistInfo) -> Run:
+    """Prepare run directory ``out`` for ``cfg`` (a new run's config, or the one read from ``out/config.json``).
 
-    Args:
-        cfg: the config of a new run; ``None`` to reopen ``out/config.json``.
-        out: the run directory.
-        fresh: refuse a directory that already holds a run (``nogan`` without ``--resume``).
+    Rank 0 writes ``config.json`` (when absent) and ``scan.json`` (scanning the data once); the other ranks wait
+    and read them. Callers decide beforehand whether ``out`` may hold a run (see ``training.cli``).
     """
-    info = dist.init_distributed(cfg.device if cfg is not None else "auto")
-    saved = out / "config.json"
-    if saved.exists():
-        if fresh:
-            raise FileExistsError(f"open_run: {str(out)!r} already holds a run; pass --resume to continue it")
-        if cfg is not None:
-            raise ValueError(
-                f"open_run: {str(out)!r} already has a config.json; drop --recipe/--set/--data to reuse it"
-            )
-        cfg = load_config(saved)
-    elif cfg is None:
-        raise FileNotFoundError(f"open_run: no run in {str(out)!r} to resume (config.json missing)")
     cfg.validate()
     if not cfg.data.dirs:
         raise ValueError("open_run: data.dirs is empty; pass --data DIR")
+    saved = out / "config.json"
     device = select_device(cfg.device, info.local_rank)
     scan_file = out / "scan.json"
     if info.is_main:
