@@ -65,6 +65,7 @@ class Scan:
 
     @classmethod
     def load(cls, path: Path) -> Scan:
+        """Read a scan written by :meth:`save`."""
         return cls(**json.loads(path.read_text()))
 
 

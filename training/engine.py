@@ -1,5 +1,5 @@
 """Training mechanics shared by the phases: device and AMP, layer groups, optimisers and one-cycle schedules, RNG
-state, atomic checkpoint files.
+state, checkpoint reading.
 
 Everything here is device-agnostic; AMP and ``channels_last`` only switch on for CUDA (on CPU they are logged and
 ignored), so the CPU tests exercise the same code path minus the autocast context.
@@ -18,8 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-
-from vs_colorize.cache import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +58,24 @@ class Precision:
         self.fp16 = self.dtype is torch.float16
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """``torch.autocast`` with the AMP dtype, or a no-op context."""
         if self.dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
     def scaler(self) -> torch.amp.GradScaler:
+        """A gradient scaler, enabled only for fp16."""
         return torch.amp.GradScaler(self.device.type, enabled=self.fp16)
 
     def model(self, module: nn.Module) -> nn.Module:
+        """Move ``module`` to the device (NHWC when ``channels_last``); returns it."""
         module.to(self.device)
         if self.channels_last:
             module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return module
 
     def batch(self, x: torch.Tensor) -> torch.Tensor:
+        """Move a batch to the device in the model's memory format."""
         x = x.to(self.device, non_blocking=True)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
@@ -171,12 +173,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
-
-
-def save_atomic(obj: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then ``os.replace`` (a kill never leaves half a file)."""
-    with atomic_output(path, overwrite=True) as tmp:
-        torch.save(obj, tmp)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -176,6 +176,7 @@ class FeatureLoss(nn.Module):
         self.terms: dict[str, float] = {}
 
     def train(self, mode: bool = True) -> FeatureLoss:
+        """Set the mode; VGG always stays in eval mode (frozen BatchNorm statistics)."""
         super().train(mode)
         self.features.eval()
         return self
@@ -191,6 +192,7 @@ class FeatureLoss(nn.Module):
         return [out[n] for n in self.layer_names]
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The scalar loss of ``pred`` against ``target`` (both ``[N, 3, H, W]``, ImageNet-normalised)."""
         pixel = self.base(pred, target)
         with torch.no_grad():
             tf = self.extract(target)
@@ -216,6 +218,7 @@ class AdaptiveBCE(nn.Module):
     """BCE-with-logits whose per-image target is expanded to the critic's ``[N, k]`` logits (fastai ``AdaptiveLoss``)."""
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean BCE of ``logits [N, k]`` against per-image labels ``target [N]``."""
         expanded = target.view(-1, *([1] * (logits.dim() - 1))).expand_as(logits).to(logits.dtype)
         return F.binary_cross_entropy_with_logits(logits, expanded)
 

@@ -81,6 +81,7 @@ class RunLog:
         )
 
     def close(self) -> None:
+        """Flush and close the JSON-lines file and the TensorBoard writer."""
         if self._jsonl is not None:
             self._jsonl.close()
         if self._tb is not None:
@@ -120,6 +121,7 @@ class Run:
         return (self.cfg.seed * 1_000_003 + stable_hash("phase:" + phase)) % 2**31
 
     def is_done(self, phase: str) -> bool:
+        """Whether ``phase`` is recorded as finished in ``progress.json``."""
         return phase in self._done
 
     def mark_done(self, phase: str) -> None:
@@ -134,9 +136,11 @@ class Run:
         dist.barrier()
 
     def resume_path(self, phase: str) -> Path:
+        """The resume checkpoint of ``phase``."""
         return self.out / "resume" / f"{phase}.pt"
 
     def cycle_dir(self, cycle: int) -> Path:
+        """The folder of NoGAN cycle ``cycle``."""
         return self.out / f"cycle{cycle}"
 
     def generator_for_cycle(self, cycle: int) -> Path:
@@ -146,4 +150,5 @@ class Run:
         return self.cycle_dir(cycle - 1) / "generator.pt"
 
     def pin_memory(self) -> bool:
+        """Whether loaders should pin host memory (when training on CUDA)."""
         return self.device.type == "cuda"

@@ -34,14 +34,17 @@ log = logging.getLogger(__name__)
 
 
 def phase_name(cycle: int) -> str:
+    """The plan name of cycle ``cycle``'s critic pretraining (``critic.<cycle>``)."""
     return f"critic.{cycle}"
 
 
 def critic_path(run: Run, cycle: int) -> Path:
+    """The pretrained critic of cycle ``cycle``."""
     return run.cycle_dir(cycle) / "critic.pt"
 
 
 def gan_critic_path(run: Run, cycle: int) -> Path:
+    """The critic as cycle ``cycle``'s GAN phase left it."""
     return run.cycle_dir(cycle) / "critic_gan.pt"
 
 

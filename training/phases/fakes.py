@@ -25,10 +25,12 @@ log = logging.getLogger(__name__)
 
 
 def phase_name(cycle: int) -> str:
+    """The plan name of cycle ``cycle``'s fakes phase (``fakes.<cycle>``)."""
     return f"fakes.{cycle}"
 
 
 def fakes_index(run: Run, cycle: int) -> Path:
+    """The JSON file listing cycle ``cycle``'s generated and real images."""
     return run.cycle_dir(cycle) / "fakes.json"
 
 

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def phase_name(cycle: int) -> str:
+    """The plan name of cycle ``cycle``'s GAN phase (``gan.<cycle>``)."""
     return f"gan.{cycle}"
 
 

@@ -41,10 +41,12 @@ VAL_BATCHES = 16
 
 
 def phase_name(stage: int) -> str:
+    """The plan name of pretraining stage ``stage`` (``gen.<stage>``)."""
     return f"gen.{stage}"
 
 
 def stage_path(run: Run, stage: int) -> Path:
+    """Where the generator after pretraining stage ``stage`` is saved."""
     return run.out / "gen_pretrain" / f"stage{stage}.pt"
 
 
