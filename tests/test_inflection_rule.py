@@ -24,8 +24,8 @@ def _curves(n: int, turn: int | None, *, noise: float = 0.0, seed: int = 0) -> l
                 "colourfulness_gap": -20.0 + 1.5 * healthy + 6.0 * over,
                 "skin_sat_drift": -8.0 + 0.5 * healthy + 4.0 * over,
                 "skin_hue_drift": 12.0 - 0.3 * healthy + 3.0 * over,
-                "neutral_cast": 2.0 + 0.05 * healthy + 2.5 * over,
-                "noise_instability": 1.0 + 0.02 * healthy + 0.6 * over,
+                "neutral_cast": 3.0 - 0.1 * healthy + 2.5 * over,
+                "noise_instability": 1.2 - 0.02 * healthy + 0.6 * over,
             }
         )
     return out
@@ -69,12 +69,22 @@ def test_degradation_only_at_the_end_still_counts() -> None:
     assert pick.index == 7
 
 
-def test_ties_go_to_the_earlier_checkpoint() -> None:
+def test_ties_go_to_the_later_checkpoint() -> None:
     flat = [{"chroma_error": 5.0, "neutral_cast": 1.0}] * 4
     pick = pick_index(flat)
     assert pick.turn_index is None
-    assert pick.index == 0
+    assert pick.index == 3
     assert len(set(pick.scores)) == 1
+
+
+def test_margin_prefers_the_latest_near_best_checkpoint() -> None:
+    errors = [9.0, 8.0, 7.00, 7.10, 7.05, 7.12, 7.6, 8.5, 9.5]  # plateau at 2..5, then it turns
+    metrics = [{"chroma_error": e} for e in errors]
+    tight = pick_index(metrics, margin=0.0)
+    loose = pick_index(metrics, margin=0.03)
+    assert tight.turn_index == loose.turn_index == 7
+    assert tight.index == 3  # strictly the lowest smoothed score (7.05)
+    assert loose.index == 5  # the last one of the plateau
 
 
 def test_one_checkpoint() -> None:
@@ -97,8 +107,9 @@ def test_custom_signals_and_tolerance() -> None:
     metrics = [{"err": v} for v in (5.0, 4.0, 3.0, 3.2, 3.4, 3.6, 3.8)]
     strict = pick_index(metrics, signals=[Signal(name="err", weight=1.0, rel_tol=0.05, abs_tol=0.1)])
     lax = pick_index(metrics, signals=[Signal(name="err", weight=1.0, rel_tol=0.5, abs_tol=0.1)])
-    assert strict.turn_index == 4 and strict.index == 2
-    assert lax.turn_index is None and lax.index == 2
+    # smoothed: 4, 4, 3.2, 3.2, 3.4, 3.6, 3.6 -- a one-checkpoint dip (3.0) is not trusted over its neighbour
+    assert strict.turn_index == 4 and strict.index == 3
+    assert lax.turn_index is None and lax.index == 3
 
 
 def test_errors_name_the_function_and_argument() -> None:
@@ -106,3 +117,17 @@ def test_errors_name_the_function_and_argument() -> None:
         pick_index([])
     with pytest.raises(ValueError, match="pick_index: patience must be >= 1"):
         pick_index(_curves(3, None), patience=0)
+    with pytest.raises(ValueError, match=r"pick_index: margin must be in \[0, 1\)"):
+        pick_index(_curves(3, None), margin=1.0)
+
+
+def test_a_model_getting_duller_is_not_a_turn() -> None:
+    # A pixel-loss model loses colour as it learns (colourfulness and skin saturation fall below the truth's)
+    # while its error falls: not a glitch.
+    metrics = [
+        {"chroma_error": 20.0 - k, "colourfulness_gap": 5.0 - 4.0 * k, "skin_sat_drift": 1.0 - 3.0 * k}
+        for k in range(8)
+    ]
+    pick = pick_index(metrics)
+    assert pick.turn_index is None
+    assert pick.index == 7

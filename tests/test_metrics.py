@@ -14,6 +14,7 @@ from PIL import Image
 from training.metrics import (
     colour_metrics,
     colourfulness,
+    generator_colorizer,
     luma,
     mean_saturation,
     neutral_mask,
@@ -174,3 +175,14 @@ def test_bad_shapes_name_the_function_and_argument() -> None:
         colourfulness(torch.zeros(1, 1, 4, 4))
     with pytest.raises(ValueError, match=r"noise_instability: sigma must be in"):
         noise_instability(lambda x: x, torch.zeros(1, 3, 4, 4), sigma=0.0)
+
+
+def test_generator_colorizer_undoes_the_normalisation(photo: torch.Tensor) -> None:
+    grey = to_grey(photo)
+    identity = torch.nn.Identity()  # a "network" that returns its normalised input
+    out = generator_colorizer(identity, batch_size=1)(grey.repeat(3, 1, 1, 1))
+    assert out.shape == (3, *grey.shape[1:])
+    assert torch.allclose(out, grey.expand(3, -1, -1, -1), atol=1e-6)
+    assert (
+        noise_instability(generator_colorizer(identity), grey) < 1e-3
+    )  # grey in, grey out: no chroma to move

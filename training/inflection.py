@@ -8,15 +8,17 @@ before over-training shows (orange skin, colour casts, flicker). This module doe
 2. :func:`pick_index` applies the rule below to the metric curves.
 3. :func:`pick_inflection` does both for a folder, writes a report (:mod:`training.report`) and a ``best`` link.
 
-**The rule.** Each *signal* (a metric where lower is better, or the absolute value of a signed drift) is smoothed
+**The rule.** Each *signal* (a metric where lower is better, or the positive part of a signed drift) is smoothed
 over checkpoints with a running median of 3 (a single-step outlier cannot move it). For every signal, the running
 best ``b_k = min(s_0..s_k)`` is tracked; checkpoint ``k`` is *degraded* on a signal when
 ``s_k > b_k + max(rel_tol · |b_k|, abs_tol)``. The **turn** is the first checkpoint degraded on some signal for
 ``patience`` consecutive checkpoints (or up to the last one). Each checkpoint also gets a combined score
 ``Σ weight · s / ref`` (``ref`` = the signal's median over checkpoints, at least ``abs_tol``, so every term is about 1).
-The pick is the lowest-scoring checkpoint strictly before the turn; with no turn, the lowest-scoring overall. Equal
-smoothed scores are decided by the unsmoothed score, then by the earlier checkpoint (less GAN training, fewer
-glitches). Signals with ``nan`` values (e.g. no skin in the holdout set) are left out.
+Among the checkpoints strictly before the turn (all of them when quality never turns), the pick is the **latest**
+whose score is within ``margin`` (relative, default 3 %) of the lowest score there: scores that close are not told
+apart by a small holdout set, and the later checkpoint has had more of the GAN training that is the point of the
+phase — DeOldify's "just before glitches start". Signals with ``nan`` values (e.g. no skin in the holdout set) are
+left out.
 """
 
 from __future__ import annotations
@@ -26,20 +28,19 @@ import logging
 import math
 import re
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from training.metrics import colour_metrics, load_holdout, noise_instability, swap_luma
+from training.checkpoint import CheckpointError, load_generator, read_checkpoint
+from training.metrics import colour_metrics, generator_colorizer, load_holdout, noise_instability, swap_luma
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 _STEP_KEYS = ("step", "global_step", "iteration", "iter")
 
 
@@ -52,21 +53,26 @@ class Signal:
         weight: weight of the signal in the combined score (>= 0).
         rel_tol: allowed rise over the running best, relative to it (e.g. 0.1 = 10 %).
         abs_tol: allowed rise in the metric's own units at least (keeps near-zero bests from triggering on noise).
-        absolute: score ``|value|`` instead of ``value`` (for signed drifts where 0 is ideal).
+        over_only: use ``max(value, 0)``: for signed drifts where only the excess is a glitch (more saturated or
+            more colourful than the truth); being duller than the truth is what a pixel-loss model does anyway.
     """
 
     name: str
     weight: float
     rel_tol: float
     abs_tol: float
-    absolute: bool = False
+    over_only: bool = False
+
+    def value(self, metric: float) -> float:
+        """The signal's value for a raw metric value."""
+        return max(metric, 0.0) if self.over_only else metric
 
 
 DEFAULT_SIGNALS: tuple[Signal, ...] = (
     Signal(name="chroma_error", weight=1.0, rel_tol=0.10, abs_tol=0.5),
-    Signal(name="colourfulness_gap", weight=0.5, rel_tol=0.25, abs_tol=3.0, absolute=True),
-    Signal(name="skin_sat_drift", weight=0.5, rel_tol=0.25, abs_tol=2.0, absolute=True),
-    Signal(name="skin_hue_drift", weight=0.5, rel_tol=0.25, abs_tol=4.0),
+    Signal(name="colourfulness_gap", weight=0.5, rel_tol=0.25, abs_tol=3.0, over_only=True),
+    Signal(name="skin_sat_drift", weight=0.5, rel_tol=0.25, abs_tol=2.0, over_only=True),
+    Signal(name="skin_hue_drift", weight=0.25, rel_tol=0.25, abs_tol=15.0),
     Signal(name="neutral_cast", weight=0.5, rel_tol=0.25, abs_tol=2.0),
     Signal(name="noise_instability", weight=0.5, rel_tol=0.25, abs_tol=1.0),
 )
@@ -114,7 +120,11 @@ def _median3(values: Sequence[float]) -> list[float]:
 
 
 def pick_index(
-    metrics: Sequence[Mapping[str, float]], *, signals: Sequence[Signal] = DEFAULT_SIGNALS, patience: int = 2
+    metrics: Sequence[Mapping[str, float]],
+    *,
+    signals: Sequence[Signal] = DEFAULT_SIGNALS,
+    patience: int = 2,
+    margin: float = 0.03,
 ) -> Pick:
     """Apply the picking rule (module docstring) to per-checkpoint metrics ordered by training step.
 
@@ -122,6 +132,7 @@ def pick_index(
         metrics: one metrics dict per checkpoint, in training order (at least one).
         signals: the degradation signals with their weights and tolerances; default :data:`DEFAULT_SIGNALS`.
         patience: consecutive degraded checkpoints needed to call a turn (>= 1; default 2).
+        margin: relative score difference treated as a tie, in [0, 1) (default 0.03); ties go to the later one.
 
     Returns:
         The :class:`Pick`.
@@ -130,6 +141,8 @@ def pick_index(
         raise ValueError("pick_index: metrics is empty (no checkpoint to pick from)")
     if patience < 1:
         raise ValueError(f"pick_index: patience must be >= 1, got {patience}")
+    if not 0.0 <= margin < 1.0:
+        raise ValueError(f"pick_index: margin must be in [0, 1), got {margin}")
     n = len(metrics)
     curves: dict[str, list[float]] = {}
     active: list[Signal] = []
@@ -138,18 +151,14 @@ def pick_index(
         if any(math.isnan(v) for v in raw):
             log.info("pick_index: signal %s left out (missing or nan)", sig.name)
             continue
-        curves[sig.name] = _median3([abs(v) if sig.absolute else v for v in raw])
+        curves[sig.name] = _median3([sig.value(v) for v in raw])
         active.append(sig)
 
     degraded: list[list[str]] = [[] for _ in range(n)]
     scores = [0.0] * n
-    raw_scores = [0.0] * n
     for sig in active:
         curve = curves[sig.name]
         ref = max(statistics.median(curve), sig.abs_tol)
-        for k, m in enumerate(metrics):
-            v = float(m[sig.name])
-            raw_scores[k] += sig.weight * (abs(v) if sig.absolute else v) / ref
         best = math.inf
         for k, v in enumerate(curve):
             best = min(best, v)
@@ -164,8 +173,9 @@ def pick_index(
         if common:
             turn = k
             break
-    candidates = range(turn) if turn else range(n)
-    index = min(candidates, key=lambda k: (scores[k], raw_scores[k], k))
+    candidates = range(n) if turn is None else range(turn)
+    lowest = min(scores[k] for k in candidates)
+    index = max(k for k in candidates if scores[k] <= lowest + margin * abs(lowest))
     turn_signals = tuple(s.name for s in active if turn is not None and s.name in degraded[turn])
     return Pick(index=index, turn_index=turn, turn_signals=turn_signals, scores=scores, smoothed=curves)
 
@@ -173,12 +183,13 @@ def pick_index(
 def checkpoint_step(path: Path) -> int | None:
     """Training step stored in a checkpoint (``step``/``global_step``/``iteration``/``iter``, top level or in a
     ``train_state`` dict), else the last number in the file name, else ``None``."""
-    try:  # mmap: only the small metadata is read, not the weights
+    try:  # mmap: the weights are not read
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (
-        Exception
-    ):  # a legacy (non-zip) or unreadable file: the name decides, load_generator reports errors
-        obj = None
+    except Exception:  # legacy (non-zip) file, numpy scalars in optimiser states, ...: read it all
+        try:
+            obj = read_checkpoint(path, "checkpoint_step")
+        except (CheckpointError, FileNotFoundError):  # the name decides; load_generator reports the error
+            obj = None
     holders = [obj, obj.get("train_state")] if isinstance(obj, dict) else []
     for holder in holders:
         for key in _STEP_KEYS:
@@ -211,25 +222,6 @@ def _ordered(paths: Sequence[Path]) -> list[tuple[int, Path]]:
     return sorted(((-1 if s is None else s, p) for s, p in found), key=lambda sp: (sp[0], sp[1].name))
 
 
-def _colorizer(
-    gen: torch.nn.Module, device: torch.device, batch_size: int
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Wrap a generator as grey RGB [0, 1] -> colour RGB [0, 1] on the CPU (DeOldify's pre/post-processing, §8
-    of the reference: ImageNet normalisation in, de-normalisation and clamping out)."""
-    mean = torch.tensor(_IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(_IMAGENET_STD, device=device).view(1, 3, 1, 1)
-
-    @torch.no_grad()
-    def colorize(grey: torch.Tensor) -> torch.Tensor:
-        outs = []
-        for chunk in grey.split(batch_size):
-            y = gen((chunk.to(device) - mean) / std)
-            outs.append((y * std + mean).clamp(0.0, 1.0).cpu())
-        return torch.cat(outs)
-
-    return colorize
-
-
 def evaluate_checkpoints(
     ckpt_paths: Sequence[str | Path],
     holdout_dir: str | Path,
@@ -260,8 +252,6 @@ def evaluate_checkpoints(
         file name). Metrics are :func:`training.metrics.colour_metrics` of the luma-swapped output (what the
         runtime shows) plus ``noise_instability``.
     """
-    from training.checkpoint import load_generator
-
     if size % 16 or not 32 <= size <= 1024:
         raise ValueError(f"evaluate_checkpoints: size must be a multiple of 16 in 32..1024, got {size}")
     for name, value, low in (
@@ -279,14 +269,13 @@ def evaluate_checkpoints(
     results = []
     for step, path in ordered:
         gen = load_generator(path).to(dev).eval()
-        colorize = _colorizer(gen, dev, batch_size)
+        colorize = generator_colorizer(gen, device=dev, batch_size=batch_size)
         pred = swap_luma(colorize(grey), grey)
         metrics = colour_metrics(pred, target)
         metrics["noise_instability"] = noise_instability(colorize, grey, sigma=noise_sigma, seed=seed)
         kept = [(p.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8) for p in pred[:samples]]
         results.append(CheckpointEval(path=path, step=step, metrics=metrics, samples=kept))
         log.info("evaluate_checkpoints: step %d %s: %s", step, path.name, metrics)
-        del gen
     return results
 
 
@@ -303,6 +292,7 @@ def pick_inflection(
     samples: int = 4,
     seed: int = 0,
     patience: int = 2,
+    margin: float = 0.03,
     signals: Sequence[Signal] = DEFAULT_SIGNALS,
 ) -> Path:
     """Pick the GAN checkpoint just before quality turns, write the report and a ``best`` link.
@@ -313,7 +303,7 @@ def pick_inflection(
         out_dir: report folder: ``inflection.json``, ``inflection.md``, ``inflection.png``, ``samples.png`` and
             ``best`` (a symlink to the pick; a copy where symlinks fail). May equal ``ckpt_dir``.
         size, max_images, device, batch_size, noise_sigma, samples, seed: see :func:`evaluate_checkpoints`.
-        patience: consecutive degraded checkpoints that make a turn, >= 1 (default 2); see :func:`pick_index`.
+        patience, margin: see :func:`pick_index` (defaults 2 and 0.03).
         signals: the rule's signals and tolerances (default :data:`DEFAULT_SIGNALS`).
 
     Returns:
@@ -333,14 +323,21 @@ def pick_inflection(
         samples=samples,
         seed=seed,
     )
-    pick = pick_index([e.metrics for e in evals], signals=signals, patience=patience)
+    pick = pick_index([e.metrics for e in evals], signals=signals, patience=patience, margin=margin)
     chosen = evals[pick.index]
     out = Path(out_dir)
     target, grey = load_holdout(holdout_dir, size=size, max_images=max(1, min(samples, max_images)))
     settings = {"holdout_dir": str(holdout_dir), "size": size, "max_images": max_images, "device": device}
     settings |= {"noise_sigma": noise_sigma, "seed": seed}
     write_report(
-        out, evals, pick, signals=signals, patience=patience, grey=grey, target=target, settings=settings
+        out,
+        evals,
+        pick,
+        signals=signals,
+        rule={"patience": patience, "margin": margin},
+        grey=grey,
+        target=target,
+        settings=settings,
     )
     link_best(out, chosen.path)
     turn = "never" if pick.turn_index is None else f"at step {evals[pick.turn_index].step}"
@@ -365,6 +362,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--patience", type=int, default=2, help="degraded checkpoints that make a turn (default 2)"
     )
+    parser.add_argument(
+        "--margin", type=float, default=0.03, help="score difference that is a tie (default 0.03)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
 
 
@@ -381,6 +381,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             noise_sigma=args.noise_sigma,
             patience=args.patience,
+            margin=args.margin,
             seed=args.seed,
         )
     except (FileNotFoundError, ValueError) as exc:

@@ -48,6 +48,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "colour_metrics",
     "colourfulness",
+    "generator_colorizer",
     "load_holdout",
     "luma",
     "mean_saturation",
@@ -69,6 +70,8 @@ _D65_WHITE = (0.95047, 1.0, 1.08883)
 NEUTRAL_CHROMA = 5.0
 NEUTRAL_MIN_L = 10.0
 HUE_MIN_CHROMA = 2.0
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 
 
@@ -275,3 +278,28 @@ def load_holdout(holdout_dir: str | Path, *, size: int, max_images: int) -> tupl
         grey.append(np.asarray(rgb.convert("L").convert("RGB"), dtype=np.float32) / 255.0)
     to_t = lambda arrs: torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
     return to_t(colour), to_t(grey)
+
+
+def generator_colorizer(
+    gen: torch.nn.Module, *, device: str | torch.device = "cpu", batch_size: int = 8
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Wrap a DeOldify-style generator as a function grey RGB [0, 1] -> colour RGB [0, 1] (returned on the CPU).
+
+    The wrapper does DeOldify's pre/post-processing (reference §8): ImageNet normalisation in, the network
+    (whose output is normalised RGB), de-normalisation and clamping to [0, 1] out; no gradients; ``batch_size``
+    images per forward pass on ``device``. The result feeds :func:`colour_metrics` (after :func:`swap_luma`) and
+    :func:`noise_instability`.
+    """
+    dev = torch.device(device)
+    mean = torch.tensor(IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=dev).view(1, 3, 1, 1)
+
+    @torch.no_grad()
+    def colorize(grey: torch.Tensor) -> torch.Tensor:
+        outs = []
+        for chunk in grey.split(batch_size):
+            y = gen((chunk.to(dev) - mean) / std)
+            outs.append((y * std + mean).clamp(0.0, 1.0).cpu())
+        return torch.cat(outs)
+
+    return colorize

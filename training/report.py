@@ -88,9 +88,9 @@ def plot_curves(path: Path, evals: Sequence[CheckpointEval], pick: Pick, signals
     flat = list(axes.flat)
     for ax, sig in zip(flat, used, strict=False):
         raw = [e.metrics[sig.name] for e in evals]
-        ax.plot(x, [abs(v) if sig.absolute else v for v in raw], "o", ms=3, alpha=0.5, label="raw")
+        ax.plot(x, [sig.value(v) for v in raw], "o", ms=3, alpha=0.5, label="raw")
         ax.plot(x, pick.smoothed[sig.name], "-", label="median of 3")
-        ax.set_title(f"|{sig.name}|" if sig.absolute else sig.name, fontsize=10)
+        ax.set_title(f"max({sig.name}, 0)" if sig.over_only else sig.name, fontsize=10)
     score_ax = flat[len(used)]
     score_ax.plot(x, pick.scores, "-o", ms=3, color="black")
     score_ax.set_title("combined score (lower is better)", fontsize=10)
@@ -121,7 +121,7 @@ def sample_grid(
     size = grey.shape[-1]
     to_u8 = lambda t: (t.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)  # noqa: E731
     header = 14
-    labels = ["grey input", "ground truth"] + [f"{tag} {evals[i].step}" for i, tag in columns]
+    labels = ["grey", "truth"] + [f"{tag} {evals[i].step}" for i, tag in columns]
     canvas = Image.new("RGB", (size * len(labels), header + size * rows), "white")
     draw = ImageDraw.Draw(canvas)
     for c, label in enumerate(labels):
@@ -170,7 +170,7 @@ def write_report(
     pick: Pick,
     *,
     signals: Sequence[Signal],
-    patience: int,
+    rule: Mapping[str, Any],
     grey: torch.Tensor,
     target: torch.Tensor,
     settings: Mapping[str, Any],
@@ -182,7 +182,7 @@ def write_report(
         evals: per-checkpoint results in training order (:func:`training.inflection.evaluate_checkpoints`).
         pick: the outcome of :func:`training.inflection.pick_index` on ``evals``.
         signals: the signals the pick used (recorded in the JSON and drawn in the plot).
-        patience: the patience the pick used (recorded).
+        rule: the other settings of the rule (patience, margin), recorded.
         grey: grey holdout inputs ``[N, 3, H, W]`` in [0, 1] for the sample grid (at least the first sample rows).
         target: their ground truth, same shape.
         settings: evaluation settings to record (size, images, device, ...).
@@ -207,7 +207,7 @@ def write_report(
         "turn": turn,
         "rule": {
             "smoothing": "running median of 3",
-            "patience": patience,
+            **rule,
             "signals": [asdict(s) for s in signals],
         },
         "settings": dict(settings),
