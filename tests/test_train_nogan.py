@@ -205,3 +205,21 @@ def test_pick_runs_the_inflection_picker_after_the_gan_phase(
     assert report
     best = run / "cycle1" / "pick" / "best"
     assert best.exists() and best.resolve().parent == (run / "cycle1" / "gan").resolve()
+
+
+def test_pretraining_can_start_from_a_generator_checkpoint(
+    full_run: Path, images: Path, tmp_path: Path
+) -> None:
+    from training.archs import build_generator
+    from training.cli import main
+
+    init = full_run / "cycle1" / "generator.pt"
+    out = tmp_path / "finetune"
+    args = ["pretrain-gen", "--recipe", "tiny", "--data", str(images), "--out", str(out)]
+    assert main([*args, "--set", f"gen.init={init}", "--set", "data.crappify.noise=noisify"]) == 0
+    start = load_generator(init).state_dict()
+    frozen = load_generator(out / "gen_pretrain" / "stage0.pt").state_dict()
+    fresh = build_generator("tiny").state_dict()
+    key = "layers.0.0.weight"  # the stem conv: frozen during stage 0, so still the init checkpoint's
+    assert torch.equal(frozen[key], start[key]) and not torch.equal(frozen[key], fresh[key])
+    assert load_generator(out / "gen_pretrain" / "generator.pt").config == preset("tiny")

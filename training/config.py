@@ -95,10 +95,18 @@ class GenStage:
 
 @dataclass
 class GenPretrainConfig:
-    """Generator architecture and its pretraining schedule (progressive sizes)."""
+    """Generator architecture and its pretraining schedule (progressive sizes).
+
+    ``arch`` is a preset of ``training.archs`` (``video``, ``stable``, ``artistic``, ``tiny``);
+    ``pretrained_encoder`` is ``"imagenet"`` (torchvision's weights), ``"none"`` or a local ResNet state-dict file.
+    ``init``, when set, is a generator checkpoint (ours, or a DeOldify ``*_gen.pth``) that the first stage starts
+    from instead of a new ``arch`` network, e.g. to fine-tune a pretrained generator with noise as DeOldify's video
+    notebook does.
+    """
 
     arch: str = "stable"
     pretrained_encoder: str = "imagenet"
+    init: str = ""
     wd: float = 1e-3
     stages: list[GenStage] = field(default_factory=list)
 

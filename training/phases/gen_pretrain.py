@@ -53,6 +53,8 @@ def stage_path(run: Run, stage: int) -> Path:
 def _initial_generator(run: Run, stage: int) -> nn.Module:
     if stage > 0:
         return load_generator(stage_path(run, stage - 1))
+    if run.cfg.gen.init:
+        return load_generator(run.cfg.gen.init)
     enc = run.cfg.gen.pretrained_encoder
     pretrained: bool | str | None = {"none": None, "imagenet": True}.get(enc, enc)
     return build_generator(run.cfg.gen.arch, pretrained_encoder=pretrained)
