@@ -34,6 +34,13 @@ from training.recipes import RECIPES, get_recipe
 
 log = logging.getLogger("training")
 
+COMMAND_HELP = {
+    "nogan": "every phase: generator pretraining, then per cycle fakes -> critic -> GAN",
+    "pretrain-gen": "generator pretraining (progressive sizes, frozen then unfrozen encoder)",
+    "save-fakes": "render the critic's generated images",
+    "pretrain-critic": "pretrain the critic (real vs generated)",
+    "gan": "the GAN phase (adaptive critic-loss threshold, generator checkpoints)",
+}
 PHASE_COMMANDS = {
     "nogan": ("gen", "fakes", "critic", "gan"),
     "pretrain-gen": ("gen",),
@@ -71,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in PHASE_COMMANDS:
-        _add_run_arguments(sub.add_parser(name, help=f"run the {name} phase(s)"), phase=True)
+        _add_run_arguments(sub.add_parser(name, help=COMMAND_HELP[name]), phase=True)
     _add_run_arguments(sub.add_parser("show-config", help="print the resolved config and exit"), phase=False)
     inflection.add_arguments(sub.add_parser("pick", help="choose the GAN checkpoint before quality turns"))
     return parser
