@@ -44,6 +44,15 @@ def test_tiny_forward_backward(tiny: UnetGenerator, h: int, w: int) -> None:
     assert not torch.equal(sn.weight_u, u_before)
 
 
+def test_build_argument_checks() -> None:
+    with pytest.raises(
+        ValueError, match=r"build_generator: config must be one of \['artistic', 'stable', 'tiny', 'video'\]"
+    ):
+        build_generator("colour")
+    with pytest.raises(TypeError, match="build_generator: config must be a preset name or GeneratorConfig"):
+        build_generator(3)  # type: ignore[arg-type]
+
+
 def test_input_checks(tiny: UnetGenerator) -> None:
     tiny.eval()
     with pytest.raises(ValueError, match=r"UnetGenerator.forward: x must have even height and width.*65x64"):
