@@ -179,6 +179,8 @@ class TrainConfig:
     ``device``: ``"auto"`` (CUDA when visible, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. ``amp`` and
     ``channels_last`` only take effect on CUDA. ``checkpoint_every`` is the resume-checkpoint interval in
     optimiser steps for generator and critic pretraining (the GAN phase checkpoints with its generator saves).
+    ``log_every``/``image_every``: steps between TensorBoard scalars / image grids (``losses.jsonl`` gets every
+    step). ``seed`` seeds every phase (each phase mixes in its own name).
     """
 
     recipe: str = "custom"
