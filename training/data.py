@@ -294,11 +294,13 @@ def make_loader(
     """A DataLoader over ``sampler``'s batches with ``cfg.num_workers`` workers (pinned memory when asked).
 
     The loader's own generator is seeded from the sampler so creating it never touches the global torch RNG.
+    Workers start through ``forkserver`` (forking a process that already runs torch threads can deadlock).
     """
     return DataLoader(
         dataset,
         batch_sampler=sampler,
         num_workers=cfg.num_workers,
+        multiprocessing_context="forkserver" if cfg.num_workers > 0 else None,
         pin_memory=pin_memory and cfg.pin_memory,
         worker_init_fn=seed_worker,
         generator=torch.Generator().manual_seed(sampler.seed),
