@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .config import GeneratorConfig, preset
+from .config import PRESETS, GeneratorConfig
 from .layers import FinalUp, MergeDense, PixelShuffleUp, ResBlock, SigmoidRange, conv_block, resize_to
 from .norms import SNConv
 from .pretrained import load_pretrained_encoder
@@ -176,8 +176,15 @@ def build_generator(
     Returns:
         The model in train mode (call ``.eval()`` for inference).
     """
-    cfg = preset(config) if isinstance(config, str) else config
-    if not isinstance(cfg, GeneratorConfig):
+    if isinstance(config, str):
+        if config not in PRESETS:
+            raise ValueError(
+                f"build_generator: config must be one of {sorted(PRESETS)} or a GeneratorConfig, got {config!r}"
+            )
+        cfg = PRESETS[config]
+    elif isinstance(config, GeneratorConfig):
+        cfg = config
+    else:
         raise TypeError(f"build_generator: config must be a preset name or GeneratorConfig, got {config!r}")
     model = UnetGenerator(cfg)
     if pretrained_encoder:

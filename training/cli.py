@@ -1,0 +1,152 @@
+"""``vs-colorize-train`` / ``python -m training``: NoGAN training from the command line.
+
+Subcommands::
+
+    nogan            every phase: pretrain the generator, then per cycle save fakes → pretrain critic → GAN
+    pretrain-gen     only the generator pretraining stages
+    save-fakes       only the generated-image phase(s)           (--cycle N to pick one cycle)
+    pretrain-critic  only critic pretraining                     (--cycle N)
+    gan              only the GAN phase(s)                       (--cycle N)
+    show-config      print the resolved config (JSON) of a recipe plus overrides, and exit
+    pick             the inflection picker (training.inflection) on a folder of GAN checkpoints
+
+Examples::
+
+    vs-colorize-train nogan --recipe tiny --data DIR [--data DIR2] --out RUN_DIR [--set key=value ...]
+    vs-colorize-train nogan --out RUN_DIR --resume
+    torchrun --nproc-per-node 8 -m training nogan --recipe stable --data /imagenet/train --out RUN_DIR
+
+A phase subcommand on a directory that already holds a run reuses its ``config.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from training import inflection
+from training.config import TrainConfig, apply_overrides, load_config, to_dict
+from training.recipes import RECIPES, get_recipe
+
+log = logging.getLogger("training")
+
+COMMAND_HELP = {
+    "nogan": "every phase: generator pretraining, then per cycle fakes -> critic -> GAN",
+    "pretrain-gen": "generator pretraining (progressive sizes, frozen then unfrozen encoder)",
+    "save-fakes": "render the critic's generated images",
+    "pretrain-critic": "pretrain the critic (real vs generated)",
+    "gan": "the GAN phase (adaptive critic-loss threshold, generator checkpoints)",
+}
+PHASE_COMMANDS = {
+    "nogan": ("gen", "fakes", "critic", "gan"),
+    "pretrain-gen": ("gen",),
+    "save-fakes": ("fakes",),
+    "pretrain-critic": ("critic",),
+    "gan": ("gan",),
+}
+
+
+def _add_run_arguments(p: argparse.ArgumentParser, phase: bool) -> None:
+    p.add_argument("--recipe", choices=sorted(RECIPES), help="recipe of a new run (default: stable)")
+    p.add_argument(
+        "--data", action="append", default=[], metavar="DIR", help="colour image folder (repeatable)"
+    )
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides", help="config override"
+    )
+    p.add_argument("--vgg-weights", metavar="imagenet|random|PATH", help="feature-loss VGG16-BN weights")
+    if phase:
+        p.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory")
+        p.add_argument(
+            "--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoints"
+        )
+        p.add_argument("--cycle", type=int, help="only this NoGAN cycle (fakes/critic/gan phases)")
+        p.add_argument(
+            "--pick",
+            type=Path,
+            metavar="HOLDOUT_DIR",
+            help="after each GAN phase, run the inflection picker on it",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vs-colorize-train", description="DeOldify NoGAN training.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in PHASE_COMMANDS:
+        _add_run_arguments(sub.add_parser(name, help=COMMAND_HELP[name]), phase=True)
+    _add_run_arguments(sub.add_parser("show-config", help="print the resolved config and exit"), phase=False)
+    inflection.add_arguments(sub.add_parser("pick", help="choose the GAN checkpoint before quality turns"))
+    return parser
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    cfg = get_recipe(args.recipe or "stable")
+    overrides = list(args.overrides)
+    if args.data:
+        overrides.append("data.dirs=" + json.dumps([str(Path(d).resolve()) for d in args.data]))
+    if args.vgg_weights:
+        overrides.append(f"loss.vgg_weights={args.vgg_weights}")
+    return apply_overrides(cfg, overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "pick":
+        return inflection.run(args)
+    try:
+        if args.command == "show-config":
+            sys.stdout.write(json.dumps(to_dict(_config_from_args(args)), indent=2) + "\n")
+            return 0
+        return _train(args)
+    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError) as err:
+        log.error("%s", err)
+        return 2
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training import dist
+    from training.phases import execute, open_run
+
+    out: Path = args.out
+    saved = out / "config.json"
+    existing = saved.exists()
+    given = bool(args.recipe or args.data or args.overrides or args.vgg_weights)
+    if args.resume and not existing:
+        raise FileNotFoundError(f"{args.command}: --resume: no run in {str(out)!r} (config.json missing)")
+    if existing and given:
+        raise ValueError(
+            f"{args.command}: {str(out)!r} already holds a run; its config.json is fixed (drop --recipe/--data/--set)"
+        )
+    if existing and args.command == "nogan" and not args.resume:
+        raise FileExistsError(
+            f"{args.command}: {str(out)!r} already holds a run; pass --resume to continue it"
+        )
+    cfg = load_config(saved) if existing else _config_from_args(args)
+    info = dist.init_distributed(cfg.device)
+    dist.barrier()  # every rank has looked at RUN_DIR before rank 0 writes into it
+    run = open_run(cfg, out, info)
+    if not run.info.is_main:
+        logging.getLogger().setLevel(logging.WARNING)  # rank 0 reports progress for everyone
+    handler = logging.FileHandler(out / "train.log") if run.info.is_main else logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        execute(run, PHASE_COMMANDS[args.command], cycle=args.cycle, pick=args.pick)
+    finally:
+        run.logs.close()
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+        dist.cleanup()
+    log.info("%s: done; outputs in %s", args.command, out)
+    return 0

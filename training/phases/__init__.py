@@ -1,0 +1,122 @@
+"""The NoGAN pipeline: the phase plan of a run and the runner that executes (or resumes) it.
+
+Plan: ``gen.0 … gen.<S-1>`` (pretraining stages), then per cycle ``c``: ``fakes.c`` → ``critic.c`` → ``gan.c``.
+Finished phases are recorded in ``progress.json``; an unfinished one resumes from ``resume/<phase>.pt``.
+Every phase reads its inputs from the run directory, so each can also run on its own (CLI phase subcommands).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from training import dist
+from training.config import TrainConfig, save_config
+from training.data import Scan, scan_images
+from training.engine import Precision, select_device
+from training.losses import FeatureLoss, build_feature_loss
+from training.phases.context import Run, RunLog
+from training.phases.critic import run_critic
+from training.phases.fakes import run_fakes
+from training.phases.gan import checkpoint_dir, run_gan
+from training.phases.gen_pretrain import run_gen_stage
+
+log = logging.getLogger(__name__)
+
+PHASE_KINDS = ("gen", "fakes", "critic", "gan")
+
+
+def plan(cfg: TrainConfig) -> list[str]:
+    """The ordered phase names of a run."""
+    phases = [f"gen.{i}" for i in range(len(cfg.gen.stages))]
+    for c in range(cfg.cycles):
+        phases += [f"fakes.{c}", f"critic.{c}", f"gan.{c}"]
+    return phases
+
+
+def open_run(cfg: TrainConfig, out: Path, info: dist.DistInfo) -> Run:
+    """Prepare run directory ``out`` for ``cfg`` (a new run's config, or the one read from ``out/config.json``).
+
+    Rank 0 writes ``config.json`` (when absent) and ``scan.json`` (scanning the data once); the other ranks wait
+    and read them. Callers decide beforehand whether ``out`` may hold a run (see ``training.cli``).
+    """
+    cfg.validate()
+    if not cfg.data.dirs:
+        raise ValueError("open_run: data.dirs is empty; pass --data DIR")
+    saved = out / "config.json"
+    device = select_device(cfg.device, info.local_rank)
+    scan_file = out / "scan.json"
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if not saved.exists():
+            save_config(cfg, saved)
+        if not scan_file.exists():
+            scan_images(cfg.data.dirs, cfg.data.val_pct, cfg.data.max_images, cfg.data.num_workers).save(
+                scan_file
+            )
+    dist.barrier()
+    scan = Scan.load(scan_file)
+    log.info(
+        "run %s: recipe %s, %d train / %d val images, device %s",
+        out,
+        cfg.recipe,
+        len(scan.train),
+        len(scan.val),
+        device,
+    )
+    logs = RunLog(out, info.is_main, log_every=cfg.log_every)
+    return Run(cfg, out, info, device, scan, logs, Precision(device, cfg.amp, cfg.channels_last))
+
+
+def execute(
+    run: Run, kinds: tuple[str, ...] = PHASE_KINDS, cycle: int | None = None, pick: Path | None = None
+) -> None:
+    """Run every unfinished phase of ``kinds`` (optionally only cycle ``cycle``), in plan order.
+
+    A phase whose predecessors are unfinished raises ``RuntimeError`` naming them. ``pick``: a held-out image
+    folder; after each GAN phase the inflection picker (``training.inflection.pick_inflection``) chooses a checkpoint.
+    """
+    order = plan(run.cfg)
+    loss_fn: FeatureLoss | None = None
+    for i, phase in enumerate(order):
+        kind, idx = phase.split(".")
+        if kind not in kinds or (cycle is not None and kind != "gen" and int(idx) != cycle):
+            continue
+        if run.is_done(phase):
+            log.info("%s: already done, skipped", phase)
+            continue
+        missing = [p for p in order[:i] if not run.is_done(p)]
+        if missing:
+            raise RuntimeError(f"execute: phase {phase} needs {missing} finished first")
+        if kind in ("gen", "gan") and loss_fn is None:
+            loss_fn = build_feature_loss(run.cfg.loss)
+        if kind == "gen":
+            run_gen_stage(run, int(idx), loss_fn)  # type: ignore[arg-type]
+        elif kind == "fakes":
+            run_fakes(run, int(idx))
+        elif kind == "critic":
+            run_critic(run, int(idx))
+        else:
+            run_gan(run, int(idx), loss_fn)  # type: ignore[arg-type]
+            if pick is not None and run.info.is_main:
+                pick_checkpoint(run, int(idx), pick)
+
+
+def pick_checkpoint(run: Run, cycle: int, holdout: Path) -> Path | None:
+    """Run the inflection picker on cycle ``cycle``'s GAN checkpoints (report in ``cycle<c>/pick``).
+
+    Returns the chosen checkpoint, or ``None`` when the picker failed (logged; the checkpoints stay for a manual
+    pick and training goes on).
+    """
+    from training.inflection import pick_inflection
+
+    out_dir = run.cycle_dir(cycle) / "pick"
+    try:
+        best = pick_inflection(
+            checkpoint_dir(run, cycle), holdout, out_dir, size=run.cfg.gan.size, device=str(run.device)
+        )
+    except Exception:
+        log.exception("--pick: the inflection picker failed on %s", checkpoint_dir(run, cycle))
+        return None
+    log.info("inflection picker chose %s (report in %s)", best, out_dir)
+    return best
