@@ -5,5 +5,6 @@ torch, vs-mlrt) are imported the first time they are used.
 """
 
 from ._version import __version__
+from .colorize import colorize
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "colorize"]

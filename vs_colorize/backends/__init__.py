@@ -1,0 +1,109 @@
+"""Inference backends, each a frozen keyword-only dataclass in its own module, imported lazily.
+
+* :class:`ORT` — ONNX Runtime (CPU; CUDA / TensorRT execution providers with onnxruntime-gpu).
+* :class:`TRT` — native TensorRT engines (:mod:`vs_colorize.trt_engine`).
+* :class:`MLRT` — vs-mlrt's plugins (``core.ort`` / ``core.ov`` / ``core.trt``): the model runs as a
+  VapourSynth filter.
+* :class:`Torch` — ``torch.export`` artifacts (``.pt2``) on CPU or CUDA.
+
+:func:`autoselect` picks the fastest one available; :func:`get_backend` turns the filters' ``backend``
+argument (None, a name or an instance) into a backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from typing import TYPE_CHECKING, Any
+
+import vapoursynth as vs
+
+from ..checks import error
+from .base import Backend, SessionBackend, cuda_device_count
+
+if TYPE_CHECKING:
+    from .mlrt import MLRT
+    from .ort import ORT
+    from .pytorch import Torch
+    from .trt import TRT
+
+log = logging.getLogger("vs_colorize")
+
+_MODULES = {"ORT": ".ort", "TRT": ".trt", "MLRT": ".mlrt", "Torch": ".pytorch"}
+#: ``backend="name"`` strings and the class each one means.
+NAMES = {"ort": "ORT", "trt": "TRT", "mlrt": "MLRT", "torch": "Torch"}
+
+__all__ = [
+    "MLRT",
+    "NAMES",
+    "ORT",
+    "TRT",
+    "Backend",
+    "SessionBackend",
+    "Torch",
+    "autoselect",
+    "cuda_device_count",
+    "get_backend",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return getattr(importlib.import_module(_MODULES[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def autoselect(*, model_format: str = "onnx") -> Backend:
+    """The fastest backend that can run an artifact of ``model_format`` (``onnx``, ``engine``, ``pt2``) here.
+
+    For ONNX: native TensorRT (tensorrt importable and a GPU visible) > ONNX Runtime with the TensorRT or
+    CUDA provider (only if a real session gets it, never from the compile-time provider list) > vs-mlrt
+    ``core.trt`` on a GPU > ONNX Runtime on the CPU. vs-mlrt's CPU plugins run the same ONNX Runtime /
+    OpenVINO code as the ORT backend, so on CPU-only machines the ORT backend is chosen and vs-mlrt is
+    opt-in (``backend=MLRT()``). ``.pt2`` artifacts run on :class:`Torch` (CUDA if visible, else CPU);
+    engines on :class:`TRT` (or vs-mlrt ``core.trt``).
+    """
+    from .ort import ORT, probe_gpu_provider
+    from .trt import TRT, trt_available
+
+    if model_format == "pt2":
+        from .pytorch import Torch
+
+        return Torch()
+    if model_format == "engine":
+        if trt_available():
+            return TRT()
+        if hasattr(vs.core, "trt"):
+            from .mlrt import MLRT
+
+            return MLRT(plugin="trt")
+        raise error(
+            "autoselect", "a TensorRT engine needs tensorrt (pip install 'vs-colorize[trt]') and a GPU"
+        )
+    if trt_available() and importlib.util.find_spec("vs_colorize.trt_engine"):
+        return TRT()
+    provider = probe_gpu_provider()
+    if provider is not None:
+        return ORT(provider=provider)
+    if cuda_device_count() > 0 and hasattr(vs.core, "trt"):
+        from .mlrt import MLRT
+
+        return MLRT(plugin="trt")
+    return ORT(provider="cpu")
+
+
+def get_backend(backend: object, *, func: str, model_format: str = "onnx") -> Backend:
+    """Resolve a filter's ``backend`` argument: None (autoselect), a name from :data:`NAMES`, or an instance."""
+    if backend is None:
+        chosen = autoselect(model_format=model_format)
+        log.info("%s: autoselected backend %r", func, chosen)
+        return chosen
+    if isinstance(backend, Backend):
+        return backend
+    if isinstance(backend, str) and backend.lower() in NAMES:
+        return __getattr__(NAMES[backend.lower()])()
+    raise error(
+        func,
+        f"backend must be None, one of {', '.join(map(repr, NAMES))} or a Backend instance, got {backend!r}",
+    )

@@ -1,0 +1,93 @@
+"""Native TensorRT backend, on :mod:`vs_colorize.trt_engine` (engine builder and runner).
+
+An ``.onnx`` artifact is turned into an engine for the exact input shape by
+``trt_engine.build_engine`` (cached under the user cache's ``engines/``, keyed by the ONNX hash, shapes,
+precision, TensorRT version and GPU); an ``.engine``/``.plan`` file is run as it is (metadata in the
+sidecar ``<file>.json``). Written against the documented TensorRT Python API; not exercised on the
+development machines, which have no GPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..checks import check_float, check_int, error
+from ..contract import ModelInfo
+from .base import SessionBackend, cuda_device_count
+
+
+def trt_available() -> bool:
+    """Whether tensorrt is importable and a CUDA GPU is visible (checked without importing tensorrt)."""
+    return importlib.util.find_spec("tensorrt") is not None and cuda_device_count() > 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class TRT(SessionBackend):
+    """TensorRT engines.
+
+    Args:
+        device_id: CUDA device.
+        fp16: build fp16 engines (fp32 I/O either way).
+        workspace_gib: builder workspace limit in GiB.
+        cache_dir: engine cache directory (None = ``<user cache>/engines``).
+        num_streams: concurrent execution contexts (see :class:`~vs_colorize.backends.base.Backend`).
+    """
+
+    device_id: int = 0
+    fp16: bool = True
+    workspace_gib: float = 4
+    cache_dir: str | None = None
+
+    name: ClassVar[str] = "trt"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int(self.device_id, "TRT", "device_id", 0)
+        check_float(self.workspace_gib, "TRT", "workspace_gib", 0.125, 1024)
+
+    @property
+    def gpu(self) -> bool:
+        return True
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return ("onnx", "engine")
+
+    def open(self, path: Path, info: ModelInfo, shape: tuple[int, int, int, int]) -> TrtSession:
+        try:
+            from .. import trt_engine
+        except ImportError as exc:
+            raise error("TRT", f"TensorRT support is not available: {exc}") from exc
+        try:
+            engine = path
+            if path.suffix.lower() == ".onnx":
+                engine = trt_engine.build_engine(
+                    path,
+                    min_shape=shape,
+                    opt_shape=shape,
+                    max_shape=shape,
+                    fp16=self.fp16,
+                    workspace_gib=self.workspace_gib,
+                    cache_dir=self.cache_dir,
+                )
+            runner = trt_engine.TRTRunner(engine, device_id=self.device_id)
+        except ImportError as exc:
+            raise error("TRT", f"backend TRT needs tensorrt: pip install 'vs-colorize[trt]' ({exc})") from exc
+        label = "engine" if engine == path else ("fp16" if self.fp16 else "fp32")
+        return TrtSession(runner, label=label)
+
+
+class TrtSession:
+    """A ``trt_engine.TRTRunner`` as a :class:`~vs_colorize.frames.Session`."""
+
+    def __init__(self, runner: Any, *, label: str) -> None:
+        self._runner = runner
+        self.description = f"TensorRT[{label}]"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self._runner(np.ascontiguousarray(x, dtype=np.float32)), dtype=np.float32)

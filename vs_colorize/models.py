@@ -1,0 +1,156 @@
+"""Model resolution: registry names and artifact paths → a checked :class:`ResolvedModel`.
+
+Artifacts and where their metadata lives:
+
+* ``.onnx``: ``metadata_props`` read with :func:`vs_colorize.contract.read_model_info`;
+* ``.pt2`` (``torch.export``), ``.engine`` / ``.plan`` (TensorRT): a sidecar ``<file>.json`` holding
+  ``ModelInfo.to_props()``.
+
+Registry names (``video``, ``stable``, ``artistic``, ``demo``) live in the user cache as
+``models/<name>-<precision>.onnx`` (``.pt2`` beside it for torch); ``demo`` also ships inside the package
+as ``vs_colorize/assets/demo-<precision>.onnx``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import cache
+from .checks import error
+from .contract import PRECISIONS, ContractError, Kind, ModelInfo, Precision, read_model_info
+
+log = logging.getLogger("vs_colorize")
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+SUFFIXES = {".onnx": "onnx", ".pt2": "pt2", ".engine": "engine", ".plan": "engine"}
+#: Registry name tried first when ``model=None``.
+DEFAULT_CHAIN = ("video", "demo")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model file that exists and whose metadata fits the filter.
+
+    ``name`` is the registry name or the file name (what the ``VSColorizeModel`` prop says), ``format``
+    one of ``onnx``, ``pt2``, ``engine``.
+    """
+
+    path: Path
+    info: ModelInfo
+    name: str
+    format: str
+
+
+def artifact_format(path: Path) -> str | None:
+    """``onnx``, ``pt2`` or ``engine`` from the suffix, None for anything else."""
+    return SUFFIXES.get(path.suffix.lower())
+
+
+def sidecar_path(path: Path) -> Path:
+    """Where a ``.pt2`` / engine artifact keeps its metadata: ``<file>.json``."""
+    return path.with_name(path.name + ".json")
+
+
+def read_info(path: Path, *, func: str) -> ModelInfo:
+    """Read an artifact's metadata, raising ``vs.Error`` naming ``model`` when it is missing or malformed."""
+    fmt = artifact_format(path)
+    try:
+        if fmt == "onnx":
+            return read_model_info(path)
+        side = sidecar_path(path)
+        if not side.is_file():
+            raise error(func, f"model {str(path)!r} has no metadata sidecar {side.name!r}")
+        props = json.loads(side.read_text())
+        if not isinstance(props, dict):
+            raise ContractError(f"{side.name} must hold a JSON object")
+        return ModelInfo.from_props({str(k): str(v) for k, v in props.items()}, source=repr(str(path)))
+    except (ContractError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(func, f"model {str(path)!r} is not a usable artifact: {exc}") from exc
+
+
+def registry_candidates(name: str, precision: Precision, fmt: str) -> list[Path]:
+    """Files that may hold registry ``name``: preferred precision first, the other one as fallback."""
+    suffix = ".pt2" if fmt == "pt2" else ".onnx"
+    order = [precision, *(p for p in PRECISIONS if p != precision)]
+    paths = [cache.registry_model_path(name, p).with_suffix(suffix) for p in order]
+    if name == "demo" and fmt == "onnx":
+        paths += [ASSETS / f"demo-{p}.onnx" for p in order]
+    return paths
+
+
+def _find_registry(name: str, precision: Precision, fmt: str) -> Path | None:
+    return next((p for p in registry_candidates(name, precision, fmt) if p.is_file()), None)
+
+
+def resolve_model(
+    model: str | os.PathLike[str] | None,
+    *,
+    kind: Kind,
+    func: str,
+    precision: Precision = "fp32",
+    formats: tuple[str, ...] = ("onnx",),
+) -> ResolvedModel:
+    """Turn the ``model`` argument into a checked artifact.
+
+    Args:
+        model: a file path (``.onnx``, ``.pt2``, ``.engine``/``.plan``), a registry name, or None for the
+            default (``video`` if installed, else ``demo``).
+        kind: the model kind the filter runs (``colorize`` or ``superres``).
+        func: the filter's name, for error messages.
+        precision: the preferred precision for registry names (the other one is used if it is the only
+            one installed).
+        formats: artifact formats the chosen backend loads; registry names are looked up in the first.
+
+    Raises:
+        vs.Error: missing or unreadable file, a format the backend cannot load, no vs_colorize metadata,
+            or metadata of another kind.
+    """
+    if model is None:
+        for name in DEFAULT_CHAIN:
+            path = _find_registry(name, precision, formats[0])
+            if path is not None:
+                return _checked(path, name, kind=kind, func=func, formats=formats)
+        wanted = cache.registry_model_path("video", precision)
+        raise error(
+            func,
+            f"model=None but no model is installed (looked for {', '.join(DEFAULT_CHAIN)}); "
+            f"get weights with `vs-colorize-export deoldify video` (writes {wanted}) or pass model=<file.onnx>",
+        )
+    text = os.fspath(model)
+    if text in cache.REGISTRY_NAMES and not Path(text).is_file():
+        path = _find_registry(text, precision, formats[0])
+        if path is None:
+            raise error(
+                func,
+                f"model={text!r} is not installed (looked in {cache.registry_model_path(text, precision).parent}); "
+                f"create it with `vs-colorize-export deoldify {text}`",
+            )
+        return _checked(path, text, kind=kind, func=func, formats=formats)
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise error(
+            func,
+            f"model {text!r} is neither a file nor a registry name ({', '.join(cache.REGISTRY_NAMES)})",
+        )
+    return _checked(path, path.name, kind=kind, func=func, formats=formats)
+
+
+def _checked(path: Path, name: str, *, kind: Kind, func: str, formats: tuple[str, ...]) -> ResolvedModel:
+    fmt = artifact_format(path)
+    if fmt is None:
+        raise error(func, f"model {str(path)!r} must be .onnx, .pt2, .engine or .plan")
+    if fmt not in formats:
+        raise error(
+            func,
+            f"model {str(path)!r} is a {fmt} artifact, which this backend cannot load "
+            f"(it loads {', '.join(formats)})",
+        )
+    info = read_info(path, func=func)
+    if info.kind != kind:
+        raise error(func, f"model {str(path)!r} is a {info.kind!r} model, not a {kind!r} model")
+    log.info("%s: using model %s (%s, %s, %s)", func, name, path, info.arch, info.precision)
+    return ResolvedModel(path=path, info=info, name=name, format=fmt)
