@@ -1,0 +1,7 @@
+"""``python -m export`` runs the ``vs-colorize-export`` command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,194 @@
+"""``vs-colorize-export``: checkpoints → ONNX/.pt2 artifacts, DeOldify weights, TensorRT engines, parity.
+
+Subcommands: ``onnx``, ``deoldify``, ``engine``, ``verify`` (``--help`` on each). Progress and logs go to
+stderr; stdout carries only what a subcommand prints as its result (``engine`` prints the engine path,
+``verify --json`` the report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from vs_colorize._version import __version__
+from vs_colorize.contract import ContractError
+
+from .errors import ExportError, ParityError
+
+log = logging.getLogger("export")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vs-colorize-export", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("onnx", help="export a generator checkpoint to ONNX (or .pt2)")
+    p.add_argument("--checkpoint", required=True, help="our generator checkpoint or a DeOldify *_gen.pth")
+    p.add_argument("--name", help="architecture preset for DeOldify files (video, stable, artistic)")
+    p.add_argument("--out", required=True, help="output .onnx (or .pt2 with --pt2)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument(
+        "--render-size",
+        type=int,
+        nargs="+",
+        metavar="N",
+        default=[336],
+        help="static side, or H W (default 336)",
+    )
+    size.add_argument("--dynamic", type=int, nargs=2, metavar=("MIN", "MAX"), help="dynamic side range")
+    p.add_argument("--fp16", action="store_true", help="float16 weights/compute, float32 input/output")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    p.add_argument("--pt2", action="store_true", help="write a torch.export .pt2 program instead of ONNX")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--no-check", action="store_true", help="skip the parity check (not recommended)")
+    p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for the parity check")
+
+    d = sub.add_parser("deoldify", help="download/import DeOldify weights and export registry ONNX")
+    d.add_argument("name", choices=("video", "stable", "artistic"))
+    d.add_argument("--weights", help="use this local *_gen.pth instead of downloading")
+    d.add_argument("--render-range", type=int, nargs=2, metavar=("MIN", "MAX"), default=[64, 1024])
+    d.add_argument("--precision", nargs="+", choices=("fp32", "fp16"), default=["fp32", "fp16"])
+    d.add_argument("--overwrite", action="store_true", help="replace existing registry artifacts")
+    d.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for the parity check")
+
+    e = sub.add_parser("engine", help="build a TensorRT engine for an ONNX artifact (needs tensorrt + GPU)")
+    e.add_argument("onnx", help="the .onnx artifact")
+    e.add_argument("--opt-size", type=int, default=336, help="side TensorRT tunes for (default 336)")
+    e.add_argument("--max-batch", type=int, default=1, help="largest batch (default 1)")
+    e.add_argument("--fp32", action="store_true", help="no float16 kernels")
+    e.add_argument("--workspace", type=float, default=4, help="builder workspace in GiB (default 4)")
+    e.add_argument("--cache-dir", help="engine folder (default <cache>/engines)")
+    e.add_argument("--device", type=int, default=0, help="CUDA device id")
+
+    v = sub.add_parser("verify", help="parity of an artifact against its checkpoint (ONNX Runtime / torch)")
+    v.add_argument("artifact", help=".onnx or .pt2 file")
+    v.add_argument("--checkpoint", required=True, help="the checkpoint it was exported from")
+    v.add_argument("--name", help="architecture preset for DeOldify files")
+    v.add_argument("--tolerance", type=float, help="max abs error (default 1e-4 fp32, 1e-2 fp16)")
+    v.add_argument("--threads", type=int, default=2)
+    v.add_argument("--json", action="store_true", help="print the report on stdout")
+    return parser
+
+
+def _load(checkpoint: str, name: str | None):  # -> UnetGenerator
+    from training.checkpoint import CheckpointError, load_generator
+
+    try:
+        return load_generator(checkpoint, name)
+    except CheckpointError as exc:
+        raise ExportError(str(exc)) from exc
+
+
+def _cmd_onnx(args: argparse.Namespace) -> int:
+    model = _load(args.checkpoint, args.name)
+    sizes = args.render_size
+    if len(sizes) > 2:
+        raise ExportError(f"onnx: --render-size takes N or H W, got {len(sizes)} values")
+    kwargs = {
+        "render_size": sizes[0] if len(sizes) == 1 else (sizes[0], sizes[1]),
+        "dynamic": tuple(args.dynamic) if args.dynamic else None,
+        "fp16": args.fp16,
+        "arch": args.name,
+        "overwrite": args.overwrite,
+        "check": not args.no_check,
+    }
+    if args.pt2:
+        from .pt2 import to_pt2
+
+        to_pt2(model, args.out, **kwargs)
+    else:
+        from .onnx import to_onnx
+
+        to_onnx(model, args.out, opset=args.opset, threads=args.threads, **kwargs)
+    return 0
+
+
+def _cmd_deoldify(args: argparse.Namespace) -> int:
+    from .deoldify import export_deoldify
+
+    for path in export_deoldify(
+        args.name,
+        weights=args.weights,
+        render_range=tuple(args.render_range),
+        precisions=tuple(dict.fromkeys(args.precision)),
+        overwrite=args.overwrite,
+        threads=args.threads,
+    ):
+        log.info("registry model ready: %s", path)
+    return 0
+
+
+def _cmd_engine(args: argparse.Namespace) -> int:
+    from vs_colorize.trt_engine import TRTError
+
+    from .trt import build
+
+    try:
+        path = build(
+            args.onnx,
+            opt_size=args.opt_size,
+            max_batch=args.max_batch,
+            fp16=not args.fp32,
+            workspace_gib=args.workspace,
+            cache_dir=args.cache_dir,
+            device_id=args.device,
+        )
+    except TRTError as exc:
+        raise ExportError(str(exc)) from exc
+    print(path)
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    model = _load(args.checkpoint, args.name)
+    report = verify(args.artifact, model, tolerance=args.tolerance, threads=args.threads)
+    if args.json:
+        print(report.to_json())
+    verdict = "PASS" if report.passed else "FAIL"
+    log.info(
+        "%s: %s, max abs error %.3g (tolerance %g)", args.artifact, verdict, report.max_abs, report.tolerance
+    )
+    return 0 if report.passed else 1
+
+
+class _CLIHandler(logging.StreamHandler):
+    """Logs to whatever ``sys.stderr`` is at the time of the call."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)
+        super().emit(record)
+
+
+def _setup_logging(level: int) -> None:
+    for name in ("export", "training", "vs_colorize"):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(isinstance(h, _CLIHandler) for h in logger.handlers):
+            logger.addHandler(_CLIHandler())
+
+
+COMMANDS = {"onnx": _cmd_onnx, "deoldify": _cmd_deoldify, "engine": _cmd_engine, "verify": _cmd_verify}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``vs-colorize-export``; returns the process exit status (0 ok, 1 failed, 2 error)."""
+    args = _parser().parse_args(argv)
+    _setup_logging(logging.WARNING if args.quiet else logging.INFO)
+    try:
+        return COMMANDS[args.command](args)
+    except ParityError as exc:
+        print(f"vs-colorize-export {args.command}: parity failed: {exc}", file=sys.stderr)
+        return 1
+    except (ExportError, ContractError, FileExistsError, FileNotFoundError, ValueError) as exc:
+        print(f"vs-colorize-export {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,255 @@
+"""Turn a torch network into the module that is exported, and trace it with ``torch.export``.
+
+A *kind* (``vs_colorize.contract.KINDS``) decides the wrapper put around the network so that the artifact
+has the runtime's tensor contract (DESIGN.md §2), the channel counts written into the metadata and the
+inputs used for tracing and parity checks. Adding a kind means adding one :class:`KindSpec` to
+:data:`KIND_SPECS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from training.archs import bake_norms
+from vs_colorize._version import __version__
+from vs_colorize.contract import ModelInfo
+
+from .errors import ExportError
+
+#: ImageNet statistics DeOldify normalises inputs and targets with (reference README §8).
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+#: Largest batch a dynamic-batch artifact is traced for.
+MAX_BATCH = 64
+
+
+class ColorizeWrapper(nn.Module):
+    """RGB [0,1] → ImageNet-normalised → generator → de-normalised → clamp to [0,1].
+
+    DeOldify's generator ends in ``sigmoid·6−3`` in normalised space; ``pred_batch`` de-normalises with
+    ``y·std + mean`` and ``reconstruct`` clamps to [0,1] (reference README §8 steps 4–7).
+    """
+
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.generator((x - self.mean) / self.std)
+        return torch.clamp(y * self.std + self.mean, 0.0, 1.0)
+
+
+class HalfPrecision(nn.Module):
+    """Run a wrapped module in float16 with float32 input and output (fp16 ``.pt2`` artifacts)."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner.half()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x.half()).float()
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """How one model kind is wrapped, described and probed.
+
+    ``wrap`` builds the [0,1] → [0,1] module around the network; ``in_channels``/``out_channels``/
+    ``scale``/``window`` go into :class:`~vs_colorize.contract.ModelInfo`; input sides must be multiples
+    of ``multiple``.
+    """
+
+    kind: str
+    wrap: Callable[[nn.Module], nn.Module]
+    in_channels: int
+    out_channels: int
+    scale: int = 1
+    window: int = 1
+    multiple: int = 16
+
+    def info_fields(self) -> dict[str, int]:
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "scale": self.scale,
+            "window": self.window,
+            "multiple": self.multiple,
+        }
+
+    def example(self, batch: int, height: int, width: int, *, seed: int = 0) -> torch.Tensor:
+        """A reproducible random input in [0,1] of shape ``[batch, in_channels, height, width]``."""
+        gen = torch.Generator().manual_seed(seed)
+        return torch.rand(batch, self.in_channels, height, width, generator=gen)
+
+    def output_shape(self, batch: int, height: int, width: int) -> tuple[int, int, int, int]:
+        return (batch, self.out_channels, height * self.scale, width * self.scale)
+
+
+KIND_SPECS: dict[str, KindSpec] = {
+    "colorize": KindSpec("colorize", ColorizeWrapper, in_channels=3, out_channels=3),
+}
+
+
+def kind_spec(kind: str, func: str) -> KindSpec:
+    """Look up a kind, raising an error that names ``func`` and the argument."""
+    try:
+        return KIND_SPECS[kind]
+    except KeyError:
+        raise ExportError(f"{func}: kind must be one of {tuple(KIND_SPECS)}, got {kind!r}") from None
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Spatial sizes of an export: either ``static_size`` or ``dynamic_range`` is set.
+
+    ``trace_size`` is the (H, W) the graph is traced at.
+    """
+
+    static_size: tuple[int, int] | None
+    dynamic_range: tuple[int, int] | None
+    trace_size: tuple[int, int]
+
+
+def _side(value: object, name: str, multiple: int, func: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ExportError(f"{func}: {name} must be an int, got {value!r}")
+    if value < multiple or value % multiple:
+        raise ExportError(f"{func}: {name} must be a positive multiple of {multiple}, got {value}")
+    return value
+
+
+def resolve_geometry(
+    render_size: int | tuple[int, int],
+    dynamic: tuple[int, int] | None,
+    multiple: int,
+    func: str,
+) -> Geometry:
+    """Validate ``render_size`` / ``dynamic`` and choose the trace size.
+
+    With ``dynamic=(min, max)`` the graph accepts every side in that range that is a multiple of
+    ``multiple``; it is traced at ``render_size`` moved into the range and, where the range allows, made an
+    *odd* multiple of ``multiple`` so that U-Net skip-resize branches (taken when a side is not a multiple
+    of 2·``multiple``) are part of the trace.
+    """
+    if dynamic is not None:
+        if len(dynamic) != 2:
+            raise ExportError(f"{func}: dynamic must be (min_side, max_side), got {dynamic!r}")
+        lo = _side(dynamic[0], "dynamic min_side", multiple, func)
+        hi = _side(dynamic[1], "dynamic max_side", multiple, func)
+        if lo > hi:
+            raise ExportError(f"{func}: dynamic min_side must be <= max_side, got {dynamic!r}")
+        want = render_size if isinstance(render_size, int) else max(render_size)
+        steps = min(max(want, lo), hi) // multiple
+        if steps % 2 == 0:
+            steps += 1 if (steps + 1) * multiple <= hi else -1
+        side = max(steps * multiple, lo)
+        return Geometry(None, (lo, hi), (side, side))
+    size = (render_size, render_size) if isinstance(render_size, int) else tuple(render_size)
+    if len(size) != 2:
+        raise ExportError(f"{func}: render_size must be an int or (H, W), got {render_size!r}")
+    h = _side(size[0], "render_size", multiple, func)
+    w = _side(size[1], "render_size", multiple, func)
+    return Geometry((h, w), None, (h, w))
+
+
+def arch_name(model: nn.Module) -> str:
+    """The architecture/preset name a network describes itself with (``model.config.name``…)."""
+    config = getattr(model, "config", None)
+    for attr in ("name", "preset", "arch"):
+        value = getattr(config, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(model).__name__.lower()
+
+
+def _require_module(model: object, func: str) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise ExportError(f"{func}: model must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def prepare(model: nn.Module, spec: KindSpec, *, fp16: bool = False, func: str = "export") -> nn.Module:
+    """Eval-mode copy of ``model`` with spectral/weight norm baked into plain weights, wrapped for ``spec``.
+
+    The caller's model is left untouched. ``fp16`` wraps the result in :class:`HalfPrecision`.
+    """
+    baked = bake_norms(_require_module(model, func))
+    wrapped = spec.wrap(baked).eval()
+    for p in wrapped.parameters():
+        p.requires_grad_(False)
+    return HalfPrecision(wrapped).eval() if fp16 else wrapped
+
+
+def reference_module(model: nn.Module, spec: KindSpec, func: str = "verify") -> nn.Module:
+    """The torch side of a parity check: ``model`` itself (no baking) wrapped for ``spec``, eval mode."""
+    return spec.wrap(_require_module(model, func)).eval()
+
+
+def check_output_shape(module: nn.Module, spec: KindSpec, size: tuple[int, int], func: str) -> None:
+    """Run ``module`` once at ``size`` and fail with a clear message if it is not a ``spec.kind`` model."""
+    x = spec.example(1, *size)
+    with torch.no_grad():
+        try:
+            y = module(x)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise ExportError(
+                f"{func}: model fails on a {tuple(x.shape)} input; is it a {spec.kind} model? ({exc})"
+            ) from exc
+    want = spec.output_shape(1, *size)
+    if not isinstance(y, torch.Tensor) or tuple(y.shape) != want:
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ExportError(
+            f"{func}: model maps {tuple(x.shape)} to {got}, expected {want} for a {spec.kind} model"
+        )
+
+
+def trace(module: nn.Module, spec: KindSpec, geometry: Geometry, func: str) -> torch.export.ExportedProgram:
+    """``torch.export`` the prepared module with a dynamic batch and, if requested, dynamic H/W.
+
+    Raises ExportError when the network cannot be traced for the whole requested range (for example a
+    shape-dependent branch that would otherwise be silently frozen into the graph).
+    """
+    h, w = geometry.trace_size
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    dims: dict[int, object] = {0: batch}
+    if geometry.dynamic_range is not None:
+        lo, hi = geometry.dynamic_range
+        m = spec.multiple
+        dims[2] = m * torch.export.Dim("h", min=lo // m, max=hi // m)
+        dims[3] = m * torch.export.Dim("w", min=lo // m, max=hi // m)
+    try:
+        return torch.export.export(module, (spec.example(2, h, w),), dynamic_shapes={"x": dims}, strict=False)
+    except Exception as exc:  # torch raises several unrelated types for untraceable models
+        raise ExportError(f"{func}: torch.export failed for {spec.kind} at {h}x{w}: {exc}") from exc
+
+
+def model_info(
+    kind: str,
+    arch: str,
+    geometry: Geometry,
+    *,
+    fp16: bool,
+    opset: int,
+    source_sha256: str | None,
+    func: str,
+) -> ModelInfo:
+    """The metadata record for an artifact (shared by ONNX and ``.pt2`` exports)."""
+    spec = kind_spec(kind, func)
+    return ModelInfo(
+        kind=spec.kind,  # type: ignore[arg-type]
+        arch=arch,
+        precision="fp16" if fp16 else "fp32",
+        static_size=geometry.static_size,
+        dynamic_range=geometry.dynamic_range,
+        source_sha256=source_sha256 or "",
+        package_version=__version__,
+        opset=opset,
+        **spec.info_fields(),
+    )

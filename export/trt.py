@@ -1,0 +1,67 @@
+"""Offline TensorRT engine builds for exported artifacts (``vs-colorize-export engine``).
+
+Thin wrapper over :func:`vs_colorize.trt_engine.build_engine` that derives the optimisation profile from
+the artifact's metadata. **Unverified here:** no TensorRT/CUDA on the development machines (see
+``vs_colorize/trt_engine.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vs_colorize.contract import ModelInfo, read_model_info
+
+from .errors import ExportError
+
+Shape = tuple[int, int, int, int]
+
+
+def profile_shapes(info: ModelInfo, *, opt_size: int = 336, max_batch: int = 1) -> tuple[Shape, Shape, Shape]:
+    """(min, opt, max) input shapes for an artifact.
+
+    Static artifacts get their exported size; dynamic ones span ``dynamic_range`` with ``opt_size``
+    (moved into the range, rounded to ``multiple``) as the tuned size. Batch spans 1..``max_batch``.
+    """
+    if max_batch < 1:
+        raise ExportError(f"engine: max_batch must be >= 1, got {max_batch}")
+    c = info.in_channels
+    if info.static_size is not None:
+        h, w = info.static_size
+        return (1, c, h, w), (1, c, h, w), (max_batch, c, h, w)
+    lo, hi = info.dynamic_range  # type: ignore[misc]
+    if opt_size < 1:
+        raise ExportError(f"engine: opt_size must be >= 1, got {opt_size}")
+    opt = min(max(round(opt_size / info.multiple) * info.multiple, lo), hi)
+    return (1, c, lo, lo), (1, c, opt, opt), (max_batch, c, hi, hi)
+
+
+def build(
+    onnx_path: str | os.PathLike[str],
+    *,
+    opt_size: int = 336,
+    max_batch: int = 1,
+    fp16: bool = True,
+    workspace_gib: float = 4,
+    cache_dir: str | os.PathLike[str] | None = None,
+    device_id: int = 0,
+) -> Path:
+    """Build (or reuse) the TensorRT engine of an exported artifact; see :func:`profile_shapes`."""
+    from vs_colorize.trt_engine import build_engine
+
+    path = Path(onnx_path)
+    if not path.is_file():
+        raise ExportError(f"engine: ONNX file {os.fspath(path)!r} does not exist")
+    min_shape, opt_shape, max_shape = profile_shapes(
+        read_model_info(path), opt_size=opt_size, max_batch=max_batch
+    )
+    return build_engine(
+        path,
+        min_shape=min_shape,
+        opt_shape=opt_shape,
+        max_shape=max_shape,
+        fp16=fp16,
+        workspace_gib=workspace_gib,
+        cache_dir=cache_dir,
+        device_id=device_id,
+    )
