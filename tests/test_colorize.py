@@ -109,6 +109,20 @@ def test_matrix_prop_and_argument(tint: Path) -> None:
     np.testing.assert_allclose(np.asarray(tagged[2]), om.chroma_code(v, 8, False), atol=1.0)
 
 
+def test_props_followed_per_frame(tmp_path: Path) -> None:
+    """Frames of one clip with different _Matrix/_Range each get their own conversion."""
+    red = om.tint(tmp_path / "red.onnx", (0.0, 0.0, 0.0), (0.9, 0.1, 0.1))
+    tags = [{"_Matrix": 1, "_Range": 0}, {"_Matrix": 6, "_Range": 1}, {"_Matrix": 1, "_Range": 0}]
+    clip = core.std.Splice([flat(vs.YUV444P8, 120, **t)[0] for t in tags])
+    out = colorize(clip, red, render_factor=4)
+    for n, t in enumerate(tags):
+        f = out.get_frame(n)
+        assert (f.props["_Matrix"], f.props["_Range"]) == (t["_Matrix"], t["_Range"])
+        u, v = om.expected_chroma_rgb((0.9, 0.1, 0.1), t["_Matrix"])
+        np.testing.assert_allclose(np.asarray(f[1]), om.chroma_code(u, 8, bool(t["_Range"])), atol=1.0)
+        np.testing.assert_allclose(np.asarray(f[2]), om.chroma_code(v, 8, bool(t["_Range"])), atol=1.0)
+
+
 @pytest.mark.filterwarnings("ignore:The _ColorRange frame property has been deprecated")
 @pytest.mark.parametrize(
     ("props", "kwargs", "full"),

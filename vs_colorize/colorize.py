@@ -166,14 +166,13 @@ def colorize(
     else:
         default = int(matrix if matrix is not None else frames.default_matrix(clip.width, clip.height))
     src = frames.normalize_props(clip, matrix=default, range_in=range_in)
-    if family == vs.RGB:
-        work = core.resize.Point(src, format=vs.YUV444PS, matrix=default)
-        luma = work.std.ShufflePlanes(0, vs.GRAY)
-    else:
-        luma = src if family == vs.GRAY else src.std.ShufflePlanes(0, vs.GRAY)
+    # RGB: a float YUV 4:4:4 working space whose Y is kept; YUV/GRAY: the source luma plane itself.
+    work = core.resize.Point(src, format=vs.YUV444PS, matrix=default) if family == vs.RGB else src
+    luma = work if family == vs.GRAY else work.std.ShufflePlanes(0, vs.GRAY)
 
-    grey = core.resize.Bilinear(luma, geo.content_w, geo.content_h, format=vs.GRAYS)
-    grey = core.std.Limiter(grey, 0.0, 1.0)
+    grey = core.std.Limiter(
+        core.resize.Bilinear(luma, geo.content_w, geo.content_h, format=vs.GRAYS), 0.0, 1.0
+    )
     model_in = mirror_pad(grey, geo) if fit == "pad" else grey
     rgb = core.std.ShufflePlanes([model_in] * 3, [0, 0, 0], vs.RGB)
     rgb = core.std.SetFrameProps(rgb, _Matrix=int(vs.MATRIX_RGB))
@@ -186,30 +185,48 @@ def colorize(
     render = temporal.smooth(render, grey, radius=radius, threshold=threshold)
 
     if family == vs.RGB:
-        chroma = core.resize.Bilinear(render, clip.width, clip.height, format=vs.YUV444PS, matrix=default)
-        merged = core.std.ShufflePlanes([work, chroma, chroma], [0, 1, 2], vs.YUV)
-        out = frames.select_by_props(
-            src,
-            core.std.BlankClip(clip, keep=True),
-            lambda p: int(p["_Range"]),
-            lambda rng: core.resize.Point(merged, format=out_format.id, matrix_in=default, range=rng),
-        )
+        out = _merge_rgb(src, work, render, out_format, default)
     else:
-        template = core.std.BlankClip(clip, format=out_format.id, keep=True)
-        chroma = frames.select_by_props(
-            src,
-            template,
-            lambda p: (int(p["_Matrix"]), int(p["_Range"]), int(p.get("_ChromaLocation", 0))),
-            lambda k: core.resize.Bilinear(
-                render, clip.width, clip.height, format=out_format.id, matrix=k[0], range=k[1], chromaloc=k[2]
-            ),
-        )
-        out = core.std.ShufflePlanes([src, chroma, chroma], [0, 1, 2], vs.YUV)
-        if family == vs.GRAY and out_format.subsampling_w:
-            out = core.std.SetFrameProps(out, _ChromaLocation=0)
+        out = _merge_yuv(src, render, out_format)
     log.info("%s: model %s at %dx%d on %s", FUNC, resolved.name, geo.model_w, geo.model_h, runtime)
     return core.std.SetFrameProps(
         out, VSColorizeModel=resolved.name, VSColorizeBackend=runtime, VSColorizeRenderFactor=rf
+    )
+
+
+def _merge_yuv(src: vs.VideoNode, render: vs.VideoNode, out_format: vs.VideoFormat) -> vs.VideoNode:
+    """Source luma plane + the render's chroma converted per frame with the source's matrix/range/siting."""
+    gray = src.format.color_family == vs.GRAY
+    width, height = src.width, src.height
+
+    def key(props: vs.FrameProps) -> tuple[int, int, int]:
+        siting = 0 if gray else int(props.get("_ChromaLocation", 0))
+        return int(props["_Matrix"]), int(props["_Range"]), siting
+
+    def build(k: tuple[int, int, int]) -> vs.VideoNode:
+        return core.resize.Bilinear(
+            render, width, height, format=out_format.id, matrix=k[0], range=k[1], chromaloc=k[2]
+        )
+
+    template = core.std.BlankClip(src, format=out_format.id, keep=True)
+    chroma = frames.select_by_props(src, template, key, build)
+    out = core.std.ShufflePlanes([src, chroma, chroma], [0, 1, 2], vs.YUV)
+    if gray and out_format.subsampling_w:
+        out = core.std.SetFrameProps(out, _ChromaLocation=0)
+    return out
+
+
+def _merge_rgb(
+    src: vs.VideoNode, work: vs.VideoNode, render: vs.VideoNode, out_format: vs.VideoFormat, matrix: int
+) -> vs.VideoNode:
+    """Working-space Y + the render's chroma, back to the source RGB format at the source's range."""
+    chroma = core.resize.Bilinear(render, src.width, src.height, format=vs.YUV444PS, matrix=matrix)
+    merged = core.std.ShufflePlanes([work, chroma, chroma], [0, 1, 2], vs.YUV)
+    return frames.select_by_props(
+        src,
+        core.std.BlankClip(src, keep=True),
+        lambda props: int(props["_Range"]),
+        lambda rng: core.resize.Point(merged, format=out_format.id, matrix_in=matrix, range=rng),
     )
 
 

@@ -92,18 +92,18 @@ def normalize_props(clip: vs.VideoNode, *, matrix: int, range_in: int | None) ->
     return clip.std.ModifyFrame(clip, fix)
 
 
-def select_by_props(
+def select_by_props[K: Hashable](
     prop_src: vs.VideoNode,
     template: vs.VideoNode,
-    key: Callable[[vs.FrameProps], Hashable],
-    build: Callable[[Hashable], vs.VideoNode],
+    key: Callable[[vs.FrameProps], K],
+    build: Callable[[K], vs.VideoNode],
 ) -> vs.VideoNode:
     """Per frame, return ``build(key(props))`` for the props of ``prop_src``'s frame.
 
     Resize's *output* arguments (matrix, range, chroma location) cannot follow frame props, so each
     distinct key gets its own node, built once and cached. ``template`` fixes format, size and length.
     """
-    nodes: dict[Hashable, vs.VideoNode] = {}
+    nodes: dict[K, vs.VideoNode] = {}
     lock = threading.Lock()
 
     def pick(n: int, f: vs.VideoFrame) -> vs.VideoNode:
@@ -161,6 +161,11 @@ def infer_clip(
     fmt = vs.RGBS if out_channels == 3 else vs.GRAYS
     template = core.std.BlankClip(clips[0], width=width, height=height, format=fmt, keep=True)
     label = sessions[0].description
+    if len(sessions) > core.num_threads:
+        log.warning(
+            "%s: num_streams=%d exceeds core.num_threads=%d; the extra streams stay idle",
+            func, len(sessions), core.num_threads,
+        )  # fmt: skip
     pool: queue.SimpleQueue[Session] = queue.SimpleQueue()
     for s in sessions:
         pool.put(s)

@@ -114,14 +114,18 @@ class MLRT(Backend):
         """A TensorRT engine for the exact input shape, built (and cached) from the ONNX file."""
         if path.suffix.lower() in (".engine", ".plan"):
             return path
-        from ..trt_engine import build_engine
+        from ..trt_engine import TRTError, build_engine
 
         shape = (1, sum(c.format.num_planes for c in clips), clips[0].height, clips[0].width)
-        return build_engine(
-            path,
-            min_shape=shape,
-            opt_shape=shape,
-            max_shape=shape,
-            fp16=self.fp16,
-            workspace_gib=self.workspace_gib,
-        )
+        try:
+            return build_engine(
+                path,
+                min_shape=shape,
+                opt_shape=shape,
+                max_shape=shape,
+                fp16=self.fp16,
+                workspace_gib=self.workspace_gib,
+                device_id=self.device_id,
+            )
+        except (TRTError, ValueError) as exc:
+            raise error("MLRT", f"cannot build a TensorRT engine for {str(path)!r}: {exc}") from exc

@@ -59,12 +59,10 @@ class TRT(SessionBackend):
         return ("onnx", "engine")
 
     def open(self, path: Path, info: ModelInfo, shape: tuple[int, int, int, int]) -> TrtSession:
+        from .. import trt_engine
+
+        engine = path
         try:
-            from .. import trt_engine
-        except ImportError as exc:
-            raise error("TRT", f"TensorRT support is not available: {exc}") from exc
-        try:
-            engine = path
             if path.suffix.lower() == ".onnx":
                 engine = trt_engine.build_engine(
                     path,
@@ -74,10 +72,11 @@ class TRT(SessionBackend):
                     fp16=self.fp16,
                     workspace_gib=self.workspace_gib,
                     cache_dir=self.cache_dir,
+                    device_id=self.device_id,
                 )
             runner = trt_engine.TRTRunner(engine, device_id=self.device_id)
-        except ImportError as exc:
-            raise error("TRT", f"backend TRT needs tensorrt: pip install 'vs-colorize[trt]' ({exc})") from exc
+        except (trt_engine.TRTError, ValueError, OSError) as exc:
+            raise error("TRT", f"cannot run {str(path)!r}: {exc}") from exc
         label = "engine" if engine == path else ("fp16" if self.fp16 else "fp32")
         return TrtSession(runner, label=label)
 

@@ -1,0 +1,230 @@
+"""Backends: ORT sessions and provider checks, the generic apply helper, vs-mlrt, torch .pt2, TensorRT."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx_models as om
+import pytest
+import vapoursynth as vs
+
+from vs_colorize import colorize
+from vs_colorize.backends import MLRT, ORT, TRT, Torch, autoselect, cuda_device_count, get_backend
+from vs_colorize.backends.ort import import_onnxruntime, installed_ort_distributions, probe_model
+from vs_colorize.contract import read_model_info
+
+core = vs.core
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return om.tint(tmp_path_factory.mktemp("m") / "tint.onnx")
+
+
+@pytest.fixture(scope="module")
+def luma(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return om.luma_tint(tmp_path_factory.mktemp("m") / "luma.onnx")
+
+
+def render(clip: vs.VideoNode, model: Path, backend: object, **kw: object) -> list[np.ndarray]:
+    out = colorize(clip, model, render_factor=4, backend=backend, **kw)  # type: ignore[arg-type]
+    return [np.stack([np.asarray(f[p]) for p in range(3)]) for f in out.frames()]
+
+
+def test_import_loads_no_runtime() -> None:
+    """``import vs_colorize`` (and its backends package) pulls in vapoursynth and numpy only."""
+    code = (
+        "import sys, vs_colorize, vs_colorize.backends; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'onnxruntime', 'torch', 'tensorrt', 'onnx'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
+def test_get_backend_names() -> None:
+    assert isinstance(get_backend("ort", func="f"), ORT)
+    assert isinstance(get_backend("MLRT", func="f"), MLRT)
+    assert isinstance(get_backend("torch", func="f"), Torch)
+    assert isinstance(get_backend("trt", func="f"), TRT)
+    mine = ORT(intra_op_threads=2)
+    assert get_backend(mine, func="f") is mine
+
+
+def test_autoselect_here() -> None:
+    chosen = autoselect()
+    if cuda_device_count() == 0:
+        assert chosen == ORT(provider="cpu")
+    assert isinstance(autoselect(model_format="pt2"), Torch)
+
+
+def test_ort_session_reports_real_provider(tint: Path) -> None:
+    session = ORT(provider="cpu", intra_op_threads=2).open(tint, read_model_info(tint), (1, 3, 32, 48))
+    assert session.description == "ORT[CPUExecutionProvider]"
+    x = np.full((1, 3, 32, 48), 0.5, np.float32)
+    np.testing.assert_allclose(
+        session(x)[0, :, 0, 0], om.tint_expected(np.array(0.5), (1.0, 0.6, 0.3), (0.1, 0.05, 0.0))
+    )
+
+
+def test_probe_model_runs() -> None:
+    ort = import_onnxruntime()
+    session = ort.InferenceSession(probe_model(), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": np.array([3.5], np.float32)})
+    assert y.tolist() == [3.5]
+
+
+def test_ort_gpu_provider_missing_from_build(tint: Path) -> None:
+    ort = import_onnxruntime()
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime build has the CUDA provider")
+    clip = core.std.BlankClip(format=vs.GRAY8, width=64, height=64, length=1)
+    with pytest.raises(vs.Error, match=r"ORT: provider='cuda' is not in this onnxruntime build"):
+        colorize(clip, tint, render_factor=4, backend=ORT(provider="cuda"))
+
+
+def test_two_onnxruntime_distributions_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second onnxruntime distribution in the environment (real dist-info metadata) is refused with the fix."""
+    dist = tmp_path / "onnxruntime_gpu-1.31.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: onnxruntime-gpu\nVersion: 1.31.1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert installed_ort_distributions() == ["onnxruntime", "onnxruntime-gpu"]
+    with pytest.raises(
+        vs.Error,
+        match=r"several ONNX Runtime distributions are installed .*pip uninstall -y onnxruntime onnxruntime-gpu",
+    ):
+        import_onnxruntime("ORT")
+
+
+def test_apply_is_generic_over_model_kind(tmp_path: Path) -> None:
+    """The superres shape: three GRAY clips stacked as channels in, one GRAY channel at 2x out."""
+    sr = om.superres(tmp_path / "sr.onnx", scale=2)
+    frames = [
+        core.std.BlankClip(format=vs.GRAYS, width=40, height=24, length=2, color=[v]) for v in (0.1, 0.4, 0.7)
+    ]
+    for streams in (1, 2):
+        out, label = ORT(num_streams=streams).apply(
+            frames, sr, read_model_info(sr), width=80, height=48, func="superres"
+        )
+        assert (out.format.id, out.width, out.height, label) == (
+            vs.GRAYS,
+            80,
+            48,
+            "ORT[CPUExecutionProvider]",
+        )
+        np.testing.assert_allclose(np.asarray(out.get_frame(1)[0]), 0.4, atol=1e-6)
+
+
+@pytest.mark.mlrt
+@pytest.mark.parametrize("plugin", ["ort", "ov"])
+def test_mlrt_matches_ort(luma: Path, plugin: str, capfd: pytest.CaptureFixture[str]) -> None:
+    if not hasattr(core, plugin):
+        pytest.skip(f"vs-mlrt core.{plugin} is not installed")
+    clip = om.noise_clip(vs.YUV444PS, 96, 64, length=3)
+    ours = render(clip, luma, ORT())
+    theirs = render(clip, luma, MLRT(plugin=plugin))
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(a[0], b[0])  # luma is the source's either way
+        np.testing.assert_allclose(a[1:], b[1:], atol=1e-5)
+    prop = (
+        colorize(clip, luma, render_factor=4, backend=MLRT(plugin=plugin))
+        .get_frame(0)
+        .props["VSColorizeBackend"]
+    )
+    assert prop == f"vs-mlrt {plugin}[CPU]"
+    assert capfd.readouterr().out == ""
+
+
+@pytest.mark.mlrt
+def test_mlrt_nan_raises(tmp_path: Path) -> None:
+    clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
+    out = colorize(clip, om.nan(tmp_path / "nan.onnx"), render_factor=4, backend=MLRT(plugin="ort"))
+    with pytest.raises(vs.Error, match=r"colorize: vs-mlrt ort\[CPU\] produced NaN/Inf on frame 0"):
+        out.get_frame(0)
+
+
+def test_mlrt_plugin_missing(tint: Path) -> None:
+    if hasattr(core, "trt"):
+        pytest.skip("vs-mlrt core.trt is installed")
+    clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
+    with pytest.raises(
+        vs.Error, match=r"colorize: backend MLRT\(plugin='trt'\) needs the vs-mlrt plugin core.trt"
+    ):
+        colorize(clip, tint, render_factor=4, backend=MLRT(plugin="trt"))
+
+
+@pytest.fixture(scope="module")
+def tint_pt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tint model as a torch.export artifact with its metadata sidecar."""
+    torch = pytest.importorskip("torch")
+
+    class Tint(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("s", torch.tensor([1.0, 0.6, 0.3]).view(1, 3, 1, 1))
+            self.register_buffer("b", torch.tensor([0.1, 0.05, 0.0]).view(1, 3, 1, 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.clamp(x * self.s + self.b, 0.0, 1.0)
+
+    side = torch.export.Dim("side", min=16, max=2048)
+    program = torch.export.export(
+        Tint(), (torch.rand(1, 3, 64, 64),), dynamic_shapes={"x": {2: side, 3: side}}
+    )
+    path = tmp_path_factory.mktemp("pt2") / "tint.pt2"
+    torch.export.save(program, str(path))
+    path.with_name("tint.pt2.json").write_text(json.dumps(om.colorize_info(arch="tint-torch").to_props()))
+    return path
+
+
+def test_torch_pt2_matches_ort(tint: Path, tint_pt2: Path) -> None:
+    clip = om.noise_clip(vs.YUV444PS, 96, 64, length=2)
+    ours = render(clip, tint, ORT())
+    for backend in (Torch(device="cpu"), Torch(device="cpu", num_streams=2, channels_last=False), None):
+        theirs = render(clip, tint_pt2, backend)
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+    label = colorize(clip, tint_pt2, render_factor=4).get_frame(0).props["VSColorizeBackend"]
+    assert label == "Torch[cpu/fp32]"
+
+
+def test_torch_refuses_onnx(tint: Path) -> None:
+    clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
+    with pytest.raises(
+        vs.Error, match=r"is a onnx artifact, which this backend cannot load \(it loads pt2\)"
+    ):
+        colorize(clip, tint, render_factor=4, backend=Torch(device="cpu"))
+
+
+@pytest.mark.gpu
+def test_torch_cuda_fp16(tint: Path, tint_pt2: Path) -> None:
+    clip = om.noise_clip(vs.YUV444PS, 96, 64, length=2)
+    ours = render(clip, tint, ORT())
+    theirs = render(clip, tint_pt2, Torch(device="cuda"))
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, atol=2e-3)
+
+
+def test_trt_without_tensorrt_is_a_clear_error(tint: Path) -> None:
+    if importlib.util.find_spec("tensorrt") is not None:
+        pytest.skip("tensorrt is installed")
+    clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
+    with pytest.raises(vs.Error, match=r"TRT: cannot run '.*tint.onnx': TensorRT is not installed"):
+        colorize(clip, tint, render_factor=4, backend=TRT())
+
+
+@pytest.mark.trt
+@pytest.mark.gpu
+def test_trt_matches_ort(tint: Path) -> None:
+    clip = om.noise_clip(vs.YUV444PS, 96, 64, length=2)
+    ours = render(clip, tint, ORT())
+    for backend in (TRT(fp16=False), TRT(fp16=True, num_streams=2)):
+        theirs = render(clip, tint, backend)
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(a, b, atol=2e-3)
