@@ -97,12 +97,20 @@ KIND_SPECS: dict[str, KindSpec] = {
 }
 
 
-def kind_spec(kind: str, func: str) -> KindSpec:
-    """Look up a kind, raising an error that names ``func`` and the argument."""
+def kind_spec(kind: str, func: str, model: nn.Module | None = None) -> KindSpec:
+    """Look up a kind, raising an error that names ``func`` and the argument.
+
+    ``superres`` specs depend on the network (scale, window, multiple) and come from :func:`export.sr.sr_spec`.
+    """
+    if kind == "superres":
+        from .sr import sr_spec
+
+        return sr_spec(model, func)
     try:
         return KIND_SPECS[kind]
     except KeyError:
-        raise ExportError(f"{func}: kind must be one of {tuple(KIND_SPECS)}, got {kind!r}") from None
+        kinds = (*KIND_SPECS, "superres")
+        raise ExportError(f"{func}: kind must be one of {kinds}, got {kind!r}") from None
 
 
 @dataclass(frozen=True)
@@ -239,9 +247,10 @@ def model_info(
     opset: int,
     source_sha256: str | None,
     func: str,
+    model: nn.Module | None = None,
 ) -> ModelInfo:
     """The metadata record for an artifact (shared by ONNX and ``.pt2`` exports)."""
-    spec = kind_spec(kind, func)
+    spec = kind_spec(kind, func, model)
     return ModelInfo(
         kind=spec.kind,  # type: ignore[arg-type]
         arch=arch,

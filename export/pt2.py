@@ -58,7 +58,7 @@ def to_pt2(
     for p in (path, meta):
         if p.exists() and not overwrite:
             raise FileExistsError(f"{func}: {os.fspath(p)!r} exists; pass overwrite=True to replace it")
-    spec = kind_spec(kind, func)
+    spec = kind_spec(kind, func, model)
     geometry = resolve_geometry(render_size, dynamic, spec.multiple, func)
     module = prepare(model, spec, fp16=fp16, func=func)
     check_output_shape(module, spec, geometry.trace_size, func)
@@ -70,6 +70,7 @@ def to_pt2(
         opset=0,
         source_sha256=source_sha256 or getattr(model, "source_sha256", None),
         func=func,
+        model=model,
     )
     log.info("exporting %s %s with torch.export …", info.kind, info.arch)
     program = trace(module, spec, geometry, func)

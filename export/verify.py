@@ -166,7 +166,7 @@ def verify(
         run, runtime = _pt2_runner(path)
     else:
         raise ExportError(f"verify: artifact must be a .onnx or .pt2 file, got {os.fspath(path)!r}")
-    spec = kind_spec(info.kind, "verify")
+    spec = kind_spec(info.kind, "verify", model)
     tol = TOLERANCE[info.precision] if tolerance is None else tolerance
     reference = reference_module(model, spec)
     was_training = model.training

@@ -49,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--backend", help="inference backend name (default: the fastest available)")
     parser.add_argument("--tile", type=int, help="tile side on the input grid (default: whole frames)")
-    parser.add_argument("--overlap", type=int, default=16, help="tile overlap in input pixels (default 16)")
+    parser.add_argument(
+        "--overlap", type=int, help="tile overlap in input pixels (default 32, at most half the tile)"
+    )
     parser.add_argument(
         "--channel", type=int, help="channel of a multi-channel TIFF (default: refuse colour)"
     )
