@@ -27,7 +27,7 @@ def test_load_tiff_stacks_8_and_16_bit(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for dtype in (np.uint8, np.uint16):
         data = rng.integers(0, np.iinfo(dtype).max, (5, 12, 10), dtype=dtype)
-        tifffile.imwrite(tmp_path / f"s{dtype.__name__}.tif", data)
+        tifffile.imwrite(tmp_path / f"s{dtype.__name__}.tif", data, photometric="minisblack")
         seq = load_sequence(tmp_path / f"s{dtype.__name__}.tif")
         assert seq.shape == (5, 12, 10) and seq.dtype == np.float32
         np.testing.assert_allclose(seq, data / np.iinfo(dtype).max, atol=1e-6)

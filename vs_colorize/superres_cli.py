@@ -70,19 +70,18 @@ def tiff_clip(path: Path, channel: int | None) -> tuple[vs.VideoNode, np.dtype]:
     import tifffile
 
     try:
-        data = tifffile.imread(path)
-    except (OSError, ValueError) as exc:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            data, colour = series.asarray(), series.axes.endswith("S")  # S = samples (RGB) per pixel
+    except (OSError, ValueError, IndexError) as exc:
         raise InputError(f"cannot read TIFF {str(path)!r}: {exc}") from exc
-    if data.ndim == 2:
-        data = data[None]
-    if data.ndim == 4 or (data.ndim == 3 and channel is not None and data.shape[-1] <= 4):
+    if colour:
         if channel is None:
             raise InputError(f"{str(path)!r} has {data.shape[-1]} channels; pick one with --channel")
-        if data.ndim == 3:
-            data = data[None]
         if not 0 <= channel < data.shape[-1]:
             raise InputError(f"--channel must be in 0..{data.shape[-1] - 1}, got {channel}")
         data = data[..., channel]
+    data = data.reshape(-1, *data.shape[-2:])
     if data.dtype == np.float64:
         data = data.astype(np.float32)
     fmt = {np.uint8: vs.GRAY8, np.uint16: vs.GRAY16, np.float16: vs.GRAYH, np.float32: vs.GRAYS}.get(
@@ -124,7 +123,7 @@ def write_tiff(clip: vs.VideoNode, dtype: np.dtype, out: Path, overwrite: bool) 
         stack[n] = np.asarray(frame[0])
         log.info("superres: frame %d/%d", n + 1, clip.num_frames)
     with cache.atomic_output(out, overwrite=overwrite) as tmp:
-        tifffile.imwrite(tmp, stack)
+        tifffile.imwrite(tmp, stack, photometric="minisblack")
 
 
 def write_video(clip: vs.VideoNode, out: Path, *, codec: str, crf: int, overwrite: bool) -> None:

@@ -52,11 +52,11 @@ def to_unit_gray(frame: np.ndarray, channel: int | None = None) -> np.ndarray:
 def _read_tiff(path: Path) -> list[np.ndarray]:
     import tifffile
 
-    data = tifffile.imread(path)
-    # (T, H, W), (T, H, W, C), (H, W) or (H, W, C): a trailing axis of <= 4 is colour.
-    if data.ndim == 2 or (data.ndim == 3 and data.shape[2] <= 4):
-        return [data]
-    return list(data)
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        data, colour = series.asarray(), series.axes.endswith("S")  # S = samples (RGB) per pixel
+    frame_dims = 3 if colour else 2
+    return list(data.reshape(-1, *data.shape[-frame_dims:]))
 
 
 def _read_av(path: Path) -> list[np.ndarray]:
