@@ -101,14 +101,13 @@ def evaluate(
         seed: crappifier seed.
     """
     model, meta = load_checkpoint(multi)
-    methods: dict[str, SRNet | None] = {"bicubic": None, "single-frame": None, "multi-frame": model}
+    methods: dict[str, SRNet | None] = {"bicubic": None}
     if single is not None:
         single_model, _ = load_checkpoint(single)
         if single_model.config.scale != model.config.scale:
             raise ValueError("evaluate: single and multi checkpoints must share one scale")
         methods["single-frame"] = single_model
-    else:
-        del methods["single-frame"]
+    methods["multi-frame"] = model
     crap = dataclasses.replace(CrappifyConfig(**meta["crappify"]), spread=0.0)
     unit = crap.scale * max(m.multiple for m in methods.values() if m is not None)
     rng = np.random.default_rng(seed)
@@ -116,7 +115,7 @@ def evaluate(
     results["models"]["multi-frame"] = {"checkpoint": str(multi), **meta}
     if single is not None:
         results["models"]["single-frame"] = {"checkpoint": str(single)}
-    example: dict[str, np.ndarray] = {}
+    example: dict[str, np.ndarray] = {}  # the figure shows the middle frame of the first sequence
     for path in sequences:
         hr = load_sequence(path, channel)
         if frames is not None:
@@ -129,9 +128,10 @@ def evaluate(
         for name, net in methods.items():
             pred = bicubic(lr, crap.scale) if net is None else restore(net, lr)
             table[name] = score(pred, hr)
-            if not example or path == sequences[0]:
+            if path == sequences[0]:
                 example[name] = pred[len(pred) // 2]
-        example["target"] = hr[len(hr) // 2]
+        if path == sequences[0]:
+            example["target"] = hr[len(hr) // 2]
         results["sequences"][Path(path).name] = table
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
