@@ -144,7 +144,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import verify
+    from .parity import verify
 
     model = _load(args.checkpoint, args.name)
     report = verify(args.artifact, model, tolerance=args.tolerance, threads=args.threads)
