@@ -11,7 +11,7 @@ from test_export_onnx import expected_rgb, filled_tiny
 
 from export.errors import ExportError
 from export.pt2 import sidecar_path, to_pt2
-from export.verify import verify
+from export.parity import verify
 from vs_colorize.contract import ModelInfo
 
 
