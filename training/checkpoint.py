@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,7 @@ def load_generator(path: str | os.PathLike[str], name: str | None = None) -> Une
             config = preset(name)
         else:
             raise ValueError(f"load_generator: name must be None or one of {_DEOLDIFY_PRESETS}, got {name!r}")
-    model = UnetGenerator(config)
-    _load_state(model, state, where, f"the {config.name!r} generator")
+    model = _load_state(UnetGenerator, config, state, where, f"the {config.name!r} generator")
     model.source_sha256 = sha256_file(path)
     return model.eval()
 
@@ -160,8 +159,7 @@ def load_critic(path: str | os.PathLike[str]) -> Critic:
                 f"{where} is not a DeOldify critic state dict: {exc}; expected a vs-colorize critic "
                 "checkpoint or Colorize*_crit.pth"
             ) from None
-    model = Critic(config)
-    _load_state(model, state, where, "the critic")
+    model = _load_state(Critic, config, state, where, "the critic")
     model.source_sha256 = sha256_file(path)
     return model.eval()
 
@@ -254,11 +252,17 @@ def _deoldify_state(obj: Any, where: str, expected: str) -> Mapping[str, Tensor]
     return obj
 
 
-def _load_state(model: nn.Module, state: Mapping[str, Tensor], where: str, what: str) -> None:
+def _load_state[M: nn.Module](
+    cls: Callable[[Any], M], config: Any, state: Mapping[str, Tensor], where: str, what: str
+) -> M:
+    """Build ``cls(config)`` without initialising memory and adopt ``state``'s tensors (strict)."""
+    with torch.device("meta"):
+        model = cls(config)
     try:
-        model.load_state_dict(dict(state), strict=True)
+        model.load_state_dict(dict(state), strict=True, assign=True)
     except RuntimeError as exc:
         detail = str(exc).replace("\n\t", " ")
         if len(detail) > 600:
             detail = detail[:600] + "…"
         raise CheckpointError(f"{where} does not fit {what}: {detail}") from None
+    return model.float()
