@@ -23,7 +23,7 @@ from vs_colorize.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
 
 from .errors import ExportError
 from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace
-from .verify import report_path_for, verify
+from .parity import report_path_for, verify
 
 log = logging.getLogger(__name__)
 

@@ -159,8 +159,8 @@ def resolve_geometry(
             steps += 1 if (steps + 1) * multiple <= hi else -1
         side = max(steps * multiple, lo)
         return Geometry(None, (lo, hi), (side, side))
-    size = (render_size, render_size) if isinstance(render_size, int) else tuple(render_size)
-    if len(size) != 2:
+    size = (render_size, render_size) if isinstance(render_size, int) else render_size
+    if not isinstance(size, tuple | list) or len(size) != 2:
         raise ExportError(f"{func}: render_size must be an int or (H, W), got {render_size!r}")
     h = _side(size[0], "render_size", multiple, func)
     w = _side(size[1], "render_size", multiple, func)

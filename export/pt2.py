@@ -19,7 +19,7 @@ from vs_colorize.cache import atomic_output
 from vs_colorize.contract import ModelInfo
 
 from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace
-from .verify import report_path_for, verify
+from .parity import report_path_for, verify
 
 log = logging.getLogger(__name__)
 
