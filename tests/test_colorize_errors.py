@@ -121,6 +121,13 @@ def test_static_size_mismatch(clip: vs.VideoNode, tmp_path: Path) -> None:
         colorize(clip, static, render_factor=4, fit="pad")
 
 
+def test_pad_on_extreme_aspect_ratio(tint: Path) -> None:
+    strip = core.std.BlankClip(format=vs.YUV444P8, width=1000, height=4, length=1)
+    with pytest.raises(vs.Error, match=r"colorize: fit='pad' cannot mirror-pad a 1000x4 frame"):
+        colorize(strip, tint, render_factor=4, fit="pad")
+    assert colorize(strip, tint, render_factor=4).get_frame(0).props["VSColorizeRenderFactor"] == 4
+
+
 def test_dynamic_range_exceeded(clip: vs.VideoNode, tmp_path: Path) -> None:
     small = om.tint(tmp_path / "small.onnx", info=om.colorize_info(dynamic_range=(16, 256)))
     with pytest.raises(vs.Error, match=r"accepts sides 16..256 in multiples of 16, but .* ask for 336x336"):

@@ -159,6 +159,12 @@ def colorize(
     resolved = resolve_model(model, kind="colorize", func=FUNC, precision=be.precision, formats=be.formats)
     size = 16 * rf
     geo = geometry(clip.width, clip.height, size, fit, resolved.info.multiple)
+    if max(geo.left, geo.right) > geo.content_w or max(geo.top, geo.bottom) > geo.content_h:
+        raise error(
+            FUNC,
+            f"fit='pad' cannot mirror-pad a {clip.width}x{clip.height} frame (it is {geo.content_w}x"
+            f"{geo.content_h} at render size); use fit='stretch' or a larger render_factor",
+        )
     _check_size(resolved, geo, fit)
 
     if family == vs.RGB:
