@@ -147,7 +147,8 @@ def test_parity_failure_is_loud_and_keeps_no_artifact(tiny, tmp_path):
         ({"render_size": (64.0, 64)}, "render_size must be an int, got 64.0"),
         ({"dynamic": (128, 64)}, "dynamic min_side must be <= max_side"),
         ({"dynamic": (64, 130)}, "dynamic max_side must be a positive multiple of 16, got 130"),
-        ({"kind": "superres"}, "kind must be one of ('colorize',), got 'superres'"),
+        ({"kind": "superres"}, "kind 'superres' needs a training.archs.sr.SRNet model, got UnetGenerator"),
+        ({"kind": "nope"}, "kind must be one of ('colorize', 'superres'), got 'nope'"),
         ({"opset": 11}, "opset must be an int >= 13"),
     ],
 )
