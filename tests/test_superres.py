@@ -212,3 +212,25 @@ def test_vs_mlrt_backend_matches_ort(tmp_path: Path) -> None:
     ref = superres(src, model, backend="ort")
     out = superres(src, model, backend=MLRT(plugin="ort", device="CPU"))
     np.testing.assert_allclose(plane(out, 1), plane(ref, 1), atol=1e-5)
+
+
+@pytest.mark.parametrize(("length", "radius"), [(1, 1), (2, 2), (6, 2)])
+def test_window_clips_clamp_indices(length: int, radius: int) -> None:
+    from vs_colorize.window import window
+
+    clips = window(numbered(length=length), radius)
+    assert len(clips) == 2 * radius + 1 and all(c.num_frames == length for c in clips)
+    for k, c in enumerate(clips):
+        for n in range(length):
+            assert c.get_frame(n).props["Idx"] == min(max(n + k - radius, 0), length - 1)
+
+
+def test_several_streams_give_the_same_frames(tmp_path: Path) -> None:
+    from vs_colorize.backends import ORT
+
+    model = sr_model(tmp_path / "blur.onnx", blur=True)
+    src = noise(vs.GRAYS, length=4)
+    one = superres(src, model, backend=ORT(provider="cpu"), tile=16, overlap=8)
+    two = superres(src, model, backend=ORT(provider="cpu", num_streams=2), tile=16, overlap=8)
+    for n in range(4):
+        np.testing.assert_array_equal(plane(one, n), plane(two, n))
