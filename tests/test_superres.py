@@ -190,6 +190,8 @@ def test_errors_name_function_and_argument(tmp_path: Path) -> None:
         superres(core.std.BlankClip(format=vs.RGB24), model)
     with pytest.raises(vs.Error, match="superres: tile must be a multiple of 8"):
         superres(noise(vs.GRAY8), model, backend="ort", tile=30)
+    with pytest.raises(vs.Error, match="superres: tile must be None, an int or"):
+        superres(noise(vs.GRAY8), model, backend="ort", tile=(16, 16, 16))
     with pytest.raises(vs.Error, match="superres: overlap must be smaller"):
         superres(noise(vs.GRAY8), model, backend="ort", tile=16, overlap=16)
     with pytest.raises(vs.Error, match="superres: overlap must be"):

@@ -84,6 +84,8 @@ def _tile_size(
             "%s: frame %dx%d exceeds the model's %d px limit; tiling at %d", FUNC, width, height, hi, side
         )
         return side, side
+    if not isinstance(tile, int) and (not isinstance(tile, Sequence) or len(tile) != 2):
+        raise error(FUNC, f"tile must be None, an int or (height, width), got {tile!r}")
     th, tw = (tile, tile) if isinstance(tile, int) else tuple(tile)
     for v in (th, tw):
         check_int(v, FUNC, "tile", lo, hi)
