@@ -22,7 +22,10 @@ log = logging.getLogger("export")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vs-colorize-export", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="vs-colorize-export",
+        description="Export generators to ONNX/.pt2, import DeOldify weights, build TensorRT engines, check parity.",
+    )
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     sub = parser.add_subparsers(dest="command", required=True)

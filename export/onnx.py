@@ -22,8 +22,8 @@ from vs_colorize.cache import atomic_output
 from vs_colorize.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
 
 from .errors import ExportError
-from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace
 from .parity import report_path_for, verify
+from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def to_onnx(
     spec = kind_spec(kind, func, model)
     geometry = resolve_geometry(render_size, dynamic, spec.multiple, func)
     module = prepare(model, spec, func=func)
-    check_output_shape(module, spec, geometry.trace_size, func)
+    check_output_shape(module, spec, geometry.smallest, func)
     info = model_info(
         kind,
         arch or arch_name(model),

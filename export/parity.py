@@ -59,7 +59,9 @@ class ParityReport:
 
     @property
     def max_abs(self) -> float:
-        return max((r.max_abs for r in self.results), default=0.0)
+        """The largest error over all shapes (NaN if any output was not finite)."""
+        errors = [r.max_abs for r in self.results]
+        return math.nan if any(math.isnan(e) for e in errors) else max(errors, default=0.0)
 
     def to_json(self) -> str:
         data = asdict(self)

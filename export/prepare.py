@@ -124,6 +124,14 @@ class Geometry:
     dynamic_range: tuple[int, int] | None
     trace_size: tuple[int, int]
 
+    @property
+    def smallest(self) -> tuple[int, int]:
+        """The cheapest accepted input size (used to probe the model before exporting)."""
+        if self.static_size is not None:
+            return self.static_size
+        lo = self.dynamic_range[0]  # type: ignore[index]
+        return (lo, lo)
+
 
 def _side(value: object, name: str, multiple: int, func: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):

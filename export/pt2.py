@@ -18,8 +18,8 @@ from torch import nn
 from vs_colorize.cache import atomic_output
 from vs_colorize.contract import ModelInfo
 
-from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace
 from .parity import report_path_for, verify
+from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def to_pt2(
     spec = kind_spec(kind, func, model)
     geometry = resolve_geometry(render_size, dynamic, spec.multiple, func)
     module = prepare(model, spec, fp16=fp16, func=func)
-    check_output_shape(module, spec, geometry.trace_size, func)
+    check_output_shape(module, spec, geometry.smallest, func)
     info = model_info(
         kind,
         arch or arch_name(model),
