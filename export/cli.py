@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from vs_colorize._version import __version__
 from vs_colorize.contract import ContractError
@@ -21,7 +22,10 @@ log = logging.getLogger("export")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vs-colorize-export", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="vs-colorize-export",
+        description="Export generators to ONNX/.pt2, import DeOldify weights, build TensorRT engines, check parity.",
+    )
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,7 +148,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import verify
+    from .parity import verify
 
     model = _load(args.checkpoint, args.name)
     report = verify(args.artifact, model, tolerance=args.tolerance, threads=args.threads)
@@ -158,15 +162,19 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 class _CLIHandler(logging.StreamHandler):
-    """Logs to whatever ``sys.stderr`` is at the time of the call."""
+    """Logs to whatever ``sys.stderr`` is at the time of the call (tests and callers may swap it)."""
 
     def __init__(self) -> None:
-        super().__init__(sys.stderr)
+        super().__init__()
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
-        super().emit(record)
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
 
 
 def _setup_logging(level: int) -> None:

@@ -22,8 +22,8 @@ from vs_colorize.cache import atomic_output
 from vs_colorize.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
 
 from .errors import ExportError
+from .parity import report_path_for, verify
 from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace
-from .verify import report_path_for, verify
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +102,10 @@ def to_onnx(
         raise FileExistsError(f"{func}: {os.fspath(path)!r} exists; pass overwrite=True to replace it")
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
         raise ExportError(f"{func}: opset must be an int >= {MIN_OPSET}, got {opset!r}")
-    spec = kind_spec(kind, func)
+    spec = kind_spec(kind, func, model)
     geometry = resolve_geometry(render_size, dynamic, spec.multiple, func)
     module = prepare(model, spec, func=func)
-    check_output_shape(module, spec, geometry.trace_size, func)
+    check_output_shape(module, spec, geometry.smallest, func)
     info = model_info(
         kind,
         arch or arch_name(model),
@@ -114,6 +114,7 @@ def to_onnx(
         opset=opset,
         source_sha256=source_sha256 or getattr(model, "source_sha256", None),
         func=func,
+        model=model,
     )
 
     started = time.monotonic()

@@ -97,12 +97,20 @@ KIND_SPECS: dict[str, KindSpec] = {
 }
 
 
-def kind_spec(kind: str, func: str) -> KindSpec:
-    """Look up a kind, raising an error that names ``func`` and the argument."""
+def kind_spec(kind: str, func: str, model: nn.Module | None = None) -> KindSpec:
+    """Look up a kind, raising an error that names ``func`` and the argument.
+
+    ``superres`` specs depend on the network (scale, window, multiple) and come from :func:`export.sr.sr_spec`.
+    """
+    if kind == "superres":
+        from .sr import sr_spec
+
+        return sr_spec(model, func)
     try:
         return KIND_SPECS[kind]
     except KeyError:
-        raise ExportError(f"{func}: kind must be one of {tuple(KIND_SPECS)}, got {kind!r}") from None
+        kinds = (*KIND_SPECS, "superres")
+        raise ExportError(f"{func}: kind must be one of {kinds}, got {kind!r}") from None
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,14 @@ class Geometry:
     static_size: tuple[int, int] | None
     dynamic_range: tuple[int, int] | None
     trace_size: tuple[int, int]
+
+    @property
+    def smallest(self) -> tuple[int, int]:
+        """The cheapest accepted input size (used to probe the model before exporting)."""
+        if self.static_size is not None:
+            return self.static_size
+        lo = self.dynamic_range[0]  # type: ignore[index]
+        return (lo, lo)
 
 
 def _side(value: object, name: str, multiple: int, func: str) -> int:
@@ -151,8 +167,8 @@ def resolve_geometry(
             steps += 1 if (steps + 1) * multiple <= hi else -1
         side = max(steps * multiple, lo)
         return Geometry(None, (lo, hi), (side, side))
-    size = (render_size, render_size) if isinstance(render_size, int) else tuple(render_size)
-    if len(size) != 2:
+    size = (render_size, render_size) if isinstance(render_size, int) else render_size
+    if not isinstance(size, tuple | list) or len(size) != 2:
         raise ExportError(f"{func}: render_size must be an int or (H, W), got {render_size!r}")
     h = _side(size[0], "render_size", multiple, func)
     w = _side(size[1], "render_size", multiple, func)
@@ -239,9 +255,10 @@ def model_info(
     opset: int,
     source_sha256: str | None,
     func: str,
+    model: nn.Module | None = None,
 ) -> ModelInfo:
     """The metadata record for an artifact (shared by ONNX and ``.pt2`` exports)."""
-    spec = kind_spec(kind, func)
+    spec = kind_spec(kind, func, model)
     return ModelInfo(
         kind=spec.kind,  # type: ignore[arg-type]
         arch=arch,

@@ -18,8 +18,8 @@ from torch import nn
 from vs_colorize.cache import atomic_output
 from vs_colorize.contract import ModelInfo
 
+from .parity import report_path_for, verify
 from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace
-from .verify import report_path_for, verify
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,10 @@ def to_pt2(
     for p in (path, meta):
         if p.exists() and not overwrite:
             raise FileExistsError(f"{func}: {os.fspath(p)!r} exists; pass overwrite=True to replace it")
-    spec = kind_spec(kind, func)
+    spec = kind_spec(kind, func, model)
     geometry = resolve_geometry(render_size, dynamic, spec.multiple, func)
     module = prepare(model, spec, fp16=fp16, func=func)
-    check_output_shape(module, spec, geometry.trace_size, func)
+    check_output_shape(module, spec, geometry.smallest, func)
     info = model_info(
         kind,
         arch or arch_name(model),
@@ -70,6 +70,7 @@ def to_pt2(
         opset=0,
         source_sha256=source_sha256 or getattr(model, "source_sha256", None),
         func=func,
+        model=model,
     )
     log.info("exporting %s %s with torch.export …", info.kind, info.arch)
     program = trace(module, spec, geometry, func)

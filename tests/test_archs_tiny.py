@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,18 @@ def test_dynamic_shape_export(calibrated_tiny: UnetGenerator) -> None:
         x = torch.randn(1, 3, h, w)
         with torch.no_grad():
             torch.testing.assert_close(exported(x), baked(x), rtol=1e-5, atol=1e-5)
+
+
+def test_detach_skips_only_changes_encoder_gradients() -> None:
+    torch.manual_seed(0)
+    plain = build_generator("tiny")
+    detached = build_generator(dataclasses.replace(plain.config, detach_skips=True))
+    detached.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    for model in (plain, detached):
+        model(x).square().mean().backward()
+    grads = {n: p.grad for n, p in plain.named_parameters()}
+    for name, p in detached.named_parameters():
+        same = torch.allclose(p.grad, grads[name], rtol=1e-4, atol=1e-7)
+        feeds_skips = name.startswith("layers.0.") and not name.startswith("layers.0.7.")
+        assert same != feeds_skips, name  # layer4 and the decoder are unaffected

@@ -131,8 +131,11 @@ class UnetGenerator(nn.Module):
         if not (torch.compiler.is_compiling() or torch.jit.is_tracing()):
             _check_input(x, self.config.n_in)
         stem, l1, l2, l3, l4 = self.layers[0](x)
+        skips = (l3, l2, l1, stem)
+        if self.config.detach_skips:
+            skips = tuple(s.detach() for s in skips)
         y = self.layers[3](self.layers[2](self.layers[1](l4)))
-        for block, skip in zip(self.layers[4:8], (l3, l2, l1, stem), strict=True):
+        for block, skip in zip(self.layers[4:8], skips, strict=True):
             y = block(y, skip)
         y = self.layers[9](self.layers[8](y), x)
         return self.layers[12](self.layers[11](self.layers[10](y)))

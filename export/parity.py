@@ -59,7 +59,9 @@ class ParityReport:
 
     @property
     def max_abs(self) -> float:
-        return max((r.max_abs for r in self.results), default=0.0)
+        """The largest error over all shapes (NaN if any output was not finite)."""
+        errors = [r.max_abs for r in self.results]
+        return math.nan if any(math.isnan(e) for e in errors) else max(errors, default=0.0)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -166,7 +168,7 @@ def verify(
         run, runtime = _pt2_runner(path)
     else:
         raise ExportError(f"verify: artifact must be a .onnx or .pt2 file, got {os.fspath(path)!r}")
-    spec = kind_spec(info.kind, "verify")
+    spec = kind_spec(info.kind, "verify", model)
     tol = TOLERANCE[info.precision] if tolerance is None else tolerance
     reference = reference_module(model, spec)
     was_training = model.training

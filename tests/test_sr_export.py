@@ -1,0 +1,97 @@
+"""A trained SR checkpoint → superres ONNX (export.sr) → the superres filter, against torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+from export.errors import ExportError
+from export.prepare import kind_spec
+from export.sr import export_checkpoint
+from training.archs.sr import SRConfig, build_sr
+from training.sr.checkpoint import load_checkpoint, save_checkpoint
+from training.sr.crappify import CrappifyConfig
+from training.sr.evaluate import restore
+from vs_colorize.contract import read_model_info
+from vs_colorize.superres import superres
+
+core = vs.core
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small SR net with random weights, BatchNorm statistics calibrated on random frames (as training would)
+    and a non-zero head, saved as a training checkpoint."""
+    torch.manual_seed(0)
+    net = build_sr(SRConfig(width=8, scale=2)).train()
+    with torch.no_grad():
+        for _ in range(20):
+            net(torch.rand(4, 3, 32, 32))
+        for p in net.out.parameters():
+            p.normal_(0, 0.05)  # the head starts at zero; make the residual visible
+    path = tmp_path_factory.mktemp("sr") / "checkpoint.pt"
+    return save_checkpoint(path, net.eval(), crappify=CrappifyConfig(scale=2), train_state={"steps": 0})
+
+
+@pytest.fixture(scope="module")
+def artifact(checkpoint: Path) -> Path:
+    out = checkpoint.with_name("sr.onnx")
+    export_checkpoint(checkpoint, out, dynamic=(16, 128), size=32)
+    return out
+
+
+def test_metadata_describes_a_superres_model(artifact: Path, checkpoint: Path) -> None:
+    info = read_model_info(artifact)
+    assert (info.kind, info.window, info.in_channels, info.out_channels, info.scale) == (
+        "superres",
+        3,
+        3,
+        1,
+        2,
+    )
+    assert info.dynamic_range == (16, 128) and info.multiple == 4 and info.arch == "pssr3-x2-w8-d2"
+    assert len(info.source_sha256) == 64
+    assert artifact.with_name("sr.parity.json").is_file()
+
+
+def test_filter_with_exported_model_matches_torch(artifact: Path, checkpoint: Path) -> None:
+    rng = np.random.default_rng(0)
+    movie = rng.random((4, 48, 96), dtype=np.float32)
+    blank = core.std.BlankClip(format=vs.GRAYS, width=96, height=48, length=4)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        np.copyto(np.asarray(out[0]), movie[n])
+        return out
+
+    clip = blank.std.ModifyFrame(blank, fill)
+    out = superres(clip, artifact, backend="ort")
+    model, _ = load_checkpoint(checkpoint)
+    expected = restore(model, movie)
+    got = np.stack([np.asarray(out.get_frame(n)[0]) for n in range(4)])
+    assert got.shape == (4, 96, 192)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    # the U-Net sees further than the discarded margin (8 px): tiles stay close to, not equal to, untiled
+    tiled = superres(clip, artifact, backend="ort", tile=48, overlap=32)
+    diff = np.abs(np.stack([np.asarray(tiled.get_frame(n)[0]) for n in range(4)]) - got)
+    assert diff.mean() < 2e-4 and diff.max() < 4e-3  # measured 1.9e-5 / 6e-4; 4e-3 ≈ one 8-bit code
+
+
+def test_single_frame_model_exports_with_window_one(tmp_path: Path) -> None:
+    net = build_sr(SRConfig(window=1, width=8))
+    ckpt = save_checkpoint(tmp_path / "c.pt", net.eval(), crappify=CrappifyConfig(), train_state={})
+    info = export_checkpoint(ckpt, tmp_path / "s.onnx", dynamic=None, size=16)
+    assert (info.window, info.in_channels, info.scale, info.static_size) == (1, 1, 4, (16, 16))
+    clip = core.std.BlankClip(format=vs.GRAY8, width=20, height=12, length=2, color=100)
+    out = superres(clip, tmp_path / "s.onnx", backend="ort")
+    assert (out.width, out.height) == (80, 48)
+    assert np.all(np.asarray(out.get_frame(1)[0]) == 100)  # flat input, zero head: bicubic of a flat frame
+
+
+def test_superres_kind_needs_an_sr_network() -> None:
+    with pytest.raises(ExportError, match="to_onnx: kind 'superres' needs"):
+        kind_spec("superres", "to_onnx", torch.nn.Identity())

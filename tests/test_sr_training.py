@@ -1,0 +1,146 @@
+"""SR data loading, 3-frame tuples, the stability loss, the network and a tiny real training run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from training.archs.sr import SRConfig, build_sr
+from training.sr.checkpoint import load_checkpoint
+from training.sr.crappify import CrappifyConfig
+from training.sr.data import TripletDataset, load_sequence, to_unit_gray
+from training.sr.loss import StabilityLoss
+from training.sr.train import TrainConfig, train
+
+QUIET = CrappifyConfig(scale=2, gaussian_sigma=0, poisson_peak=0, localvar_scale=0, salt_pepper=0, spread=0)
+
+
+def test_load_tiff_stacks_8_and_16_bit(tmp_path: Path) -> None:
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.uint8, np.uint16):
+        data = rng.integers(0, np.iinfo(dtype).max, (5, 12, 10), dtype=dtype)
+        tifffile.imwrite(tmp_path / f"s{dtype.__name__}.tif", data, photometric="minisblack")
+        seq = load_sequence(tmp_path / f"s{dtype.__name__}.tif")
+        assert seq.shape == (5, 12, 10) and seq.dtype == np.float32
+        np.testing.assert_allclose(seq, data / np.iinfo(dtype).max, atol=1e-6)
+
+
+def test_load_video_and_frame_folder(tmp_path: Path, data_dir: Path) -> None:
+    import av
+
+    frames = np.random.default_rng(1).integers(0, 255, (4, 16, 24), dtype=np.uint8)
+    with av.open(str(tmp_path / "v.mkv"), "w") as out:
+        stream = out.add_stream("ffv1", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 24, 16, "gray"
+        for f in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="gray")))
+        out.mux(stream.encode())
+    np.testing.assert_allclose(load_sequence(tmp_path / "v.mkv"), frames / 255, atol=1e-6)
+    em = load_sequence(data_dir / "microscopy" / "isbi2012_em_sstem_train30")
+    assert em.shape == (30, 512, 512) and 0 <= em.min() < em.max() <= 1
+
+
+def test_rgb_channel_and_luma() -> None:
+    rgb = np.zeros((2, 2, 3), dtype=np.uint8)
+    rgb[..., 1] = 255
+    assert np.all(to_unit_gray(rgb, 1) == 1.0)
+    np.testing.assert_allclose(to_unit_gray(rgb), 0.587, atol=1e-6)
+    with pytest.raises(ValueError, match="to_unit_gray: channel"):
+        to_unit_gray(rgb, 3)
+
+
+def test_tuples_share_one_crop_and_two_copies_share_the_target() -> None:
+    base = np.random.default_rng(2).random((40, 40)).astype(np.float32) * 0.5
+    seq = np.stack([base + 0.05 * t for t in range(6)])  # frame t = base + 0.05 t
+    ds = TripletDataset([seq], crop=16, cfg=QUIET, length=20, seed=3)
+    for i in range(20):
+        lr1, lr2, hr = ds[i]
+        assert lr1.shape == (3, 8, 8) and hr.shape == (1, 16, 16)
+        torch.testing.assert_close(lr1, lr2)  # noise-free: the two copies coincide
+        d = lr1 - lr1[1:2]  # same crop, consecutive frames: differences are exactly -0.05, 0, +0.05
+        torch.testing.assert_close(d, torch.tensor([-0.05, 0.0, 0.05]).view(3, 1, 1).expand_as(d))
+        torch.testing.assert_close(lr1[1:2], F.avg_pool2d(hr[None], 2)[0])
+    noisy = TripletDataset([seq], crop=16, cfg=dataclasses.replace(QUIET, gaussian_sigma=0.1), length=2)
+    lr1, lr2, _ = noisy[0]
+    assert (lr1 - lr2).abs().mean() > 0.01  # independent crappifications
+    lr1b, _, _ = noisy[0]
+    torch.testing.assert_close(lr1, lr1b)  # reproducible per index
+    single = TripletDataset([seq], crop=16, cfg=QUIET, length=1, window=1)
+    assert single[0][0].shape == (1, 8, 8)
+
+
+def test_dataset_argument_errors() -> None:
+    seq = np.zeros((2, 32, 32), np.float32)
+    with pytest.raises(ValueError, match=r"TripletDataset: sequences\[0\]"):
+        TripletDataset([seq], crop=16, cfg=QUIET, length=1)
+    with pytest.raises(ValueError, match="TripletDataset: crop"):
+        TripletDataset([np.zeros((3, 32, 32), np.float32)], crop=15, cfg=QUIET, length=1)
+
+
+def test_stability_loss_formula() -> None:
+    t = torch.zeros(1, 1, 2, 2)
+    y1, y2 = torch.full_like(t, 0.5), torch.full_like(t, 0.2)
+    parts = StabilityLoss("l1", stability=2.0)(y1, y2, t)
+    assert parts["loss"].item() == pytest.approx(0.5 + 0.2 + 2.0 * 0.3)
+    mse = StabilityLoss("mse", stability=0.5)(y1, y2, t)
+    assert mse["loss"].item() == pytest.approx(0.25 + 0.04 + 0.5 * 0.09)
+    assert StabilityLoss(stability=0)(y1, y2, t)["loss"].item() == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="StabilityLoss: base"):
+        StabilityLoss("ssim")
+
+
+@pytest.mark.parametrize(("window", "scale"), [(3, 4), (1, 2)])
+def test_network_shapes_and_bicubic_start(window: int, scale: int) -> None:
+    torch.manual_seed(0)
+    net = build_sr(SRConfig(window=window, scale=scale, width=8)).eval()
+    x = torch.rand(2, window, 12, 16)
+    y = net(x)
+    assert y.shape == (2, 1, 12 * scale, 16 * scale)
+    centre = x[:, window // 2 : window // 2 + 1]
+    ref = F.interpolate(centre, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
+    torch.testing.assert_close(y, ref)  # zero-initialised head: an untrained model is bicubic
+    assert net.multiple == 4
+    with pytest.raises(ValueError, match="SRConfig: window"):
+        SRConfig(window=2)
+
+
+def test_training_reduces_the_loss_on_a_fixed_batch() -> None:
+    torch.manual_seed(0)
+    seq = np.random.default_rng(4).random((4, 32, 32)).astype(np.float32)
+    ds = TripletDataset([seq], crop=32, cfg=CrappifyConfig(), length=4, seed=1)
+    lr1, lr2, hr = (torch.stack(t) for t in zip(*(ds[i] for i in range(4)), strict=True))
+    net, loss = build_sr(SRConfig(width=8)).train(), StabilityLoss()
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    values = []
+    for _ in range(25):
+        parts = loss(net(lr1), net(lr2), hr)
+        opt.zero_grad()
+        parts["loss"].backward()
+        opt.step()
+        values.append(parts["loss"].item())
+    assert values[-1] < 0.9 * values[0]
+
+
+def test_tiny_training_run_on_shared_frames(tmp_path: Path, data_dir: Path) -> None:
+    seq = data_dir / "microscopy" / "drosophila_gfp_histone_timelapse_seq2"
+    cfg = TrainConfig(
+        data=(str(seq),), out=str(tmp_path / "run"), model=SRConfig(width=8), crop=32, batch=2, steps=4
+    )
+    result = train(cfg)
+    assert len(result["history"]) == 4 and all(np.isfinite(h["loss"]) for h in result["history"])
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["model"]["width"] == 8 and saved["crappify"]["scale"] == 4
+    net, meta = load_checkpoint(result["checkpoint"])
+    assert meta["train_state"]["steps"] == 4 and net.config == cfg.model
+    x = torch.rand(1, 3, 8, 8)
+    assert net(x).shape == (1, 1, 32, 32)
+    with pytest.raises(ValueError, match=r"TrainConfig: model\.scale"):
+        TrainConfig(data=("x",), out="y", crappify=CrappifyConfig(scale=2))

@@ -1,0 +1,7 @@
+"""``python -m training.sr``: SR training and evaluation."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,110 @@
+"""Command line for SR training and evaluation: ``python -m training.sr {train,evaluate} ...``.
+
+``add_arguments(parser)`` / ``run(args)`` let the project's ``vs-colorize-train`` mount it as a subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..archs.sr import SRConfig
+from .crappify import CrappifyConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``train`` and ``evaluate`` sub-commands to ``parser``."""
+    sub = parser.add_subparsers(dest="sr_command", required=True)
+    t = sub.add_parser("train", help="train a 3-frame (or single-frame) SR model on crappified tuples")
+    t.add_argument("data", nargs="+", help="training sequences: TIFF stacks, frame folders or videos")
+    t.add_argument("--out", required=True, help="output directory (checkpoint.pt, config.json, history.json)")
+    t.add_argument("--window", type=int, default=3, choices=(1, 3), help="input frames (default 3)")
+    t.add_argument("--scale", type=int, default=4, choices=(2, 4), help="upscaling factor (default 4)")
+    t.add_argument("--width", type=int, default=32, help="stem channels, 8..256 (default 32)")
+    t.add_argument("--depth", type=int, default=2, help="encoder levels, 1..4 (default 2)")
+    t.add_argument("--self-attention", action="store_true", help="self-attention at the deepest level")
+    t.add_argument("--channel", type=int, default=1, help="channel of RGB frames; -1 = luma (default 1)")
+    t.add_argument("--crop", type=int, default=64, help="HR crop side (default 64)")
+    t.add_argument("--batch", type=int, default=8, help="tuples per step (default 8)")
+    t.add_argument("--steps", type=int, default=300, help="optimiser steps (default 300)")
+    t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
+    t.add_argument("--loss", default="l1", choices=("l1", "mse"), help="pixel loss (default l1)")
+    t.add_argument("--stability", type=float, default=1.0, help="λ of the consistency term (default 1)")
+    t.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    for f in CrappifyConfig.__dataclass_fields__.values():
+        if f.name != "scale":
+            t.add_argument(
+                "--" + f.name.replace("_", "-"), type=float, default=f.default, help=f"crappifier {f.name}"
+            )
+    e = sub.add_parser("evaluate", help="PSNR/SSIM/flicker of bicubic vs single vs multi-frame models")
+    e.add_argument("sequences", nargs="+", help="held-out sequences")
+    e.add_argument("--multi", required=True, help="3-frame checkpoint.pt")
+    e.add_argument("--single", help="single-frame checkpoint.pt for comparison")
+    e.add_argument("--out", required=True, help="output directory (metrics.json, metrics.md, figure.png)")
+    e.add_argument("--channel", type=int, default=1, help="channel of RGB frames; -1 = luma (default 1)")
+    e.add_argument("--frames", type=int, help="only the first N frames of each sequence")
+    e.add_argument("--seed", type=int, default=1234, help="crappifier seed (default 1234)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute a parsed ``train`` / ``evaluate`` command; returns the exit status."""
+    channel = None if args.channel < 0 else args.channel
+    if args.sr_command == "train":
+        from .train import TrainConfig, train
+
+        crap = CrappifyConfig(
+            scale=args.scale,
+            **{f: getattr(args, f) for f in CrappifyConfig.__dataclass_fields__ if f != "scale"},
+        )
+        cfg = TrainConfig(
+            data=tuple(args.data),
+            out=args.out,
+            model=SRConfig(
+                window=args.window,
+                scale=args.scale,
+                width=args.width,
+                depth=args.depth,
+                self_attention=args.self_attention,
+            ),
+            crappify=crap,
+            channel=channel,
+            crop=args.crop,
+            batch=args.batch,
+            steps=args.steps,
+            lr=args.lr,
+            loss=args.loss,
+            stability=args.stability,
+            seed=args.seed,
+            threads=args.threads,
+        )
+        result = train(cfg)
+        logging.getLogger("training.sr").info("wrote %s in %.0f s", result["checkpoint"], result["seconds"])
+        return 0
+    from .evaluate import evaluate, markdown_table
+
+    results = evaluate(
+        args.sequences,
+        multi=args.multi,
+        single=args.single,
+        out=args.out,
+        channel=channel,
+        frames=args.frames,
+        seed=args.seed,
+    )
+    sys.stderr.write(markdown_table(results))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m training.sr``."""
+    parser = argparse.ArgumentParser(prog="python -m training.sr", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2

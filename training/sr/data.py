@@ -1,0 +1,166 @@
+"""Microscopy sequences in, 3-frame training tuples out.
+
+Sources (:func:`load_sequence`): a multi-page TIFF stack (``.tif``/``.tiff``, read with tifffile), a folder of
+frames (TIFF or anything PyAV decodes, e.g. PNG; sorted by name) or a video file (PyAV). 8-bit and 16-bit
+integers are divided by the dtype's maximum, floats are clipped to [0, 1]. Multi-channel frames become GRAY: one
+channel by index (``channel=1`` for GFP stored in the green channel) or, with ``channel=None``, BT.601 luma.
+
+:class:`TripletDataset` cuts 3-frame tuples (t−1, t, t+1) from the interior of each sequence with one random crop
+shared by the tuple, and crappifies every tuple twice, independently, against one HR target (frame t).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .crappify import CrappifyConfig, crappify_stack
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+IMAGE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg", ".bmp")
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def to_unit_gray(frame: np.ndarray, channel: int | None = None) -> np.ndarray:
+    """One frame (H, W) or (H, W, C) of any integer or float dtype → float32 (H, W) in [0, 1]."""
+    a = np.asarray(frame)
+    if np.issubdtype(a.dtype, np.integer):
+        x = a.astype(np.float32) / np.float32(np.iinfo(a.dtype).max)
+    elif np.issubdtype(a.dtype, np.floating):
+        x = np.clip(a.astype(np.float32), 0.0, 1.0)
+    else:
+        raise ValueError(f"to_unit_gray: unsupported dtype {a.dtype}")
+    if x.ndim == 3:
+        if channel is not None:
+            if not 0 <= channel < x.shape[2]:
+                raise ValueError(f"to_unit_gray: channel must be in 0..{x.shape[2] - 1}, got {channel}")
+            x = x[:, :, channel]
+        elif x.shape[2] >= 3:
+            x = (x[:, :, :3] @ LUMA).astype(np.float32)
+        else:
+            x = x[:, :, 0]
+    if x.ndim != 2:
+        raise ValueError(f"to_unit_gray: expected (H, W) or (H, W, C), got shape {a.shape}")
+    return x
+
+
+def _read_tiff(path: Path) -> list[np.ndarray]:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        data, colour = series.asarray(), series.axes.endswith("S")  # S = samples (RGB) per pixel
+    frame_dims = 3 if colour else 2
+    return list(data.reshape(-1, *data.shape[-frame_dims:]))
+
+
+def _read_av(path: Path) -> list[np.ndarray]:
+    import av
+
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            fmt = frame.format.name
+            if fmt.startswith("gray16"):
+                frames.append(frame.to_ndarray(format="gray16le"))
+            elif fmt in ("gray", "gray8"):
+                frames.append(frame.to_ndarray())
+            else:
+                frames.append(frame.to_ndarray(format="rgb24"))
+    return frames
+
+
+def _read_any(path: Path) -> list[np.ndarray]:
+    return _read_tiff(path) if path.suffix.lower() in TIFF_SUFFIXES else _read_av(path)
+
+
+def load_sequence(path: str | os.PathLike[str], channel: int | None = None) -> np.ndarray:
+    """Load a TIFF stack, a folder of frames or a video as float32 ``(T, H, W)`` in [0, 1].
+
+    Args:
+        path: file or directory.
+        channel: channel index for multi-channel frames; None = BT.601 luma (ignored for GRAY data).
+    """
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"load_sequence: path {os.fspath(p)!r} holds no image files")
+        raw = [frame for f in files for frame in _read_any(f)]
+    elif p.is_file():
+        raw = _read_any(p)
+    else:
+        raise FileNotFoundError(f"load_sequence: path {os.fspath(p)!r} does not exist")
+    frames = [to_unit_gray(f, channel) for f in raw]
+    if not frames:
+        raise ValueError(f"load_sequence: path {os.fspath(p)!r} decoded to no frames")
+    if len({f.shape for f in frames}) != 1:
+        raise ValueError(f"load_sequence: frames of {os.fspath(p)!r} differ in size")
+    return np.stack(frames)
+
+
+class TripletDataset(Dataset):
+    """Random (LR₁, LR₂, HR) samples from 3-frame tuples of GRAY sequences.
+
+    Each item: ``lr1``, ``lr2`` float32 ``[window, crop/scale, crop/scale]`` (two independent crappifications of
+    frames t−1, t, t+1 sharing one crop) and ``hr`` ``[1, crop, crop]`` (frame t). With ``window=1`` only frame t
+    is used (the single-frame baseline). Sampling is seeded per index, so epoch ``e`` item ``i`` is reproducible.
+
+    Args:
+        sequences: float32 ``(T, H, W)`` arrays in [0,1], T >= 3, H and W >= ``crop``.
+        crop: HR crop side, a multiple of ``cfg.scale``.
+        cfg: crappifier configuration.
+        length: items per epoch.
+        window: 3 (t−1, t, t+1) or 1.
+        seed: base seed.
+    """
+
+    def __init__(
+        self,
+        sequences: Sequence[np.ndarray],
+        *,
+        crop: int,
+        cfg: CrappifyConfig,
+        length: int,
+        window: int = 3,
+        seed: int = 0,
+    ) -> None:
+        if window not in (1, 3):
+            raise ValueError(f"TripletDataset: window must be 1 or 3, got {window}")
+        if crop <= 0 or crop % cfg.scale:
+            raise ValueError(f"TripletDataset: crop must be a positive multiple of {cfg.scale}, got {crop}")
+        if length < 1:
+            raise ValueError(f"TripletDataset: length must be >= 1, got {length}")
+        for i, s in enumerate(sequences):
+            if s.ndim != 3 or s.shape[0] < 3 or min(s.shape[1:]) < crop:
+                raise ValueError(
+                    f"TripletDataset: sequences[{i}] must be (T>=3, H>={crop}, W>={crop}), got {s.shape}"
+                )
+        self.sequences = list(sequences)
+        self.crop, self.cfg, self.length, self.window, self.seed = crop, cfg, length, window, seed
+        self.epoch = 0
+        # every interior frame t of every sequence is one tuple centre
+        self.centres = [(i, t) for i, s in enumerate(self.sequences) for t in range(1, s.shape[0] - 1)]
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        seq_i, t = self.centres[int(rng.integers(len(self.centres)))]
+        seq = self.sequences[seq_i]
+        y = int(rng.integers(seq.shape[1] - self.crop + 1))
+        x = int(rng.integers(seq.shape[2] - self.crop + 1))
+        frames = seq[t - 1 : t + 2, y : y + self.crop, x : x + self.crop]
+        if rng.random() < 0.5:  # flips and 90° turns: microscopy has no preferred orientation
+            frames = frames[:, :, ::-1]
+        frames = np.ascontiguousarray(np.rot90(frames, int(rng.integers(4)), axes=(1, 2)))
+        inputs = frames[1:2] if self.window == 1 else frames
+        lr1 = crappify_stack(inputs, self.cfg, rng)
+        lr2 = crappify_stack(inputs, self.cfg, rng)
+        return torch.from_numpy(lr1), torch.from_numpy(lr2), torch.from_numpy(frames[1:2].copy())
