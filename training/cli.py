@@ -9,6 +9,7 @@ Subcommands::
     gan              only the GAN phase(s)                       (--cycle N)
     show-config      print the resolved config (JSON) of a recipe plus overrides, and exit
     pick             the inflection picker (training.inflection) on a folder of GAN checkpoints
+    sr               microscopy super-resolution: ``sr train`` / ``sr evaluate`` (training.sr)
 
 Examples::
 
@@ -31,6 +32,7 @@ from pathlib import Path
 from training import inflection
 from training.config import TrainConfig, apply_overrides, load_config, to_dict
 from training.recipes import RECIPES, get_recipe
+from training.sr import cli as sr_cli
 
 log = logging.getLogger("training")
 
@@ -81,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_run_arguments(sub.add_parser(name, help=COMMAND_HELP[name]), phase=True)
     _add_run_arguments(sub.add_parser("show-config", help="print the resolved config and exit"), phase=False)
     inflection.add_arguments(sub.add_parser("pick", help="choose the GAN checkpoint before quality turns"))
+    sr_cli.add_arguments(sub.add_parser("sr", help="microscopy super-resolution: train / evaluate"))
     return parser
 
 
@@ -104,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "pick":
         return inflection.run(args)
+    if args.command == "sr":
+        try:
+            return sr_cli.run(args)
+        except (ValueError, FileNotFoundError) as exc:
+            log.error("sr: %s", exc)
+            return 2
     try:
         if args.command == "show-config":
             sys.stdout.write(json.dumps(to_dict(_config_from_args(args)), indent=2) + "\n")

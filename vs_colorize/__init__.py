@@ -6,5 +6,6 @@ torch, vs-mlrt) are imported the first time they are used.
 
 from ._version import __version__
 from .colorize import colorize
+from .superres import superres
 
-__all__ = ["__version__", "colorize"]
+__all__ = ["__version__", "colorize", "superres"]

@@ -24,7 +24,7 @@ from types import FrameType
 
 import vapoursynth as vs
 
-from . import cache
+from . import cache, superres_cli
 from ._version import __version__
 from .backends import NAMES, Backend, get_backend
 from .colorize import colorize
@@ -165,6 +165,11 @@ def _parser() -> argparse.ArgumentParser:
 
     mo = sub.add_parser("models", help="list the registry models found in the cache and the default")
     mo.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    sr = sub.add_parser("superres", help="3-frame microscopy super-resolution (TIFF stack or video)")
+    superres_cli.add_arguments(sr)
+    sr.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sr.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
 
@@ -289,8 +294,12 @@ def _models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-#: Subcommand → handler (a ``superres`` subcommand slots in here and in :func:`_parser`).
-_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"colorize": _colorize, "models": _models}
+#: Subcommand → handler.
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "colorize": _colorize,
+    "models": _models,
+    "superres": lambda args: superres_cli.run(args),
+}
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -191,15 +190,3 @@ def run(args: argparse.Namespace) -> int:
         return 1
     log.info("superres: wrote %s (%dx%d, %d frames)", out, result.width, result.height, result.num_frames)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m vs_colorize.superres_cli``) until the main CLI mounts the subcommand."""
-    parser = argparse.ArgumentParser(prog="vs-colorize superres", description=__doc__)
-    add_arguments(parser)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
