@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,15 @@ def test_tiny_forward_backward(tiny: UnetGenerator, h: int, w: int) -> None:
     assert not torch.equal(sn.weight_u, u_before)
 
 
+def test_build_argument_checks() -> None:
+    with pytest.raises(
+        ValueError, match=r"build_generator: config must be one of \['artistic', 'stable', 'tiny', 'video'\]"
+    ):
+        build_generator("colour")
+    with pytest.raises(TypeError, match="build_generator: config must be a preset name or GeneratorConfig"):
+        build_generator(3)  # type: ignore[arg-type]
+
+
 def test_input_checks(tiny: UnetGenerator) -> None:
     tiny.eval()
     with pytest.raises(ValueError, match=r"UnetGenerator.forward: x must have even height and width.*65x64"):
@@ -52,8 +62,24 @@ def test_input_checks(tiny: UnetGenerator) -> None:
         tiny(torch.randn(1, 1, 64, 64))
 
 
-def test_tiny_bake_norms(tiny: UnetGenerator) -> None:
+@pytest.fixture
+def calibrated_tiny(tiny: UnetGenerator) -> UnetGenerator:
+    """Tiny with BatchNorm running statistics from a few batches, so eval outputs are not saturated
+    (fresh running stats of 0/1 let activations grow through the network)."""
+    for m in tiny.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = None  # cumulative average
+    with torch.no_grad():
+        for _ in range(3):
+            tiny(torch.randn(4, 3, 64, 64))
     tiny.eval()
+    y = tiny(torch.randn(1, 3, 64, 64))
+    assert (y.abs() > 2.99).float().mean() < 0.01  # mostly away from the sigmoid's ends
+    return tiny
+
+
+def test_tiny_bake_norms(calibrated_tiny: UnetGenerator) -> None:
+    tiny = calibrated_tiny
     baked = bake_norms(tiny)
     assert not any(isinstance(m, SNConv | WNConv2d) for m in baked.modules())
     assert baked.config == tiny.config
@@ -114,3 +140,36 @@ def test_pretrained_encoder_errors(tmp_path: Path) -> None:
     torch.save(torchvision.models.resnet34().state_dict(), wrong)
     with pytest.raises(ValueError, match="does not fit this encoder"):
         build_generator(_standard_resnet18_unet(), pretrained_encoder=str(wrong))
+
+
+def test_dynamic_shape_export(calibrated_tiny: UnetGenerator) -> None:
+    """``torch.export`` with dynamic even H, W: no shape guard from the skip resize or the input
+    check; the exported program matches eager at sizes that need the resize."""
+    baked = bake_norms(calibrated_tiny)
+    half_h, half_w = (
+        torch.export.Dim("half_h", min=17, max=2048),
+        torch.export.Dim("half_w", min=17, max=2048),
+    )
+    program = torch.export.export(
+        baked, (torch.randn(1, 3, 96, 128),), dynamic_shapes={"x": {2: 2 * half_h, 3: 2 * half_w}}
+    )
+    exported = program.module()
+    for h, w in ((80, 80), (48, 80), (96, 128)):
+        x = torch.randn(1, 3, h, w)
+        with torch.no_grad():
+            torch.testing.assert_close(exported(x), baked(x), rtol=1e-5, atol=1e-5)
+
+
+def test_detach_skips_only_changes_encoder_gradients() -> None:
+    torch.manual_seed(0)
+    plain = build_generator("tiny")
+    detached = build_generator(dataclasses.replace(plain.config, detach_skips=True))
+    detached.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    for model in (plain, detached):
+        model(x).square().mean().backward()
+    grads = {n: p.grad for n, p in plain.named_parameters()}
+    for name, p in detached.named_parameters():
+        same = torch.allclose(p.grad, grads[name], rtol=1e-4, atol=1e-7)
+        feeds_skips = name.startswith("layers.0.") and not name.startswith("layers.0.7.")
+        assert same != feeds_skips, name  # layer4 and the decoder are unaffected

@@ -183,7 +183,7 @@ def read_checkpoint(path: str | os.PathLike[str], where: str = "read_checkpoint"
         with torch.serialization.safe_globals(_numpy_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "Weights only load failed" in str(exc):
+        if "Unsupported global" in str(exc):
             raise CheckpointError(
                 f"{where}: {os.fspath(path)!r} contains objects that are not safe to unpickle "
                 f"(only tensors, containers, numbers, strings and numpy scalars/arrays are allowed): {exc}"

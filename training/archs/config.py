@@ -30,6 +30,9 @@ class GeneratorConfig:
             (default ``(-3.0, 3.0)``: normalised RGB).
         n_in: input channels (default 3); the final dense merge concatenates the input.
         n_out: output channels (default 3).
+        detach_skips: stop gradients through the skip connections into the encoder (default
+            ``False``, as DeOldify since 2019-07; before that its hooks detached them, which is
+            probably how the published weights were trained). No effect on inference.
     """
 
     name: str = "custom"
@@ -42,6 +45,7 @@ class GeneratorConfig:
     y_range: tuple[float, float] | None = (-3.0, 3.0)
     n_in: int = 3
     n_out: int = 3
+    detach_skips: bool = False
 
     def __post_init__(self) -> None:
         where = "GeneratorConfig"

@@ -120,12 +120,15 @@ def _upgrade_old_spectral_layout(state_dict: dict[str, Any], prefix: str, out_ch
 
     Two old layouts carry a ``weight`` key and no ``weight_v``:
 
-    * torch < 1.0 ("version None"): ``weight_orig``, ``weight_u`` and the normalised ``weight``.
-      As torch's own load hook does, σ = mean(weight_orig / weight) and ``v`` is solved so that
-      ``u · (W_orig v) = σ``.
-    * a plain convolution ``weight`` (e.g. a baked model): it becomes ``weight_orig``, ``u`` is an
-      approximate leading left singular vector and ``v = Wᵀu / ‖Wᵀu‖²``, so that σ = u·(W v) = 1
-      and the eval weight is exactly the stored one.
+    * torch < 1.0 ("version None"): ``weight_orig``, ``weight_u`` and the normalised ``weight``;
+      σ is the least-squares ratio ``⟨W_orig, W_orig⟩ / ⟨W_orig, W⟩`` (torch's own load hook
+      takes ``mean(weight_orig / weight)``, which turns NaN on a zero weight);
+    * a plain convolution ``weight`` (e.g. from a baked model): it becomes ``weight_orig`` with
+      σ = 1 and ``u`` an approximate leading left singular vector.
+
+    ``v`` is then ``Wᵀu · σ / ‖Wᵀu‖²``, so ``u · (W v) = σ`` and the eval weight is exactly the
+    stored one. (Torch solves ``v = W⁺u`` instead, which costs an SVD; the value of ``v`` only
+    matters through σ, because a train-mode step recomputes ``v`` from ``u`` first.)
     """
     w_key, o_key, u_key, v_key = (prefix + s for s in ("weight", "weight_orig", "weight_u", "weight_v"))
     if w_key not in state_dict or v_key in state_dict:
@@ -133,21 +136,19 @@ def _upgrade_old_spectral_layout(state_dict: dict[str, Any], prefix: str, out_ch
     weight = state_dict.pop(w_key)
     if o_key in state_dict and u_key in state_dict:
         w_orig = state_dict[o_key]
-        w_mat = w_orig.reshape(out_channels, -1)
-        u = state_dict[u_key]
-        sigma = (w_orig / weight).mean()
-        v = torch.linalg.multi_dot([w_mat.t().mm(w_mat).pinverse(), w_mat.t(), u.unsqueeze(1)]).squeeze(1)
-        state_dict[v_key] = v * (sigma / torch.dot(u, torch.mv(w_mat, v)))
-        return
-    w_mat = weight.reshape(out_channels, -1).double()
-    u = _normalize(torch.ones_like(w_mat[:, 0]))
-    for _ in range(3):
-        u = _normalize(torch.mv(w_mat, torch.mv(w_mat.t(), u)))
-    wtu = torch.mv(w_mat.t(), u)
-    v = wtu / wtu.dot(wtu).clamp_min(_EPS)
-    state_dict[o_key] = weight
-    state_dict[u_key] = u.to(weight.dtype)
-    state_dict[v_key] = v.to(weight.dtype)
+        u = state_dict[u_key].double()
+        w_o, w = w_orig.double().flatten(), weight.double().flatten()
+        sigma = w_o.dot(w_o) / w_o.dot(w)  # least squares; torch's mean(w_orig / w) fails on zeros
+    else:
+        w_orig = state_dict[o_key] = weight
+        w_mat = weight.reshape(out_channels, -1).double()
+        u = _normalize(torch.ones_like(w_mat[:, 0]))
+        for _ in range(3):
+            u = _normalize(torch.mv(w_mat, torch.mv(w_mat.t(), u)))
+        state_dict[u_key] = u.to(weight.dtype)
+        sigma = torch.ones((), dtype=torch.float64)
+    wtu = torch.mv(w_orig.reshape(out_channels, -1).double().t(), u)
+    state_dict[v_key] = (wtu * (sigma / wtu.dot(wtu).clamp_min(_EPS))).to(w_orig.dtype)
 
 
 class WNConv2d(nn.Module):

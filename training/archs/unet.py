@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .config import GeneratorConfig, preset
+from .config import PRESETS, GeneratorConfig
 from .layers import FinalUp, MergeDense, PixelShuffleUp, ResBlock, SigmoidRange, conv_block, resize_to
 from .norms import SNConv
 from .pretrained import load_pretrained_encoder
@@ -131,8 +131,11 @@ class UnetGenerator(nn.Module):
         if not (torch.compiler.is_compiling() or torch.jit.is_tracing()):
             _check_input(x, self.config.n_in)
         stem, l1, l2, l3, l4 = self.layers[0](x)
+        skips = (l3, l2, l1, stem)
+        if self.config.detach_skips:
+            skips = tuple(s.detach() for s in skips)
         y = self.layers[3](self.layers[2](self.layers[1](l4)))
-        for block, skip in zip(self.layers[4:8], (l3, l2, l1, stem), strict=True):
+        for block, skip in zip(self.layers[4:8], skips, strict=True):
             y = block(y, skip)
         y = self.layers[9](self.layers[8](y), x)
         return self.layers[12](self.layers[11](self.layers[10](y)))
@@ -176,8 +179,15 @@ def build_generator(
     Returns:
         The model in train mode (call ``.eval()`` for inference).
     """
-    cfg = preset(config) if isinstance(config, str) else config
-    if not isinstance(cfg, GeneratorConfig):
+    if isinstance(config, str):
+        if config not in PRESETS:
+            raise ValueError(
+                f"build_generator: config must be one of {sorted(PRESETS)} or a GeneratorConfig, got {config!r}"
+            )
+        cfg = PRESETS[config]
+    elif isinstance(config, GeneratorConfig):
+        cfg = config
+    else:
         raise TypeError(f"build_generator: config must be a preset name or GeneratorConfig, got {config!r}")
     model = UnetGenerator(cfg)
     if pretrained_encoder:
