@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--render-range", type=int, nargs=2, metavar=("MIN", "MAX"), default=[64, 1024])
     d.add_argument("--precision", nargs="+", choices=("fp32", "fp16"), default=["fp32", "fp16"])
     d.add_argument("--overwrite", action="store_true", help="replace existing registry artifacts")
+    d.add_argument("--pt2", action="store_true", help="also write the fp32 .pt2 for the torch backend")
     d.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for the parity check")
 
     e = sub.add_parser("engine", help="build a TensorRT engine for an ONNX artifact (needs tensorrt + GPU)")
@@ -121,6 +122,7 @@ def _cmd_deoldify(args: argparse.Namespace) -> int:
         precisions=tuple(dict.fromkeys(args.precision)),
         overwrite=args.overwrite,
         threads=args.threads,
+        pt2=args.pt2,
     ):
         log.info("registry model ready: %s", path)
     return 0

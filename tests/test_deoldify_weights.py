@@ -17,6 +17,7 @@ from deoldify_fill import fill_state_dict, load_manifest
 from export import weights
 from export.cli import main
 from export.errors import DownloadError
+from export.parity import read_pt2_info
 from vs_colorize import cache
 from vs_colorize.contract import read_model_info
 
@@ -171,16 +172,16 @@ def test_deoldify_rejects_garbage_of_the_right_size(tmp_path, capsys):
 @pytest.mark.slow
 def test_deoldify_artistic_checkpoint_reproduces_reference(reference_dir, tmp_path, capsys):
     """A fastai-format ``{'model','opt'}`` file of the real artistic architecture, filled by the reference
-    rule, exported to the registry; ONNX Runtime reproduces DeOldify's own outputs (de-normalised)."""
+    rule, exported to the registry; the ONNX (in ONNX Runtime) and the .pt2 reproduce DeOldify's own
+    outputs (de-normalised)."""
     torch.set_num_threads(2)
     state = fill_state_dict(load_manifest(reference_dir, "artistic"))
     path = tmp_path / "ColorizeArtistic_gen.pth"
     torch.save({"model": state, "opt": {"state": {}, "param_groups": []}}, path)
     del state
 
-    rc = main(
-        ["deoldify", "artistic", "--weights", str(path), "--render-range", "64", "96", "--precision", "fp32"]
-    )
+    args = ["--render-range", "64", "96", "--precision", "fp32", "--pt2"]
+    rc = main(["deoldify", "artistic", "--weights", str(path), *args])
     assert rc == 0, capsys.readouterr().err
     assert capsys.readouterr().out == ""
     out = cache.registry_model_path("artistic", "fp32")
@@ -192,6 +193,9 @@ def test_deoldify_artistic_checkpoint_reproduces_reference(reference_dir, tmp_pa
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    pt2 = out.with_suffix(".pt2")
+    assert read_pt2_info(pt2).dynamic_range == (64, 96)
+    program = torch.export.load(str(pt2)).module()
     mean = np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)
     std = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
     for size in ("64x64", "80x80"):
@@ -199,6 +203,9 @@ def test_deoldify_artistic_checkpoint_reproduces_reference(reference_dir, tmp_pa
         want = np.clip(np.load(reference_dir / f"out_artistic_{size}.npy") * std + mean, 0, 1)
         got = session.run(None, {"input": x01.astype(np.float32)})[0]
         assert np.abs(got - want).max() <= 1e-4, size
+        with torch.no_grad():
+            got = program(torch.from_numpy(x01.astype(np.float32))).numpy()
+        assert np.abs(got - want).max() <= 1e-4, ("pt2", size)
 
     assert main(["deoldify", "artistic", "--weights", str(path), "--precision", "fp32"]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err

@@ -7,8 +7,10 @@ import json
 import subprocess
 import sys
 
+import onnx
 import pytest
 import torch
+from onnx import TensorProto, helper
 from test_export_onnx import filled_tiny
 
 from export.cli import main
@@ -124,3 +126,18 @@ def test_engine_without_tensorrt_says_how_to_get_it(checkpoint, tmp_path, capsys
     assert captured.out == ""
     assert main(["engine", str(tmp_path / "nope.onnx")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_foreign_onnx_is_refused_by_verify_and_engine(checkpoint, tmp_path, capsys):
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["input"], ["output"])],
+        "foreign",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 64, 64])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 64, 64])],
+    )
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(helper.make_model(graph), str(foreign))
+    for argv in (["verify", str(foreign), "--checkpoint", checkpoint], ["engine", str(foreign)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"vs-colorize-export {argv[0]}: error:" in err and "carries no vs_colorize metadata" in err

@@ -79,15 +79,21 @@ def test_static_export_matches_torch_and_describes_itself(tiny, tmp_path):
     assert report["results"][0]["max_abs"] <= 1e-4
 
 
-def test_dynamic_export_runs_at_every_multiple_of_16(tiny, tmp_path):
-    out = tmp_path / "dyn.onnx"
+@pytest.fixture(scope="module")
+def dynamic_artifact(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dyn") / "dyn.onnx"
     info = to_onnx(tiny, out, render_size=96, dynamic=(64, 128))
+    return out, info
+
+
+def test_dynamic_export_runs_at_every_multiple_of_16(tiny, dynamic_artifact):
+    out, info = dynamic_artifact
     assert info.dynamic_range == (64, 128) and info.static_size is None
     assert read_model_info(out) == info
     dims = onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim
     assert [d.HasField("dim_param") for d in dims] == [True, False, True, True]  # N, C=3, H, W
 
-    report = json.loads((tmp_path / "dyn.parity.json").read_text())
+    report = json.loads((out.parent / "dyn.parity.json").read_text())
     assert report["passed"] is True
     assert [r["shape"] for r in report["results"]] == [[2, 3, 64, 64], [1, 3, 112, 112], [1, 3, 64, 112]]
 
@@ -96,6 +102,28 @@ def test_dynamic_export_runs_at_every_multiple_of_16(tiny, tmp_path):
         x = rng.random(shape, dtype=np.float32)
         got = run_onnx(out, x)
         assert np.abs(got - expected_rgb(tiny, x)).max() <= 1e-4, shape
+
+
+@pytest.mark.mlrt
+def test_artifact_runs_unchanged_in_vs_mlrt(dynamic_artifact):
+    """DESIGN §2: the same file runs under vs-mlrt's ``core.ort.Model`` on an RGBS clip."""
+    import vapoursynth as vs
+
+    out, _ = dynamic_artifact
+    core = vs.core
+    x = np.random.default_rng(7).random((1, 3, 96, 80), dtype=np.float32)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        fout = f.copy()
+        for p in range(3):
+            np.copyto(np.asarray(fout[p]), x[0, p])
+        return fout
+
+    blank = core.std.BlankClip(format=vs.RGBS, width=80, height=96, length=1)
+    clip = core.std.ModifyFrame(blank, blank, fill)
+    frame = core.ort.Model(clip, network_path=str(out), provider="CPU").get_frame(0)
+    got = np.stack([np.asarray(frame[p]) for p in range(3)])[None]
+    assert np.abs(got - run_onnx(out, x)).max() <= 1e-5
 
 
 def test_fp16_export_keeps_float32_io(tiny, tmp_path):

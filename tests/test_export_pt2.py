@@ -10,8 +10,8 @@ import torch
 from test_export_onnx import expected_rgb, filled_tiny
 
 from export.errors import ExportError
-from export.pt2 import sidecar_path, to_pt2
 from export.parity import verify
+from export.pt2 import sidecar_path, to_pt2
 from vs_colorize.contract import ModelInfo
 
 

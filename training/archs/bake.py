@@ -37,8 +37,9 @@ def _plain_conv(module: SNConv | WNConv2d) -> nn.Conv1d | nn.Conv2d:
         stride=module.stride,
         padding=module.padding,
         bias=module.bias is not None,
+        device="meta",  # no throw-away initialisation; the parameters are replaced below
     )
-    conv.weight.copy_(weight)
+    conv.weight = nn.Parameter(weight)  # computed under no_grad: a fresh tensor
     if module.bias is not None:
-        conv.bias.copy_(module.bias)
+        conv.bias = nn.Parameter(module.bias.detach().clone())
     return conv.eval()
