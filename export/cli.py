@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--cache-dir", help="engine folder (default <cache>/engines)")
     e.add_argument("--device", type=int, default=0, help="CUDA device id")
 
+    s = sub.add_parser("superres", help="export a microscopy SR checkpoint (training.sr) to ONNX")
+    s.add_argument("checkpoint", help="training.sr checkpoint.pt")
+    s.add_argument("output", help="output .onnx")
+    s.add_argument("--dynamic", type=int, nargs=2, metavar=("MIN", "MAX"), help="dynamic LR side range")
+    s.add_argument("--static", type=int, metavar="SIDE", help="export a static SIDE×SIDE graph instead")
+    s.add_argument("--fp16", action="store_true", help="float16 weights/compute, float32 input/output")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
     v = sub.add_parser("verify", help="parity of an artifact against its checkpoint (ONNX Runtime / torch)")
     v.add_argument("artifact", help=".onnx or .pt2 file")
     v.add_argument("--checkpoint", required=True, help="the checkpoint it was exported from")
@@ -109,6 +117,25 @@ def _cmd_onnx(args: argparse.Namespace) -> int:
         from .onnx import to_onnx
 
         to_onnx(model, args.out, opset=args.opset, threads=args.threads, **kwargs)
+    return 0
+
+
+def _cmd_superres(args: argparse.Namespace) -> int:
+    from .sr import DEFAULT_DYNAMIC, export_checkpoint
+
+    if args.static and args.dynamic:
+        raise ExportError("superres: --static and --dynamic are exclusive")
+    info = export_checkpoint(
+        args.checkpoint,
+        args.output,
+        dynamic=None if args.static else tuple(args.dynamic or DEFAULT_DYNAMIC),
+        size=args.static or 64,
+        fp16=args.fp16,
+        overwrite=args.overwrite,
+    )
+    logging.getLogger("export").info(
+        "superres: wrote %s (scale %d, window %d)", args.output, info.scale, info.window
+    )
     return 0
 
 
@@ -187,7 +214,13 @@ def _setup_logging(level: int) -> None:
             logger.addHandler(_CLIHandler())
 
 
-COMMANDS = {"onnx": _cmd_onnx, "deoldify": _cmd_deoldify, "engine": _cmd_engine, "verify": _cmd_verify}
+COMMANDS = {
+    "onnx": _cmd_onnx,
+    "deoldify": _cmd_deoldify,
+    "engine": _cmd_engine,
+    "verify": _cmd_verify,
+    "superres": _cmd_superres,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

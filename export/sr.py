@@ -5,16 +5,13 @@ An :class:`~training.archs.sr.SRNet` already maps ``[N, window, h, w]`` in [0,1]
 export wrapper adds nothing but a name. The kind's channel counts, ``scale``, ``window`` and ``multiple`` are
 read from the network's config, which is why the spec is built per model (:func:`sr_spec`).
 
-``python -m export.sr CHECKPOINT OUT.onnx [--dynamic 16 1024] [--fp16]``.
+``vs-colorize-export superres CHECKPOINT OUT.onnx [--dynamic 16 1024 | --static SIDE] [--fp16]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import sys
-from collections.abc import Sequence
 
 from torch import Tensor, nn
 
@@ -97,34 +94,3 @@ def export_checkpoint(
         overwrite=overwrite,
         check=check,
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m export.sr CHECKPOINT OUT``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m export.sr", description=__doc__)
-    parser.add_argument("checkpoint", help="training.sr checkpoint.pt")
-    parser.add_argument("output", help="output .onnx")
-    parser.add_argument("--dynamic", type=int, nargs=2, metavar=("MIN", "MAX"), default=list(DEFAULT_DYNAMIC))
-    parser.add_argument("--static", type=int, metavar="SIDE", help="export a static SIDE×SIDE graph instead")
-    parser.add_argument("--fp16", action="store_true", help="float16 weights and compute")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    try:
-        info = export_checkpoint(
-            args.checkpoint,
-            args.output,
-            dynamic=None if args.static else tuple(args.dynamic),
-            size=args.static or 64,
-            fp16=args.fp16,
-            overwrite=args.overwrite,
-        )
-    except (ExportError, ValueError, FileExistsError, FileNotFoundError) as exc:
-        log.error("%s", exc)
-        return 2
-    log.info("wrote %s: %s", args.output, info.to_props())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
