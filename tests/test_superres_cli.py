@@ -10,7 +10,11 @@ import pytest
 import tifffile
 from test_superres import sr_model
 
-from vs_colorize.superres_cli import main
+from vs_colorize.cli import main as cli_main
+
+
+def main(argv: list[str]) -> int:
+    return cli_main(["superres", *argv])
 
 
 def up(a: np.ndarray, s: int = 2) -> np.ndarray:
