@@ -136,6 +136,8 @@ def test_config_json_round_trip_and_validation() -> None:
     video = GeneratorConfig(encoder="resnet101", decoder="wide", nf_factor=2.0)
     assert GeneratorConfig.from_dict(json.loads(json.dumps(asdict(video)))) == video
     assert CriticConfig.from_dict(asdict(CriticConfig(nf=16))) == CriticConfig(nf=16)
+    assert video.same_architecture(GeneratorConfig(**{**asdict(video), "name": "x", "detach_skips": True}))
+    assert not video.same_architecture(GeneratorConfig(**{**asdict(video), "nf_factor": 1.5}))
     with pytest.raises(ValueError, match="GeneratorConfig: encoder must be one of"):
         GeneratorConfig(encoder="vgg16")
     with pytest.raises(ValueError, match="GeneratorConfig: decoder"):

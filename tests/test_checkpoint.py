@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from tests.deoldify_fill import fill_state_dict, load_array, load_manifest
-from training.archs import CriticConfig, bake_norms, build_critic, build_generator
+from training.archs import CriticConfig, bake_norms, build_critic, build_generator, preset
 from training.checkpoint import (
     GENERATOR_FORMAT,
     CheckpointError,
@@ -157,6 +158,14 @@ def test_our_format_round_trip(tmp_path: Path) -> None:
     assert read_checkpoint(path)["step"] == 8
     with pytest.raises(CheckpointError, match="holds a 'tiny' architecture, not the 'video' preset"):
         load_generator(path, name="video")
+
+
+def test_our_format_rename_to_preset(tmp_path: Path) -> None:
+    config = dataclasses.replace(preset("tiny"), name="my-run", detach_skips=True)
+    path = save_generator(tmp_path / "run.pt", build_generator(config))
+    assert load_generator(path).config == config
+    renamed = load_generator(path, name="tiny").config
+    assert renamed == dataclasses.replace(config, name="tiny")  # training-only detach_skips kept
 
 
 def test_save_refusals(tmp_path: Path) -> None:

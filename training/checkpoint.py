@@ -236,9 +236,9 @@ def _rename(config: GeneratorConfig, name: str, where: str) -> GeneratorConfig:
         raise ValueError(
             f"load_generator: name must be None, {config.name!r} or a preset, got {name!r}"
         ) from None
-    if dataclasses.replace(target, name=config.name) != config:
+    if not target.same_architecture(config):
         raise CheckpointError(f"{where} holds a {config.name!r} architecture, not the {name!r} preset")
-    return target
+    return dataclasses.replace(config, name=name)
 
 
 def _deoldify_state(obj: Any, where: str, expected: str) -> Mapping[str, Tensor]:

@@ -69,6 +69,11 @@ class GeneratorConfig:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{where}: {field} must be an int >= 1, got {value!r}")
 
+    def same_architecture(self, other: GeneratorConfig) -> bool:
+        """Whether ``other`` describes the same network, ignoring ``name`` and ``detach_skips``
+        (which only affects training)."""
+        return dataclasses.replace(other, name=self.name, detach_skips=self.detach_skips) == self
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GeneratorConfig:
         """Rebuild a config from :func:`dataclasses.asdict` output (e.g. read back from JSON).

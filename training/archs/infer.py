@@ -62,10 +62,10 @@ def infer_generator_config(state_dict: Mapping[str, Tensor]) -> GeneratorConfig:
 
 
 def preset_name_of(config: GeneratorConfig) -> str:
-    """The first preset (in ``video, stable, artistic, tiny`` order) whose architecture equals
-    ``config``'s, ignoring names; ``"custom"`` if none does."""
+    """The first preset (in ``video, stable, artistic, tiny`` order) with ``config``'s
+    architecture (:meth:`GeneratorConfig.same_architecture`); ``"custom"`` if none has it."""
     for name, cfg in PRESETS.items():
-        if dataclasses.replace(cfg, name=config.name) == config:
+        if cfg.same_architecture(config):
             return name
     return "custom"
 

@@ -131,10 +131,11 @@ def _upgrade_old_spectral_layout(state_dict: dict[str, Any], prefix: str, out_ch
     matters through σ, because a train-mode step recomputes ``v`` from ``u`` first.)
     """
     w_key, o_key, u_key, v_key = (prefix + s for s in ("weight", "weight_orig", "weight_u", "weight_v"))
-    if w_key not in state_dict or v_key in state_dict:
-        return
+    has_orig, has_u = o_key in state_dict, u_key in state_dict
+    if w_key not in state_dict or v_key in state_dict or has_orig != has_u:
+        return  # current layout, or an inconsistent one left to the strict key check
     weight = state_dict.pop(w_key)
-    if o_key in state_dict and u_key in state_dict:
+    if has_orig:
         w_orig = state_dict[o_key]
         u = state_dict[u_key].double()
         w_o, w = w_orig.double().flatten(), weight.double().flatten()
