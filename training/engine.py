@@ -168,6 +168,15 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def restore_loop_state(state: dict[str, Any], opt: Any, sched: Any, scaler: Any) -> int:
+    """Load a single-optimiser phase's saved optimiser, scheduler, scaler and RNG state; return its step."""
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    set_rng_state(state["rng"])
+    return int(state["step"])
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch (all devices), numpy and python's ``random``."""
     torch.manual_seed(seed)

@@ -21,9 +21,9 @@ from training.engine import (
     adam,
     load_checkpoint,
     one_cycle,
+    restore_loop_state,
     rng_state,
     seed_everything,
-    set_rng_state,
     steps_for,
 )
 from training.losses import AdaptiveBCE
@@ -71,11 +71,7 @@ def run_critic(run: Run, cycle: int) -> None:
     scaler = run.precision.scaler()
     step = 0
     if state is not None:
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        step = int(state["step"])
-        set_rng_state(state["rng"])
+        step = restore_loop_state(state, opt, sched, scaler)
         run.logs.event("resume", phase=phase, step=step)
     run.logs.event(
         "start", phase=phase, size=st.size, batch_size=st.batch_size, steps=total, images=len(items)

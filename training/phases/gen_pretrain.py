@@ -25,10 +25,10 @@ from training.engine import (
     layer_groups,
     load_checkpoint,
     one_cycle,
+    restore_loop_state,
     rng_state,
     seed_everything,
     set_encoder_frozen,
-    set_rng_state,
     steps_for,
 )
 from training.losses import FeatureLoss
@@ -76,11 +76,7 @@ def run_gen_stage(run: Run, stage: int, loss_fn: FeatureLoss) -> None:
     scaler = run.precision.scaler()
     step = 0
     if state is not None:
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        step = int(state["step"])
-        set_rng_state(state["rng"])
+        step = restore_loop_state(state, opt, sched, scaler)
         run.logs.event("resume", phase=phase, step=step)
     run.logs.event(
         "start", phase=phase, size=st.size, batch_size=st.batch_size, steps=total, frozen=st.frozen
