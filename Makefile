@@ -9,6 +9,8 @@ PY        := $(VENV)/bin/python
 UV        := $(VENV)/bin/uv
 EXTRAS    ?= dev
 DATA      ?= ../shared/data
+# Trust the system's CA store (machines behind a TLS-inspecting proxy); harmless elsewhere.
+export UV_SYSTEM_CERTS ?= 1
 # vspipe needs VapourSynth told where this venv's Python lives; keep that file inside the venv.
 export XDG_CONFIG_HOME ?= $(abspath $(VENV))/xdg-config
 
