@@ -7,9 +7,12 @@ the artifact's metadata. **Unverified here:** no TensorRT/CUDA on the developmen
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from pathlib import Path
 
+from vs_colorize.cache import atomic_output
 from vs_colorize.contract import ModelInfo, read_model_info
 
 from .errors import ExportError
@@ -36,6 +39,18 @@ def profile_shapes(info: ModelInfo, *, opt_size: int = 336, max_batch: int = 1) 
     return (1, c, lo, lo), (1, c, opt, opt), (max_batch, c, hi, hi)
 
 
+def write_engine_sidecar(engine: str | os.PathLike[str], info: ModelInfo, *, fp16: bool) -> Path:
+    """Write ``<engine>.json``: the ONNX artifact's metadata with the engine's precision.
+
+    The filter reads it when it is handed an ``.engine``/``.plan`` file directly (``vs_colorize.models``).
+    """
+    engine_info = dataclasses.replace(info, precision="fp16" if fp16 else info.precision)
+    side = Path(engine).with_name(Path(engine).name + ".json")
+    with atomic_output(side, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(engine_info.to_props(), indent=2) + "\n")
+    return side
+
+
 def build(
     onnx_path: str | os.PathLike[str],
     *,
@@ -46,16 +61,18 @@ def build(
     cache_dir: str | os.PathLike[str] | None = None,
     device_id: int = 0,
 ) -> Path:
-    """Build (or reuse) the TensorRT engine of an exported artifact; see :func:`profile_shapes`."""
+    """Build (or reuse) the TensorRT engine of an exported artifact, plus its metadata sidecar.
+
+    See :func:`profile_shapes` for the optimisation profile and :func:`write_engine_sidecar`.
+    """
     from vs_colorize.trt_engine import build_engine
 
     path = Path(onnx_path)
     if not path.is_file():
         raise ExportError(f"engine: ONNX file {os.fspath(path)!r} does not exist")
-    min_shape, opt_shape, max_shape = profile_shapes(
-        read_model_info(path), opt_size=opt_size, max_batch=max_batch
-    )
-    return build_engine(
+    info = read_model_info(path)
+    min_shape, opt_shape, max_shape = profile_shapes(info, opt_size=opt_size, max_batch=max_batch)
+    engine = build_engine(
         path,
         min_shape=min_shape,
         opt_shape=opt_shape,
@@ -65,3 +82,5 @@ def build(
         cache_dir=cache_dir,
         device_id=device_id,
     )
+    write_engine_sidecar(engine, info, fp16=fp16)
+    return engine

@@ -7,6 +7,7 @@ absent (and has not been run by us: see docs/export.md).
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -100,3 +101,15 @@ def test_corrupt_cached_engine_is_rebuilt(tiny_onnx, tmp_path):
     engine.write_bytes(good[: len(good) // 3])
     assert build_engine(tiny_onnx, cache_dir=tmp_path, timing_cache=False, **shapes) == engine
     assert len(engine.read_bytes()) > len(good) // 3
+
+
+def test_engine_sidecar_lets_the_filter_read_a_raw_engine(tmp_path):
+    from export.trt import write_engine_sidecar
+    from vs_colorize.models import read_info
+
+    engine = tmp_path / "tiny.engine"
+    engine.write_bytes(b"serialized engine bytes")
+    info = ModelInfo(kind="colorize", arch="tiny", dynamic_range=(64, 512), source_sha256="ab" * 32)
+    side = write_engine_sidecar(engine, info, fp16=True)
+    assert side.name == "tiny.engine.json"
+    assert read_info(engine, func="colorize") == dataclasses.replace(info, precision="fp16")
