@@ -144,3 +144,27 @@ def test_tiny_training_run_on_shared_frames(tmp_path: Path, data_dir: Path) -> N
     assert net(x).shape == (1, 1, 32, 32)
     with pytest.raises(ValueError, match=r"TrainConfig: model\.scale"):
         TrainConfig(data=("x",), out="y", crappify=CrappifyConfig(scale=2))
+
+
+def test_feature_loss_option_compares_vgg_features_of_the_grey_frames() -> None:
+    from training.config import LossConfig
+    from training.losses import build_feature_loss
+
+    torch.manual_seed(0)
+    feature = build_feature_loss(LossConfig(vgg_weights="random"))
+    t = torch.rand(2, 1, 32, 32)
+    y1 = (t + 0.05 * torch.randn_like(t)).clamp(0, 1).requires_grad_()
+    y2 = t.clone()
+    parts = StabilityLoss("l1", stability=1.0, feature=feature)(y1, y2, t)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+    def rgb(x: torch.Tensor) -> torch.Tensor:
+        return (x.expand(-1, 3, -1, -1) - mean) / std
+
+    assert parts["fit1"].item() == pytest.approx(feature(rgb(y1), rgb(t)).item(), rel=1e-6)
+    assert parts["fit1"].item() > F.l1_loss(y1, t).item()  # the feature terms add to the pixel term
+    assert parts["fit2"].item() == pytest.approx(0.0, abs=1e-6)  # identical frames: no pixel or feature error
+    assert parts["consistency"].item() == pytest.approx(F.l1_loss(y1, y2).item())  # stays a pixel loss
+    parts["loss"].backward()
+    assert y1.grad is not None and y1.grad.abs().sum() > 0

@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     t.add_argument("--loss", default="l1", choices=("l1", "mse"), help="pixel loss (default l1)")
     t.add_argument("--stability", type=float, default=1.0, help="λ of the consistency term (default 1)")
+    t.add_argument(
+        "--feature-loss",
+        metavar="VGG",
+        help="add DeOldify's VGG16-BN feature loss to the fit terms: imagenet | PATH | random",
+    )
     t.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     for f in CrappifyConfig.__dataclass_fields__.values():
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             crop=args.crop,
             batch=args.batch,
             steps=args.steps,
+            feature_loss=args.feature_loss,
             lr=args.lr,
             loss=args.loss,
             stability=args.stability,

@@ -43,6 +43,9 @@ class TrainConfig:
         lr: peak Adam learning rate, cosine-decayed to 1 % (default 1e-3).
         loss: pixel loss ``"l1"`` (default) or ``"mse"``.
         stability: λ of the consistency term (default 1.0).
+        feature_loss: None (default: pixel loss only) or the VGG16-BN weights for DeOldify's perceptual
+            loss on the fit terms: ``"imagenet"`` (torchvision), a local state-dict path, or ``"random"``
+            (offline smoke runs only; logged as a warning).
         seed: seeds the weights and the sampling (default 0).
         threads: torch CPU threads (default 1: the dev machines are shared).
         log_every: log the loss every this many steps (default 25).
@@ -59,6 +62,7 @@ class TrainConfig:
     lr: float = 1e-3
     loss: str = "l1"
     stability: float = 1.0
+    feature_loss: str | None = None
     seed: int = 0
     threads: int = 1
     log_every: int = 25
@@ -106,7 +110,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     )
     loader = DataLoader(dataset, batch_size=cfg.batch, shuffle=False, num_workers=0)
     model = build_sr(cfg.model).train()
-    criterion = StabilityLoss(cfg.loss, cfg.stability)
+    feature = None
+    if cfg.feature_loss is not None:
+        from training.config import LossConfig
+        from training.losses import build_feature_loss
+
+        feature = build_feature_loss(LossConfig(vgg_weights=cfg.feature_loss, base=cfg.loss))
+    criterion = StabilityLoss(cfg.loss, cfg.stability, feature)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history: list[dict[str, float]] = []
     start = time.perf_counter()
