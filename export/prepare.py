@@ -14,36 +14,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from training.archs import bake_norms
+from training.archs import ColorizeWrapper, bake_norms
 from vs_colorize._version import __version__
 from vs_colorize.contract import ModelInfo
 
 from .errors import ExportError
 
-#: ImageNet statistics DeOldify normalises inputs and targets with (reference README §8).
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
-
 #: Largest batch a dynamic-batch artifact is traced for.
 MAX_BATCH = 64
-
-
-class ColorizeWrapper(nn.Module):
-    """RGB [0,1] → ImageNet-normalised → generator → de-normalised → clamp to [0,1].
-
-    DeOldify's generator ends in ``sigmoid·6−3`` in normalised space; ``pred_batch`` de-normalises with
-    ``y·std + mean`` and ``reconstruct`` clamps to [0,1] (reference README §8 steps 4–7).
-    """
-
-    def __init__(self, generator: nn.Module) -> None:
-        super().__init__()
-        self.generator = generator
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.generator((x - self.mean) / self.std)
-        return torch.clamp(y * self.std + self.mean, 0.0, 1.0)
 
 
 class HalfPrecision(nn.Module):

@@ -22,14 +22,13 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from training.archs.imagenet import imagenet_stats
 from training.config import CrappifyConfig, DataConfig
 from training.crappify import crappify
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 #: An image whose mean channel spread (max − min over R, G, B, 8-bit, on a 64 px thumbnail) is below this is grey.
 GREY_SPREAD = 2.0
 
@@ -176,15 +175,13 @@ def centre_crop(im: Image.Image, size: int) -> np.ndarray:
 def normalise(arr01: np.ndarray) -> torch.Tensor:
     """``[H, W, 3]`` in [0, 1] → ImageNet-normalised ``[3, H, W]`` float32."""
     t = torch.from_numpy(np.ascontiguousarray(arr01, dtype=np.float32)).permute(2, 0, 1)
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    mean, std = imagenet_stats(ndim=3)
     return (t - mean) / std
 
 
 def denormalise(t: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`normalise` for ``[..., 3, H, W]``, clamped to [0, 1]."""
-    mean = torch.tensor(IMAGENET_MEAN, device=t.device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=t.device).view(3, 1, 1)
+    mean, std = imagenet_stats(ndim=3, device=t.device)
     return (t.float() * std + mean).clamp(0, 1)
 
 

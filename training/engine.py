@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from training.checkpoint import read_checkpoint
+
 log = logging.getLogger(__name__)
 
 #: fastai ``fit_one_cycle`` defaults: lr warms from max/25, anneals to max/(25·1e4); beta1 cycles 0.95→0.85→0.95.
@@ -185,11 +187,9 @@ def seed_everything(seed: int) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """A training checkpoint, loaded on the CPU with ``weights_only=True``."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise RuntimeError(f"load_checkpoint: cannot read {str(path)!r}: {err}") from err
+    """A training checkpoint, loaded on the CPU with ``weights_only=True`` (``training.checkpoint.read_checkpoint``:
+    numpy scalars allowed, a clear ``CheckpointError`` for unreadable files)."""
+    return read_checkpoint(path, "load_checkpoint")
 
 
 @contextlib.contextmanager

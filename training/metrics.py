@@ -44,6 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from training.archs.imagenet import ColorizeWrapper
+
 __all__ = [
     "IMAGE_SUFFIXES",
     "colour_metrics",
@@ -70,8 +72,6 @@ _D65_WHITE = (0.95047, 1.0, 1.08883)
 NEUTRAL_CHROMA = 5.0
 NEUTRAL_MIN_L = 10.0
 HUE_MIN_CHROMA = 2.0
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 
 
@@ -291,15 +291,10 @@ def generator_colorizer(
     :func:`noise_instability`.
     """
     dev = torch.device(device)
-    mean = torch.tensor(IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=dev).view(1, 3, 1, 1)
+    wrapped = ColorizeWrapper(gen).to(dev)
 
     @torch.no_grad()
     def colorize(grey: torch.Tensor) -> torch.Tensor:
-        outs = []
-        for chunk in grey.split(batch_size):
-            y = gen((chunk.to(dev) - mean) / std)
-            outs.append((y * std + mean).clamp(0.0, 1.0).cpu())
-        return torch.cat(outs)
+        return torch.cat([wrapped(chunk.to(dev)).cpu() for chunk in grey.split(batch_size)])
 
     return colorize

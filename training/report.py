@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 
 from training.inflection import CheckpointEval, Pick, Signal
+from vs_colorize.cache import write_text_atomic
 
 __all__ = ["link_best", "plot_curves", "sample_grid", "write_report"]
 
@@ -216,21 +218,26 @@ def write_report(
             for i, e in enumerate(evals)
         ],
     }
-    paths["json"].write_text(json.dumps(_clean(doc), indent=2) + "\n")
-    paths["markdown"].write_text(_markdown(evals, pick, settings))
+    write_text_atomic(paths["json"], json.dumps(_clean(doc), indent=2) + "\n")
+    write_text_atomic(paths["markdown"], _markdown(evals, pick, settings))
     plot_curves(paths["plot"], evals, pick, signals)
     sample_grid(paths["samples"], grey, target, evals, pick)
     return paths
 
 
 def link_best(out_dir: Path, target: Path) -> Path:
-    """Point ``out_dir/best`` at ``target``: an absolute symlink, or a copy where links are not possible."""
+    """Point ``out_dir/best`` at ``target``: an absolute symlink, or a copy where links are not possible.
+
+    The new link (or copy) is made under a temporary name and renamed over the old one, so ``best`` always
+    names a whole checkpoint.
+    """
     link = out_dir / "best"
-    if link.is_symlink() or link.is_file():
-        link.unlink()
+    tmp = out_dir / f".best.{os.getpid()}.part"
+    tmp.unlink(missing_ok=True)
     try:
-        link.symlink_to(target.resolve())
+        tmp.symlink_to(target.resolve())
     except OSError as exc:
         log.warning("link_best: cannot symlink %s (%s); copying the checkpoint instead", link, exc)
-        shutil.copy2(target, link)
+        shutil.copy2(target, tmp)
+    os.replace(tmp, link)
     return link

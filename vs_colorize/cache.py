@@ -90,3 +90,10 @@ def atomic_output(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write a small text file (JSON, a report) through :func:`atomic_output`, replacing any old one."""
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(text)
+    return Path(path)

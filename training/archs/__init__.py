@@ -11,10 +11,14 @@ nothing downloaded unless ``build_generator(..., pretrained_encoder=True)`` asks
 from .bake import bake_norms
 from .config import PRESETS, CriticConfig, GeneratorConfig, preset
 from .critic import Critic, build_critic
+from .imagenet import IMAGENET_MEAN, IMAGENET_STD, ColorizeWrapper, imagenet_stats
 from .unet import UnetGenerator, build_generator
 
 __all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "PRESETS",
+    "ColorizeWrapper",
     "Critic",
     "CriticConfig",
     "GeneratorConfig",
@@ -22,5 +26,6 @@ __all__ = [
     "bake_norms",
     "build_critic",
     "build_generator",
+    "imagenet_stats",
     "preset",
 ]

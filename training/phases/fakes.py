@@ -20,6 +20,7 @@ from training.checkpoint import load_generator
 from training.crappify import luma_u8
 from training.data import centre_crop, denormalise, load_rgb, normalise, select, stable_hash
 from training.phases.context import Run
+from vs_colorize.cache import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def run_fakes(run: Run, cycle: int) -> None:
     dist.barrier()
     if run.info.is_main:
         index = {"fakes": [str(folder / _fake_name(p)) for p in sources], "reals": reals}
-        fakes_index(run, cycle).write_text(json.dumps(index, indent=1))
+        write_text_atomic(fakes_index(run, cycle), json.dumps(index, indent=1))
     run.logs.event("end", phase=phase, images=len(sources))
     run.mark_done(phase)
 

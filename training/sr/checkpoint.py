@@ -11,7 +11,9 @@ from typing import Any
 
 import torch
 
+from training.checkpoint import read_checkpoint
 from vs_colorize._version import __version__
+from vs_colorize.cache import atomic_output
 
 from ..archs.sr import SRConfig, SRNet
 from .crappify import CrappifyConfig
@@ -37,9 +39,8 @@ def save_checkpoint(
         "train_state": train_state,
         "state_dict": model.state_dict(),
     }
-    tmp = out.with_name(out.name + ".part")
-    torch.save(blob, tmp)
-    os.replace(tmp, out)
+    with atomic_output(out, overwrite=True) as tmp:
+        torch.save(blob, tmp)
     return out
 
 
@@ -48,7 +49,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[SRNet, dict[str, Any]
 
     Raises ValueError naming ``path`` when the file is not an SR checkpoint.
     """
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = read_checkpoint(path, "load_checkpoint")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ValueError(f"load_checkpoint: path {os.fspath(path)!r} is not a {FORMAT} checkpoint")
     model = SRNet(SRConfig(**blob["model"]))

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vs_colorize.cache import write_text_atomic
 from vs_colorize.tiling import run_tiled
 
 from ..archs.sr import SRNet
@@ -135,8 +136,8 @@ def evaluate(
         results["sequences"][Path(path).name] = table
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").write_text(json.dumps(results, indent=2, default=str))
-    (out_dir / "metrics.md").write_text(markdown_table(results))
+    write_text_atomic(out_dir / "metrics.json", json.dumps(results, indent=2, default=str))
+    write_text_atomic(out_dir / "metrics.md", markdown_table(results))
     write_figure(example, out_dir / "figure.png")
     return results
 

@@ -11,40 +11,35 @@ consistency term stays a pixel loss.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from training.losses import FeatureLoss
-
-_MEAN = (0.485, 0.456, 0.406)
-_STD = (0.229, 0.224, 0.225)
-
-BASES = {"l1": F.l1_loss, "mse": F.mse_loss}
+from training.archs.imagenet import imagenet_stats
+from training.losses import BASE_LOSSES, FeatureLoss, base_loss
 
 
 class StabilityLoss(nn.Module):
     """``L(Y₁,T) + L(Y₂,T) + λ·L(Y₁,Y₂)``.
 
     Args:
-        base: the pixel loss ``L``, ``"l1"`` (default) or ``"mse"``.
+        base: the pixel loss ``L`` by name (``training.losses.BASE_LOSSES``: ``"l1"`` default, ``"mse"``, …).
         stability: ``λ`` >= 0 (default 1.0; 0 trains on both copies without the consistency term).
         feature: optional perceptual loss for the two fit terms (see the module docstring).
     """
 
     def __init__(self, base: str = "l1", stability: float = 1.0, feature: FeatureLoss | None = None) -> None:
         super().__init__()
-        if base not in BASES:
-            raise ValueError(f"StabilityLoss: base must be one of {tuple(BASES)}, got {base!r}")
+        if base not in BASE_LOSSES:
+            raise ValueError(f"StabilityLoss: base must be one of {sorted(BASE_LOSSES)}, got {base!r}")
         if stability < 0:
             raise ValueError(f"StabilityLoss: stability must be >= 0, got {stability}")
         self.base, self.stability, self.feature = base, stability, feature
-        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        mean, std = imagenet_stats()
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
 
     def _fit(self, y: Tensor, target: Tensor) -> Tensor:
         if self.feature is None:
-            return BASES[self.base](y, target)
+            return base_loss(self.base)(y, target)
         return self.feature(self._to_rgb(y), self._to_rgb(target))
 
     def _to_rgb(self, x: Tensor) -> Tensor:
@@ -56,7 +51,7 @@ class StabilityLoss(nn.Module):
         parts = {
             "fit1": self._fit(y1, target),
             "fit2": self._fit(y2, target),
-            "consistency": BASES[self.base](y1, y2),
+            "consistency": base_loss(self.base)(y1, y2),
         }
         parts["loss"] = parts["fit1"] + parts["fit2"] + self.stability * parts["consistency"]
         return parts

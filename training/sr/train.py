@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from vs_colorize.cache import write_text_atomic
+
 from ..archs.sr import SRConfig, build_sr
 from .checkpoint import save_checkpoint
 from .crappify import CrappifyConfig
@@ -98,7 +100,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
     sequences = [load_sequence(p, cfg.channel) for p in cfg.data]
     dataset = TripletDataset(
         sequences,
@@ -147,5 +149,5 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         crappify=cfg.crappify,
         train_state={"steps": cfg.steps, "seconds": seconds, "final_loss": history[-1]["loss"]},
     )
-    (out / "history.json").write_text(json.dumps(history))
+    write_text_atomic(out / "history.json", json.dumps(history))
     return {"history": history, "checkpoint": ckpt, "seconds": seconds}
