@@ -162,7 +162,7 @@ def superres(
         out = frames.infer_clip(clips, sessions, width=width, height=height, out_channels=1, func=FUNC)
         label = sessions[0].description
     else:
-        if tiles is not None or not info.accepts(clip.height, clip.width):
+        if tile is not None or not info.accepts(clip.height, clip.width):
             raise error(
                 FUNC,
                 f"backend {chosen.name!r} runs whole frames only: the {clip.width}x{clip.height} clip must fit "
