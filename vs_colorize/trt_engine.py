@@ -212,6 +212,7 @@ class TRTRunner:
         trt = _import_trt()
         cudart = _import_cudart()
         self._cudart = cudart
+        self._device_id = device_id
         _cuda(cudart.cudaSetDevice(device_id), "cudaSetDevice")
         self._runtime = trt.Runtime(_logger(trt))
         path = Path(engine_path)
@@ -244,7 +245,11 @@ class TRTRunner:
         return ptr
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Run the engine on ``x`` (float32 ``[N, C, H, W]`` within the engine's profile)."""
+        """Run the engine on ``x`` (float32 ``[N, C, H, W]`` within the engine's profile).
+
+        Safe to call from any thread: CUDA's current device is per thread, so it is set on every call.
+        """
+        _cuda(self._cudart.cudaSetDevice(self._device_id), "cudaSetDevice")
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.ndim != 4:
             raise ValueError(f"TRTRunner: x must be a 4-D NCHW array, got shape {x.shape}")
