@@ -10,6 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from vs_colorize import cache
 from vs_colorize.cache import atomic_output, engine_key, registry_model_path
 from vs_colorize.contract import ContractError, ModelInfo, read_model_info, read_onnx_metadata
 
@@ -100,6 +101,7 @@ def test_atomic_output_refuses_overwrite_and_cleans_up(tmp_path):
         tmp.write_bytes(b"done")
     assert target.read_bytes() == b"done"
     assert target.stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+    assert _current_umask() == cache.UMASK  # read once at import, without a set-and-restore race
     with pytest.raises(FileExistsError), atomic_output(target):
         pass
     with pytest.raises(RuntimeError), atomic_output(target, overwrite=True) as tmp:
