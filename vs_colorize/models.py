@@ -50,6 +50,14 @@ def artifact_format(path: Path) -> str | None:
     return SUFFIXES.get(path.suffix.lower())
 
 
+def model_format(model: str | os.PathLike[str] | None) -> str:
+    """The artifact format a filter's ``model`` argument names: ``pt2`` / ``engine`` by suffix, ``onnx`` for
+    ``.onnx``, registry names, None and anything unrecognised."""
+    if model is None:
+        return "onnx"
+    return artifact_format(Path(os.fspath(model))) or "onnx"
+
+
 def sidecar_path(path: Path) -> Path:
     """Where a ``.pt2`` / engine artifact keeps its metadata: ``<file>.json``."""
     return path.with_name(path.name + ".json")
