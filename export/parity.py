@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from vs_colorize.cache import atomic_output
-from vs_colorize.contract import INPUT_NAME, ModelInfo, read_model_info
+from vs_colorize.contract import INPUT_NAME, ContractError, ModelInfo, read_model_info, read_sidecar
 
 from .errors import ExportError, ParityError
 from .prepare import kind_spec, reference_module
@@ -120,13 +120,12 @@ def _pt2_runner(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
 
 
 def read_pt2_info(path: str | os.PathLike[str]) -> ModelInfo:
-    """Metadata of a ``.pt2`` artifact, from its ``<path>.json`` sidecar."""
-    sidecar = Path(os.fspath(path) + ".json")
+    """Metadata of a ``.pt2`` artifact, from its ``<path>.json`` sidecar; ExportError when it is missing or
+    malformed."""
     try:
-        props = json.loads(sidecar.read_text())
-    except FileNotFoundError:
-        raise ExportError(f"verify: {os.fspath(path)!r} has no metadata sidecar {sidecar.name!r}") from None
-    return ModelInfo.from_props(props, source=repr(os.fspath(path)))
+        return read_sidecar(path)
+    except ContractError as exc:
+        raise ExportError(f"verify: {exc}") from None
 
 
 def verify(

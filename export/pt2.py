@@ -16,17 +16,12 @@ import torch
 from torch import nn
 
 from vs_colorize.cache import atomic_output
-from vs_colorize.contract import ModelInfo
+from vs_colorize.contract import ModelInfo, sidecar_path
 
 from .parity import report_path_for, verify
 from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace
 
 log = logging.getLogger(__name__)
-
-
-def sidecar_path(path: str | os.PathLike[str]) -> Path:
-    """``<path>.json``, the metadata file of a ``.pt2`` artifact."""
-    return Path(os.fspath(path) + ".json")
 
 
 def to_pt2(

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from vs_colorize.cache import atomic_output
-from vs_colorize.contract import ModelInfo, read_model_info
+from vs_colorize.contract import ModelInfo, read_model_info, sidecar_path
 
 from .errors import ExportError
 
@@ -45,7 +45,7 @@ def write_engine_sidecar(engine: str | os.PathLike[str], info: ModelInfo, *, fp1
     The filter reads it when it is handed an ``.engine``/``.plan`` file directly (``vs_colorize.models``).
     """
     engine_info = dataclasses.replace(info, precision="fp16" if fp16 else info.precision)
-    side = Path(engine).with_name(Path(engine).name + ".json")
+    side = sidecar_path(engine)
     with atomic_output(side, overwrite=True) as tmp:
         tmp.write_text(json.dumps(engine_info.to_props(), indent=2) + "\n")
     return side

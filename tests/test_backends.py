@@ -22,6 +22,14 @@ core = vs.core
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def test_mlrt_labels_and_workspace() -> None:
+    assert MLRT(plugin="trt", device_id=1, fp16=True).label == "vs-mlrt trt[GPU1/fp16]"
+    assert MLRT(plugin="ov", device="GPU").label == "vs-mlrt ov[GPU]"
+    assert MLRT(plugin="trt", workspace_gib=0.5).workspace_gib == 0.5  # fractional GiB, as TRT takes
+    with pytest.raises(vs.Error, match=r"MLRT: workspace_gib must be in \[0.125, 1024\]"):
+        MLRT(plugin="trt", workspace_gib=0)
+
+
 @pytest.fixture(scope="module")
 def tint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return om.tint(tmp_path_factory.mktemp("m") / "tint.onnx")

@@ -159,3 +159,54 @@ def test_pix_fmt_converts_before_encoding(
         y = np.frombuffer(frame.planes[0], np.uint16).reshape(320, -1)[:, :432]
         assert np.array_equal(y, np.asarray(src.get_frame(n)[0]).astype(np.uint16) * 4)
     assert colorize(capsys, film, lossless, model, "--pix-fmt", "nv12", "--overwrite")[0] == EXIT_USAGE
+
+
+def write_late_ts(path: Path, *, frames: int = 16, fps: int = 25, start: float = 1.4) -> Path:
+    """An MPEG-TS file (x264 + MP2) whose video and audio both start at ``start`` seconds, as broadcast TS do."""
+    w, h = 64, 48
+    with av.open(str(path), "w", format="mpegts") as out:
+        v = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        a = out.add_stream("mp2", rate=48000, layout="mono")
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((h * 3 // 2, w), 16 + 8 * i, np.uint8), format="yuv420p"
+            )
+            frame.pts = i + round(start * fps)
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+        samples = 48000 * frames // fps
+        for t in range(0, samples, 1152):
+            tone = (8000 * np.sin(2 * np.pi * 440 * (np.arange(1152) + t) / 48000)).astype(np.int16)[None]
+            af = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
+            af.sample_rate, af.pts = 48000, t + round(start * 48000)
+            out.mux(a.encode(af))
+        out.mux(a.encode(None))
+    return path
+
+
+def first_times(path: Path) -> tuple[float, float, float]:
+    """(first video pts, first audio pts, last audio pts) of ``path`` in seconds."""
+    with av.open(str(path)) as c:
+        video = min(float(p.pts * p.time_base) for p in c.demux(c.streams.video[0]) if p.size)
+    with av.open(str(path)) as c:
+        audio = [float(p.pts * p.time_base) for p in c.demux(c.streams.audio[0]) if p.size]
+    return video, audio[0], audio[-1]
+
+
+def test_audio_of_a_late_starting_ts_stays_in_sync(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model: Path
+) -> None:
+    src = write_late_ts(tmp_path / "late.ts")
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].start_time * c.streams.video[0].time_base == pytest.approx(1.4)
+    out = tmp_path / "out.mkv"
+    code, err = colorize(capsys, src, out, model, "--codec", "ffv1")
+    assert code == EXIT_OK, err
+    video, audio, last = first_times(out)
+    assert abs(audio - video) < 0.03  # not 1.4 s late
+    assert 0.55 < last - video < 0.66  # 16 frames at 25 fps = 0.64 s of audio
+    chunk = tmp_path / "chunk.mkv"
+    assert colorize(capsys, src, chunk, model, "--codec", "ffv1", "--frames", "4:12")[0] == EXIT_OK
+    video, audio, last = first_times(chunk)
+    assert abs(audio - video) < 0.03 and 0.26 < last - video < 0.34  # 8 frames = 0.32 s, shifted to 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,8 +11,16 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from vs_colorize import cache
 from vs_colorize.cache import atomic_output, engine_key, registry_model_path
-from vs_colorize.contract import ContractError, ModelInfo, read_model_info, read_onnx_metadata
+from vs_colorize.contract import (
+    ContractError,
+    ModelInfo,
+    read_model_info,
+    read_onnx_metadata,
+    read_sidecar,
+    sidecar_path,
+)
 
 
 def _identity_onnx(path, props: dict[str, str]) -> None:
@@ -100,6 +109,7 @@ def test_atomic_output_refuses_overwrite_and_cleans_up(tmp_path):
         tmp.write_bytes(b"done")
     assert target.read_bytes() == b"done"
     assert target.stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+    assert _current_umask() == cache.UMASK  # read once at import, without a set-and-restore race
     with pytest.raises(FileExistsError), atomic_output(target):
         pass
     with pytest.raises(RuntimeError), atomic_output(target, overwrite=True) as tmp:
@@ -122,3 +132,19 @@ def test_runtime_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_read_sidecar(tmp_path):
+    engine = tmp_path / "m.engine"
+    assert sidecar_path(engine) == tmp_path / "m.engine.json"
+    with pytest.raises(ContractError, match=r"has no metadata sidecar 'm.engine.json'"):
+        read_sidecar(engine)
+    sidecar_path(engine).write_text("{broken")
+    with pytest.raises(ContractError, match=r"metadata sidecar .*m.engine.json' is not readable JSON"):
+        read_sidecar(engine)
+    sidecar_path(engine).write_text("[1, 2]")
+    with pytest.raises(ContractError, match=r"must hold a JSON object, got list"):
+        read_sidecar(engine)
+    info = ModelInfo(kind="colorize", arch="x", dynamic_range=(16, 64))
+    sidecar_path(engine).write_text(json.dumps(info.to_props()))
+    assert read_sidecar(engine) == info

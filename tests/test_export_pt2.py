@@ -63,6 +63,9 @@ def test_pt2_refuses_to_overwrite_and_verify_needs_the_sidecar(tiny, tmp_path):
     with pytest.raises(FileExistsError, match=r"to_pt2: .* exists"):
         to_pt2(tiny, out, render_size=64)
     assert verify(out, tiny).passed
+    sidecar_path(out).write_text("{not json")
+    with pytest.raises(ExportError, match=r"verify: metadata sidecar .* is not readable JSON"):
+        verify(out, tiny)
     sidecar_path(out).unlink()
     with pytest.raises(ExportError, match="no metadata sidecar"):
         verify(out, tiny)

@@ -216,6 +216,18 @@ def test_vs_mlrt_backend_matches_ort(tmp_path: Path) -> None:
     np.testing.assert_allclose(plane(out, 1), plane(ref, 1), atol=1e-5)
 
 
+@pytest.mark.mlrt
+def test_vs_mlrt_backend_runs_a_static_model_on_a_clip_of_its_size(tmp_path: Path) -> None:
+    model = sr_model(tmp_path / "static.onnx", static_size=(24, 32), scale=2)
+    src = noise(vs.GRAY8, width=32, height=24, length=3)
+    out = superres(src, model, backend="mlrt")
+    assert (out.width, out.height) == (64, 48)
+    for n in range(3):
+        np.testing.assert_array_equal(plane(out, n), plane(src, n).repeat(2, axis=0).repeat(2, axis=1))
+    with pytest.raises(vs.Error, match="superres: backend 'mlrt' runs whole frames only"):
+        superres(noise(vs.GRAY8, width=40, height=24), model, backend="mlrt")
+
+
 @pytest.mark.parametrize(("length", "radius"), [(1, 1), (2, 2), (6, 2)])
 def test_window_clips_clamp_indices(length: int, radius: int) -> None:
     from vs_colorize.window import window

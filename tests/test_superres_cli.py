@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -74,3 +75,30 @@ def test_exit_codes(tmp_path: Path) -> None:
     colorize = sr_model(tmp_path / "c.onnx", kind="colorize")
     assert main([str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), "--model", str(colorize)]) == 2
     assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize(("rate", "codec"), [(Fraction(30000, 1001), "ffv1"), (Fraction(24), "x264")])
+def test_video_keeps_the_source_frame_rate_and_range(tmp_path: Path, rate: Fraction, codec: str) -> None:
+    model = sr_model(tmp_path / "m.onnx")
+    frames = np.random.default_rng(3).integers(0, 60, (4, 16, 24), dtype=np.uint8)  # dark: range matters
+    src = tmp_path / "in.mkv"
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("ffv1", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 24, 16, "gray"
+        stream.codec_context.color_range = 2  # full (JPEG) range
+        for f in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="gray")))
+        out.mux(stream.encode())
+    dst = tmp_path / ("out.mkv" if codec == "ffv1" else "out.mp4")
+    assert main([str(src), str(dst), "--model", str(model), "--codec", codec, "-q"]) == 0
+    with av.open(str(dst)) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == rate
+        full = stream.codec_context.color_range == 2
+        got = [f.to_ndarray()[:32] for f in container.decode(stream)]  # the Y plane (no range expansion)
+    assert len(got) == 4 and got[0].shape == (32, 48)
+    if codec == "ffv1":  # lossless, still tagged full range
+        assert full
+        np.testing.assert_array_equal(np.stack(got), up(frames))
+    else:  # 4:2:0 untagged (= limited range): converted from full range
+        assert got[1].mean() == pytest.approx(16 + frames[1].mean() * 219 / 255, abs=2)

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from vs_colorize.tiling import padded_size, plan_axis, ramp, run_tiled
+from vs_colorize.tiling import padded_size, plan_axis, ramp, run_tiled, tile_plan
 
 
 def box3_nearest(scale: int):
@@ -97,6 +97,21 @@ def test_fixed_tiles_are_padded_to_the_static_shape() -> None:
     y = run_tiled(infer, x, scale=2, tile=(32, 32), overlap=8, fixed=True)
     assert seen == {(32, 32)}
     np.testing.assert_allclose(y, x.repeat(2, axis=2).repeat(2, axis=3), atol=1e-6)
+
+
+def test_blend_weights_are_planned_once_and_sum_to_one() -> None:
+    tile_plan.cache_clear()
+    x = np.random.default_rng(5).random((1, 1, 70, 90), dtype=np.float32)
+    first = run_tiled(box3_nearest(2), x, scale=2, tile=(32, 40), overlap=8)
+    second = run_tiled(box3_nearest(2), x, scale=2, tile=(32, 40), overlap=8)
+    assert first.dtype == np.float32
+    np.testing.assert_array_equal(first, second)
+    assert (tile_plan.cache_info().misses, tile_plan.cache_info().hits) == (1, 1)
+    total = np.zeros((140, 180))
+    for t in tile_plan(70, 90, (32, 40), 8, 2, 1, 1, False):
+        assert t.weight.dtype == np.float32 and not t.weight.flags.writeable
+        total[t.out_rows, t.out_cols] += t.weight
+    np.testing.assert_allclose(total, 1.0, atol=1e-6)
 
 
 def test_errors_name_function_and_argument() -> None:

@@ -19,6 +19,22 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+
+def _read_umask() -> int:
+    """The process umask, read without changing it where Linux tells it (``/proc/self/status``)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    umask = os.umask(0o022)  # elsewhere: set and restore once, at import, before any worker thread
+    os.umask(umask)
+    return umask
+
+
+#: The process umask at import: :func:`atomic_output` gives its files the mode ``0o666 & ~UMASK``, as a
+#: plain ``open()`` would, without touching the umask while other threads create files.
+UMASK = _read_umask()
+
 #: Names the filters resolve in ``models/``; DeOldify's three generators and our bundled demo.
 REGISTRY_NAMES: tuple[str, ...] = ("video", "stable", "artistic", "demo")
 
@@ -81,9 +97,7 @@ def atomic_output(
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         # mkstemp creates 0600 files; give the result the permissions a plain open() would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~UMASK)
         if final.exists() and not overwrite:
             raise FileExistsError(f"{os.fspath(final)!r} appeared while writing; not replacing it")
         os.replace(tmp, final)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import vapoursynth as vs
 
 from . import frames, temporal
 from .backends import Backend, get_backend
 from .checks import check_choice, check_clip, check_float, check_int, error
-from .models import ResolvedModel, artifact_format, resolve_model
+from .models import ResolvedModel, model_format, resolve_model
 
 log = logging.getLogger("vs_colorize")
 core = vs.core
@@ -154,8 +153,7 @@ def colorize(
     out_format = _output_format(clip, subsampling)
 
     # Backend first (it decides the artifact format and precision), then the model.
-    model_format = _model_format(model)
-    be = get_backend(backend, func=FUNC, model_format=model_format)
+    be = get_backend(backend, func=FUNC, model_format=model_format(model))
     resolved = resolve_model(model, kind="colorize", func=FUNC, precision=be.precision, formats=be.formats)
     size = 16 * rf
     geo = geometry(clip.width, clip.height, size, fit, resolved.info.multiple)
@@ -247,13 +245,6 @@ def _output_format(clip: vs.VideoNode, subsampling: str) -> vs.VideoFormat:
             f"subsampling='420' needs an even frame size, got {clip.width}x{clip.height}; pass subsampling='444'",
         )
     return core.query_video_format(vs.YUV, fmt.sample_type, fmt.bits_per_sample, sub, sub)
-
-
-def _model_format(model: str | os.PathLike[str] | None) -> str:
-    """The artifact format a model argument names (registry names and None mean ONNX)."""
-    if model is None:
-        return "onnx"
-    return artifact_format(Path(os.fspath(model))) or "onnx"
 
 
 def _check_size(resolved: ResolvedModel, geo: Geometry, fit: str) -> None:

@@ -14,8 +14,10 @@ Tensor layout (DESIGN.md §2):
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 INPUT_NAME = "input"
@@ -226,3 +228,29 @@ def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
 def read_model_info(path: str | os.PathLike[str]) -> ModelInfo:
     """Read and validate the vs_colorize metadata of an ONNX artifact."""
     return ModelInfo.from_props(read_onnx_metadata(path), source=repr(os.fspath(path)))
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """``<file>.json``: where a ``.pt2`` or TensorRT engine artifact keeps its metadata (``ModelInfo.to_props()``)."""
+    p = Path(path)
+    return p.with_name(p.name + ".json")
+
+
+def read_sidecar(path: str | os.PathLike[str]) -> ModelInfo:
+    """Read and validate the metadata of a ``.pt2`` / engine artifact from its :func:`sidecar_path`.
+
+    Raises ContractError when the sidecar is missing or unreadable, is not a JSON object, or holds
+    invalid metadata.
+    """
+    side = sidecar_path(path)
+    try:
+        props = json.loads(side.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContractError(f"{os.fspath(path)!r} has no metadata sidecar {side.name!r}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractError(f"metadata sidecar {os.fspath(side)!r} is not readable JSON: {exc}") from None
+    if not isinstance(props, dict):
+        raise ContractError(
+            f"metadata sidecar {side.name!r} must hold a JSON object, got {type(props).__name__}"
+        )
+    return ModelInfo.from_props({str(k): str(v) for k, v in props.items()}, source=repr(os.fspath(path)))

@@ -13,7 +13,6 @@ as ``vs_colorize/assets/demo-<precision>.onnx``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from . import cache
 from .checks import error
-from .contract import PRECISIONS, ContractError, Kind, ModelInfo, Precision, read_model_info
+from .contract import PRECISIONS, ContractError, Kind, ModelInfo, Precision, read_model_info, read_sidecar
 
 log = logging.getLogger("vs_colorize")
 
@@ -50,25 +49,19 @@ def artifact_format(path: Path) -> str | None:
     return SUFFIXES.get(path.suffix.lower())
 
 
-def sidecar_path(path: Path) -> Path:
-    """Where a ``.pt2`` / engine artifact keeps its metadata: ``<file>.json``."""
-    return path.with_name(path.name + ".json")
+def model_format(model: str | os.PathLike[str] | None) -> str:
+    """The artifact format a filter's ``model`` argument names: ``pt2`` / ``engine`` by suffix, ``onnx`` for
+    ``.onnx``, registry names, None and anything unrecognised."""
+    if model is None:
+        return "onnx"
+    return artifact_format(Path(os.fspath(model))) or "onnx"
 
 
 def read_info(path: Path, *, func: str) -> ModelInfo:
     """Read an artifact's metadata, raising ``vs.Error`` naming ``model`` when it is missing or malformed."""
-    fmt = artifact_format(path)
     try:
-        if fmt == "onnx":
-            return read_model_info(path)
-        side = sidecar_path(path)
-        if not side.is_file():
-            raise error(func, f"model {str(path)!r} has no metadata sidecar {side.name!r}")
-        props = json.loads(side.read_text())
-        if not isinstance(props, dict):
-            raise ContractError(f"{side.name} must hold a JSON object")
-        return ModelInfo.from_props({str(k): str(v) for k, v in props.items()}, source=repr(str(path)))
-    except (ContractError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return read_model_info(path) if artifact_format(path) == "onnx" else read_sidecar(path)
+    except ContractError as exc:
         raise error(func, f"model {str(path)!r} is not a usable artifact: {exc}") from exc
 
 

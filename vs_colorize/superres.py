@@ -11,7 +11,6 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import vapoursynth as vs
@@ -21,7 +20,7 @@ from .backends import Backend, get_backend
 from .backends.base import SessionBackend
 from .checks import check_clip, check_int, error
 from .contract import ModelInfo
-from .models import artifact_format, resolve_model
+from .models import model_format, resolve_model
 from .tiling import padded_size, run_tiled
 from .window import window
 
@@ -133,7 +132,7 @@ def superres(
         check_int(overlap, FUNC, "overlap", 0)
     if range_in is not None:
         check_int(range_in, FUNC, "range_in", 0, 1)
-    chosen = get_backend(backend, func=FUNC, model_format=_model_format(model))
+    chosen = get_backend(backend, func=FUNC, model_format=model_format(model))
     resolved = resolve_model(
         model, kind="superres", func=FUNC, precision=chosen.precision, formats=chosen.formats
     )
@@ -162,7 +161,7 @@ def superres(
         out = frames.infer_clip(clips, sessions, width=width, height=height, out_channels=1, func=FUNC)
         label = sessions[0].description
     else:
-        if tiles is not None or not info.accepts(clip.height, clip.width):
+        if tile is not None or not info.accepts(clip.height, clip.width):
             raise error(
                 FUNC,
                 f"backend {chosen.name!r} runs whole frames only: the {clip.width}x{clip.height} clip must fit "
@@ -174,11 +173,6 @@ def superres(
     if clip.format.id != vs.GRAYS:
         out = core.resize.Point(out, format=clip.format.id)
     return core.std.SetFrameProps(out, VSColorizeModel=resolved.name)
-
-
-def _model_format(model: str | os.PathLike[str]) -> str:
-    """The artifact format a ``model`` path implies (``onnx`` for anything unrecognised)."""
-    return artifact_format(Path(os.fspath(model))) or "onnx"
 
 
 def _describe(info: ModelInfo) -> str:

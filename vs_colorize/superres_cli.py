@@ -1,11 +1,12 @@
 """``vs-colorize superres IN OUT``: microscopy super-resolution from the command line.
 
-TIFF stacks in → a TIFF stack out (same sample type, ``scale``× larger); videos in (anything BestSource
-reads; the luma plane of YUV) → a video out (FFV1 lossless GRAY in Matroska by default, or x264/x265).
+TIFF stacks in → a TIFF stack out (same sample type, ``scale``× larger); videos in (anything
+``io.open_source`` reads; the luma plane of YUV) → a video out (FFV1 lossless GRAY in Matroska by default,
+or x264/x265) through ``io.render``, keeping the frame rate (or per-frame durations) and colour tags.
 Mounted by ``vs_colorize.cli`` as a subcommand through :func:`add_arguments` and :func:`run`.
 
 Exit codes: 0 done, 1 the render failed, 2 bad arguments / existing output / unusable model, 3 input missing
-or unreadable. Nothing goes to stdout; logs go to stderr.
+or unreadable. Nothing goes to stdout; logs and the progress bar go to stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import numpy as np
 import vapoursynth as vs
 
 from . import cache
+from .io.encode import EncodeError, EncodeSettings
+from .io.render import plan_output, prepare_clip, write_output
+from .io.source import SourceError, open_source
+from .progress import Progress
 from .superres import superres
 
 log = logging.getLogger("vs_colorize")
@@ -25,12 +30,6 @@ core = vs.core
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 CODECS = {"ffv1": "ffv1", "x264": "libx264", "x265": "libx265"}
-DTYPES = {
-    (vs.INTEGER, 1): np.uint8,
-    (vs.INTEGER, 2): np.uint16,
-    (vs.FLOAT, 2): np.float16,
-    (vs.FLOAT, 4): np.float32,
-}
 
 
 class InputError(Exception):
@@ -102,10 +101,10 @@ def tiff_clip(path: Path, channel: int | None) -> tuple[vs.VideoNode, np.dtype]:
 
 
 def video_clip(path: Path) -> vs.VideoNode:
-    """The luma (or GRAY) plane of a video, through BestSource with its index in the user cache."""
+    """The luma (or GRAY) plane of a video, through :func:`vs_colorize.io.source.open_source`."""
     try:
-        clip = core.bs.VideoSource(str(path), cachepath=str(cache.subdir("bsindex")), showprogress=0)
-    except vs.Error as exc:
+        clip = open_source(path)
+    except (FileNotFoundError, SourceError) as exc:
         raise InputError(f"cannot open video {str(path)!r}: {exc}") from exc
     if clip.format.color_family == vs.YUV:
         return core.std.ShufflePlanes(clip, 0, vs.GRAY)
@@ -114,40 +113,37 @@ def video_clip(path: Path) -> vs.VideoNode:
     return clip
 
 
-def write_tiff(clip: vs.VideoNode, dtype: np.dtype, out: Path, overwrite: bool) -> None:
+def write_tiff(clip: vs.VideoNode, dtype: np.dtype, out: Path, overwrite: bool, progress: Progress) -> None:
+    """Render ``clip`` into one multi-page TIFF of ``dtype`` samples, written atomically."""
     import tifffile
 
     stack = np.empty((clip.num_frames, clip.height, clip.width), dtype=dtype)
     for n, frame in enumerate(clip.frames()):
         stack[n] = np.asarray(frame[0])
-        log.info("superres: frame %d/%d", n + 1, clip.num_frames)
+        progress.update(n + 1)
     with cache.atomic_output(out, overwrite=overwrite) as tmp:
         tifffile.imwrite(tmp, stack, photometric="minisblack")
 
 
-def write_video(clip: vs.VideoNode, out: Path, *, codec: str, crf: int, overwrite: bool) -> None:
-    import av
+def write_video(
+    clip: vs.VideoNode, out: Path, *, codec: str, crf: int, overwrite: bool, progress: Progress
+) -> None:
+    """Encode ``clip`` through :mod:`vs_colorize.io.render` (frame rate and colour tags kept, no audio).
 
-    deep = clip.format.bits_per_sample > 8
-    if clip.format.sample_type == vs.FLOAT or (deep and codec != "ffv1"):
-        bits = 16 if codec == "ffv1" else 10
-        clip = core.resize.Point(clip, format=core.query_video_format(vs.GRAY, vs.INTEGER, bits).id)
-        deep = True
-    in_fmt = "gray16le" if clip.format.bits_per_sample > 8 else "gray"
-    pix_fmt = in_fmt if codec == "ffv1" else "yuv420p10le" if deep else "yuv420p"
-    rate = clip.fps if clip.fps.numerator else 25
-    with cache.atomic_output(out, overwrite=overwrite) as tmp, av.open(str(tmp), "w") as container:
-        stream = container.add_stream(CODECS[codec], rate=rate)
-        stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, pix_fmt
-        if codec != "ffv1":
-            stream.options = {"crf": str(crf)}
-        shift = 16 - clip.format.bits_per_sample
-        for n, frame in enumerate(clip.frames()):
-            a = np.asarray(frame[0])
-            a = (a.astype(np.uint16) << shift) if in_fmt == "gray16le" else a
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format=in_fmt)))
-            log.info("superres: frame %d/%d", n + 1, clip.num_frames)
-        container.mux(stream.encode())
+    ``ffv1``: lossless GRAY (float clips as 16 bit); ``x264``/``x265``: 4:2:0, 10 bit for deep or float clips.
+    """
+    deep = clip.format.sample_type == vs.FLOAT or clip.format.bits_per_sample > 8
+    pix_fmt = None if codec == "ffv1" else "yuv420p10le" if deep else "yuv420p"
+    settings = EncodeSettings(
+        codec=CODECS[codec], crf=None if codec == "ffv1" else crf, pix_fmt=pix_fmt, audio=False
+    )
+    settings.validate()
+    plan = plan_output(out, frames=clip.num_frames)
+    written = write_output(
+        prepare_clip(clip, plan, settings), plan, settings, overwrite=overwrite, progress=progress.update
+    )
+    if written != clip.num_frames:
+        raise EncodeError(f"wrote {written} of {clip.num_frames} frames")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,13 +176,18 @@ def run(args: argparse.Namespace) -> int:
     except vs.Error as exc:
         log.error("%s", exc)
         return 2
+    progress = Progress(result.num_frames, label="superres", enabled=False if args.quiet else None)
     try:
         if is_tiff:
-            write_tiff(result, dtype, out, args.overwrite)
+            write_tiff(result, dtype, out, args.overwrite, progress)
         else:
-            write_video(result, out, codec=args.codec, crf=args.crf, overwrite=args.overwrite)
-    except (vs.Error, OSError, ValueError) as exc:
+            write_video(
+                result, out, codec=args.codec, crf=args.crf, overwrite=args.overwrite, progress=progress
+            )
+    except (vs.Error, OSError, ValueError, EncodeError) as exc:
         log.error("superres: render failed: %s", exc)
         return 1
-    log.info("superres: wrote %s (%dx%d, %d frames)", out, result.width, result.height, result.num_frames)
+    finally:
+        progress.close()
+    progress.finish(f"superres: {src} -> {out} ({result.width}x{result.height})")
     return 0

@@ -16,6 +16,7 @@ the padded part of the output is cropped away.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -90,6 +91,64 @@ def pad_bottom_right(x: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
 
 
+@dataclass(frozen=True)
+class Tile:
+    """One tile of a plan: its input region, its padded size fed to the model, and its output region with
+    the normalised blend weights there (float32, read-only; the weights of all tiles sum to 1 per pixel)."""
+
+    rows: slice
+    cols: slice
+    padded: tuple[int, int]
+    out_rows: slice
+    out_cols: slice
+    weight: np.ndarray
+
+
+@functools.lru_cache(maxsize=32)
+def tile_plan(
+    h: int,
+    w: int,
+    tile: tuple[int, int],
+    overlap: int,
+    scale: int,
+    multiple: int,
+    min_size: int,
+    fixed: bool,
+) -> tuple[Tile, ...]:
+    """The tiles of an ``h``×``w`` input and their blend weights, computed once per plan (cached)."""
+    th, tw = tile
+    rows, cols = plan_axis(h, th, overlap), plan_axis(w, tw, overlap)
+    total = np.zeros((scale * h, scale * w))
+    spans = []
+    for r in rows:
+        wr = ramp(r.length, r.overlap_before, r.overlap_after, scale)
+        for c in cols:
+            wt = np.outer(wr, ramp(c.length, c.overlap_before, c.overlap_after, scale))
+            ys = slice(scale * r.start, scale * (r.start + r.length))
+            xs = slice(scale * c.start, scale * (c.start + c.length))
+            total[ys, xs] += wt
+            spans.append((r, c, ys, xs, wt))
+    tiles = []
+    for r, c, ys, xs, wt in spans:
+        if fixed:
+            padded = (th, tw)
+        else:
+            padded = tuple(padded_size(v.length, multiple=multiple, min_size=min_size) for v in (r, c))
+        weight = (wt / total[ys, xs]).astype(np.float32)
+        weight.setflags(write=False)
+        tiles.append(
+            Tile(
+                slice(r.start, r.start + r.length),
+                slice(c.start, c.start + c.length),
+                padded,  # type: ignore[arg-type]
+                ys,
+                xs,
+                weight,
+            )
+        )
+    return tuple(tiles)
+
+
 def run_tiled(
     infer: Infer,
     x: np.ndarray,
@@ -114,7 +173,8 @@ def run_tiled(
         fixed: pad every tile to exactly ``tile`` (models exported with a static shape).
 
     Returns:
-        ``[N, C_out, scale·H, scale·W]`` float32.
+        ``[N, C_out, scale·H, scale·W]`` float32 (accumulated in float32; the blend weights come from
+        :func:`tile_plan`, computed once per frame size and settings).
     """
     if x.ndim != 4:
         raise ValueError(f"run_tiled: x must be NCHW, got shape {x.shape}")
@@ -126,33 +186,18 @@ def run_tiled(
         raise ValueError("run_tiled: fixed needs a tile size")
     if tile is not None and (th % multiple or tw % multiple):
         raise ValueError(f"run_tiled: tile {tile} must be a multiple of {multiple}")
-    rows, cols = plan_axis(h, th, overlap), plan_axis(w, tw, overlap)
     out: np.ndarray | None = None
-    weight = np.zeros((scale * h, scale * w))
-    for r in rows:
-        wr = ramp(r.length, r.overlap_before, r.overlap_after, scale)
-        for c in cols:
-            wc = ramp(c.length, c.overlap_before, c.overlap_after, scale)
-            piece = x[:, :, r.start : r.start + r.length, c.start : c.start + c.length]
-            if fixed:
-                ph, pw = th, tw
-            else:
-                ph = padded_size(r.length, multiple=multiple, min_size=min_size)
-                pw = padded_size(c.length, multiple=multiple, min_size=min_size)
-            y = infer(np.ascontiguousarray(pad_bottom_right(piece, ph, pw), dtype=np.float32))
-            if y.ndim != 4 or y.shape[0] != n or y.shape[2:] != (scale * ph, scale * pw):
-                raise ValueError(
-                    f"run_tiled: infer returned shape {y.shape} for input {(n, x.shape[1], ph, pw)} at scale {scale}"
-                )
-            y = y[:, :, : scale * r.length, : scale * c.length]
-            if out is None:
-                out = np.zeros((n, y.shape[1], scale * h, scale * w), dtype=np.float64)
-            wt = np.outer(wr, wc)
-            ys, xs = (
-                slice(scale * r.start, scale * (r.start + r.length)),
-                slice(scale * c.start, scale * (c.start + c.length)),
+    for t in tile_plan(h, w, (th, tw), overlap, scale, multiple, min_size, fixed):
+        ph, pw = t.padded
+        piece = x[:, :, t.rows, t.cols]
+        y = infer(np.ascontiguousarray(pad_bottom_right(piece, ph, pw), dtype=np.float32))
+        if y.ndim != 4 or y.shape[0] != n or y.shape[2:] != (scale * ph, scale * pw):
+            raise ValueError(
+                f"run_tiled: infer returned shape {y.shape} for input {(n, x.shape[1], ph, pw)} at scale {scale}"
             )
-            out[:, :, ys, xs] += y * wt
-            weight[ys, xs] += wt
-    assert out is not None  # rows and cols are never empty
-    return (out / weight).astype(np.float32)
+        y = y[:, :, : t.weight.shape[0], : t.weight.shape[1]]
+        if out is None:
+            out = np.zeros((n, y.shape[1], scale * h, scale * w), dtype=np.float32)
+        out[:, :, t.out_rows, t.out_cols] += y * t.weight
+    assert out is not None  # a plan is never empty
+    return out

@@ -201,7 +201,7 @@ class TRTRunner:
     """Run a TensorRT engine on float32 NCHW numpy arrays.
 
     One runner owns one execution context, one CUDA stream and its device buffers (grown on demand);
-    use one runner per concurrent stream. ``close()`` (or ``with``) frees them.
+    use one runner per concurrent stream. ``close()`` (or ``with``) frees them and the context.
 
     Args:
         engine_path: a file from :func:`build_engine`.
@@ -212,6 +212,7 @@ class TRTRunner:
         trt = _import_trt()
         cudart = _import_cudart()
         self._cudart = cudart
+        self._device_id = device_id
         _cuda(cudart.cudaSetDevice(device_id), "cudaSetDevice")
         self._runtime = trt.Runtime(_logger(trt))
         path = Path(engine_path)
@@ -244,7 +245,13 @@ class TRTRunner:
         return ptr
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Run the engine on ``x`` (float32 ``[N, C, H, W]`` within the engine's profile)."""
+        """Run the engine on ``x`` (float32 ``[N, C, H, W]`` within the engine's profile).
+
+        Safe to call from any thread: CUDA's current device is per thread, so it is set on every call.
+        """
+        if self._context is None:
+            raise TRTError("TRTRunner: the runner is closed")
+        _cuda(self._cudart.cudaSetDevice(self._device_id), "cudaSetDevice")
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.ndim != 4:
             raise ValueError(f"TRTRunner: x must be a 4-D NCHW array, got shape {x.shape}")
@@ -272,13 +279,17 @@ class TRTRunner:
         return out
 
     def close(self) -> None:
-        """Free the device buffers and the stream (idempotent)."""
+        """Free the device buffers and the stream (idempotent; callable from any thread)."""
+        if self._buffers or self._stream is not None:
+            self._cudart.cudaSetDevice(self._device_id)
         for ptr, _ in self._buffers.values():
             self._cudart.cudaFree(ptr)
         self._buffers.clear()
         if self._stream is not None:
             self._cudart.cudaStreamDestroy(self._stream)
             self._stream = None
+        self._context = None  # released before the engine it was created from
+        self._engine = None
 
     def __enter__(self) -> TRTRunner:
         return self

@@ -13,7 +13,6 @@ argument (None, a name or an instance) into a backend.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +80,7 @@ def autoselect(*, model_format: str = "onnx") -> Backend:
         raise error(
             "autoselect", "a TensorRT engine needs tensorrt (pip install 'vs-colorize[trt]') and a GPU"
         )
-    if trt_available() and importlib.util.find_spec("vs_colorize.trt_engine"):
+    if trt_available():
         return TRT()
     provider = probe_gpu_provider()
     if provider is not None:

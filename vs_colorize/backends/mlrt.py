@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 
 import vapoursynth as vs
 
-from ..checks import check_choice, check_int, error
+from ..checks import check_choice, check_float, check_int, error
 from ..contract import ModelInfo
 from ..frames import check_finite
 from .base import Backend
@@ -34,7 +34,7 @@ class MLRT(Backend):
             ``"GPU"``; ignored by ``trt``.
         device_id: GPU index (``ort`` CUDA, ``trt``).
         fp16: run in half precision (``ort``/``ov``: converted by the plugin; ``trt``: fp16 engine).
-        workspace_gib: TensorRT builder workspace (``trt`` only).
+        workspace_gib: TensorRT builder workspace in GiB, 0.125..1024 (``trt`` only; default 4).
         num_streams: concurrent streams inside the plugin.
     """
 
@@ -42,7 +42,7 @@ class MLRT(Backend):
     device: str = "CPU"
     device_id: int = 0
     fp16: bool = False
-    workspace_gib: int = 4
+    workspace_gib: float = 4
 
     name: ClassVar[str] = "mlrt"
 
@@ -50,7 +50,7 @@ class MLRT(Backend):
         super().__post_init__()
         check_choice(self.plugin, "MLRT", "plugin", ("ort", "ov", "trt"))
         check_int(self.device_id, "MLRT", "device_id", 0)
-        check_int(self.workspace_gib, "MLRT", "workspace_gib", 1, 1024)
+        check_float(self.workspace_gib, "MLRT", "workspace_gib", 0.125, 1024)
         devices = {"ort": ("CPU", "CUDA", "DML"), "ov": ("CPU", "GPU"), "trt": ("CPU", "GPU", "CUDA")}
         check_choice(self.device, "MLRT", "device", devices[self.plugin])
 
@@ -107,8 +107,13 @@ class MLRT(Backend):
                 f"vs-mlrt core.{self.plugin} returned {node.width}x{node.height} with "
                 f"{node.format.num_planes} planes, expected {width}x{height} with {info.out_channels}",
             )
-        label = f"vs-mlrt {self.plugin}[{self.device}{'/fp16' if self.fp16 else ''}]"
-        return check_finite(node, func=func, label=label), label
+        return check_finite(node, func=func, label=self.label), self.label
+
+    @property
+    def label(self) -> str:
+        """The runtime as log lines name it, e.g. ``vs-mlrt ort[CPU]`` or ``vs-mlrt trt[GPU0/fp16]``."""
+        device = f"GPU{self.device_id}" if self.plugin == "trt" else self.device
+        return f"vs-mlrt {self.plugin}[{device}{'/fp16' if self.fp16 else ''}]"
 
     def _engine(self, clips: Sequence[vs.VideoNode], path: Path) -> Path:
         """A TensorRT engine for the exact input shape, built (and cached) from the ONNX file."""

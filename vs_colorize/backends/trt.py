@@ -10,6 +10,7 @@ development machines, which have no GPU.
 from __future__ import annotations
 
 import importlib.util
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,6 +20,11 @@ import numpy as np
 from ..checks import check_float, check_int, error
 from ..contract import ModelInfo
 from .base import SessionBackend, cuda_device_count
+
+#: Engines built from ONNX files in this process, by (ONNX path, mtime, size, input shape, build settings):
+#: every stream of a filter (and every filter on the same model) opens one engine instead of re-hashing the
+#: ONNX and re-validating the cached engine once per stream.
+_BUILT: dict[tuple[object, ...], Path] = {}
 
 
 def trt_available() -> bool:
@@ -61,31 +67,46 @@ class TRT(SessionBackend):
     def open(self, path: Path, info: ModelInfo, shape: tuple[int, int, int, int]) -> TrtSession:
         from .. import trt_engine
 
-        engine = path
         try:
-            if path.suffix.lower() == ".onnx":
-                engine = trt_engine.build_engine(
-                    path,
-                    min_shape=shape,
-                    opt_shape=shape,
-                    max_shape=shape,
-                    fp16=self.fp16,
-                    workspace_gib=self.workspace_gib,
-                    cache_dir=self.cache_dir,
-                    device_id=self.device_id,
-                )
+            engine = self._engine(path, shape) if path.suffix.lower() == ".onnx" else path
             runner = trt_engine.TRTRunner(engine, device_id=self.device_id)
         except (trt_engine.TRTError, ValueError, OSError) as exc:
             raise error("TRT", f"cannot run {str(path)!r}: {exc}") from exc
         label = "engine" if engine == path else ("fp16" if self.fp16 else "fp32")
         return TrtSession(runner, label=label)
 
+    def _engine(self, path: Path, shape: tuple[int, int, int, int]) -> Path:
+        """The engine for ONNX ``path`` at ``shape``: built once per process, then reused by every stream."""
+        from .. import trt_engine
+
+        st = path.stat()
+        key = (
+            path.resolve(), st.st_mtime_ns, st.st_size, shape,
+            self.fp16, self.workspace_gib, self.cache_dir, self.device_id,
+        )  # fmt: skip
+        engine = _BUILT.get(key)
+        if engine is None or not engine.is_file():
+            engine = trt_engine.build_engine(
+                path,
+                min_shape=shape,
+                opt_shape=shape,
+                max_shape=shape,
+                fp16=self.fp16,
+                workspace_gib=self.workspace_gib,
+                cache_dir=self.cache_dir,
+                device_id=self.device_id,
+            )
+            _BUILT[key] = engine
+        return engine
+
 
 class TrtSession:
-    """A ``trt_engine.TRTRunner`` as a :class:`~vs_colorize.frames.Session`."""
+    """A ``trt_engine.TRTRunner`` as a :class:`~vs_colorize.frames.Session`; the runner's stream, buffers
+    and context are freed when the session is garbage-collected (or at interpreter exit)."""
 
     def __init__(self, runner: Any, *, label: str) -> None:
         self._runner = runner
+        weakref.finalize(self, runner.close)
         self.description = f"TensorRT[{label}]"
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

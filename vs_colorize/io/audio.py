@@ -31,8 +31,10 @@ class AudioCopier:
     Call :meth:`mux_until` with the video time written so far (seconds; None = everything left) so the
     muxer receives audio and video interleaved. ``window`` = (start, end) seconds keeps the packets
     that overlap it and shifts them to start at 0 (end None = to the end): packet-exact, not
-    sample-exact, which is what stream copy can do. Create it before the first packet is muxed, after
-    :func:`check_audio` said the streams fit the container.
+    sample-exact, which is what stream copy can do. Times count from the input's first video frame
+    (its video stream's start time; MPEG-TS streams start at ≈ 1.4 s), as the video is written from 0.
+    Create it before the first packet is muxed, after :func:`check_audio` said the streams fit the
+    container.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class AudioCopier:
     ) -> None:
         self.input = av.open(os.fspath(source))
         self.start, self.end = window
+        self.origin = _origin(self.input)
         self.map: dict[int, av.stream.Stream] = {}
         for s in self.input.streams.audio:
             self.map[s.index] = out.add_stream_from_template(s)
@@ -59,8 +62,8 @@ class AudioCopier:
         for pkt in self.packets:
             if pkt.dts is None or pkt.pts is None:  # demuxer flush packets
                 continue
-            t = float(pkt.pts * pkt.time_base)
-            if self.start and t + float((pkt.duration or 0) * pkt.time_base) <= self.start:
+            t = float(pkt.pts * pkt.time_base - self.origin)
+            if (self.start or self.origin) and t + float((pkt.duration or 0) * pkt.time_base) <= self.start:
                 continue  # ends before the window (at start 0, keep encoder-priming packets)
             if self.end is not None and t >= self.end:
                 return None
@@ -79,7 +82,7 @@ class AudioCopier:
             if seconds is not None and self.pending_t >= seconds:
                 return
             pkt, self.pending = self.pending, None
-            shift = int(self.start / pkt.time_base)
+            shift = int((self.start + self.origin) / pkt.time_base)
             pkt.pts -= shift
             pkt.dts -= shift
             pkt.stream = self.map[pkt.stream.index]
@@ -88,3 +91,14 @@ class AudioCopier:
 
     def close(self) -> None:
         self.input.close()
+
+
+def _origin(container: av.container.InputContainer) -> Fraction:
+    """Seconds at which ``container``'s output time 0 lies: its first video stream's start time (else the
+    container's start time, else 0)."""
+    video = container.streams.video
+    if video and video[0].start_time is not None and video[0].time_base is not None:
+        return Fraction(video[0].start_time) * Fraction(video[0].time_base)
+    if container.start_time is not None:
+        return Fraction(container.start_time, av.time_base)
+    return Fraction(0)

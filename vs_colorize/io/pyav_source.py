@@ -160,15 +160,15 @@ def _scan(path: str) -> tuple[int, list[int] | None, int, Fraction, av.VideoFram
     try:
         with _open(path) as container:
             stream = container.streams.video[0]
-            packets = [p for p in container.demux(stream) if p.size]
+            stamps = [p.pts for p in container.demux(stream) if p.size]
         with _open(path) as container:
             stream = container.streams.video[0]
             first = next(container.decode(stream), None)
             if first is None:
                 raise SourceError(f"pyav_source: {path!r} holds no decodable video frame")
             fps = Fraction(stream.average_rate or stream.guessed_rate or 0)
-            if all(p.pts is not None for p in packets):
-                pts = sorted({p.pts for p in packets})  # type: ignore[type-var]
+            if all(t is not None for t in stamps):
+                pts = sorted(set(stamps))  # type: ignore[type-var]
                 return stream.index, pts, len(pts), fps, first
             count = 1 + sum(1 for _ in container.decode(stream))  # no timestamps: count by decoding
             return stream.index, None, count, fps, first

@@ -90,13 +90,6 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
     return clip
 
 
-def _usual_mode(path: Path) -> None:
-    """Give a finished temporary file the mode a plain ``open()`` would (mkstemp makes it 0600)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def pending_frames(plan: OutputPlan, frames: int, *, skip_existing: bool = False) -> list[int]:
     """Indices of the ``frames`` rendered frames still to write: all of them, except for an image
     sequence with ``skip_existing``, where frames whose file exists are left out (a sequence resumes)."""
@@ -141,7 +134,6 @@ def write_output(
             data = encode_image(frame, plan.encoder)
             with cache.atomic_output(plan.files[todo[k]], overwrite=overwrite) as tmp:
                 tmp.write_bytes(data)
-                _usual_mode(tmp)
             if progress is not None:
                 progress(k + 1)
         return len(todo)
@@ -151,6 +143,5 @@ def write_output(
             written = encode_ffmpeg(clip, tmp, settings, **kwargs)  # type: ignore[arg-type]
         else:
             written = encode_pyav(clip, tmp, settings, **kwargs)  # type: ignore[arg-type]
-        _usual_mode(tmp)
     log.debug("render: %d frames into %s", written, plan.path)
     return written
