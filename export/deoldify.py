@@ -12,10 +12,11 @@ import os
 from pathlib import Path
 
 from vs_colorize import cache
+from vs_colorize.contract import sidecar_path
 
 from .errors import ExportError
 from .onnx import to_onnx
-from .pt2 import sidecar_path, to_pt2
+from .pt2 import to_pt2
 from .weights import check_size, fetch_deoldify, weights_source
 
 log = logging.getLogger(__name__)
