@@ -55,8 +55,9 @@ def test_fp16_agrees_with_fp32_on_a_photo(data_dir: Path) -> None:
     fp32, fp16 = outs
     assert fp16.dtype == np.float32 and fp16.shape == fp32.shape == x.shape
     diff = np.abs(fp16 - fp32)
-    assert float(diff.mean()) < 2e-3, f"mean |fp16 - fp32| = {diff.mean():.2e}"
-    assert float(diff.max()) < 5e-2, f"max |fp16 - fp32| = {diff.max():.2e}"
+    assert float(diff.mean()) < 1e-3, f"mean |fp16 - fp32| = {diff.mean():.2e}"
+    # the export's fp16 parity tolerance
+    assert float(diff.max()) < 1e-2, f"max |fp16 - fp32| = {diff.max():.2e}"
     # the model colours the photo: its output is not grey
     assert float(np.abs(fp32 - fp32.mean(axis=1, keepdims=True)).mean()) > 0.01
 
