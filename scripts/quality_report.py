@@ -80,21 +80,17 @@ def untrained_onnx(calib_dir: Path, out: Path, *, seed: int = 0, n_calib: int = 
     """Export the untrained ``tiny`` generator (seed ``seed``, BatchNorm calibrated on ``n_calib`` images)."""
     from export import to_onnx
     from training.archs import build_generator
-    from training.metrics import IMAGENET_MEAN, IMAGENET_STD, load_holdout
+    from training.metrics import generator_colorizer, load_holdout
 
     torch.manual_seed(seed)
     gen = build_generator("tiny")
     _, grey = load_holdout(calib_dir, size=128, max_images=n_calib)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     for m in gen.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.reset_running_stats()
             m.momentum = None  # cumulative average over the calibration batches
-    gen.train()
-    with torch.no_grad():
-        for chunk in grey.split(16):
-            gen((chunk - mean) / std)
+    gen.train()  # forward passes in train mode update the BatchNorm running statistics
+    generator_colorizer(gen, batch_size=16)(grey)
     gen.eval()
     to_onnx(gen, out, render_size=336, dynamic=(64, 1024), overwrite=True)
     return out
