@@ -1,4 +1,5 @@
-"""Named recipes: DeOldify's NoGAN settings per model (reference README §11, the training notebooks) and ``tiny``.
+"""Named recipes: DeOldify's NoGAN settings per model (reference README §11, the training notebooks), ``tiny`` and
+``demo``.
 
 ==========  ===================================================================================================
 recipe      what it is
@@ -13,6 +14,12 @@ recipe      what it is
 ``tiny``    A CPU smoke run: the tiny generator, a 16-wide critic, 64 px, two steps per pretraining stage, two
             cycles of fakes → critic → four GAN steps (critic threshold 0.7 so G and C alternate); random VGG
             features (no download).
+``demo``    The bundled offline demo model (vs_colorize/assets, MODEL_CARD.md): the tiny generator from scratch
+            (no pretrained encoder, random VGG features: nothing can be downloaded), unfrozen from the start.
+            Pretrain 64 px bs 16 slice(1e-3, 1e-3) 700 steps → 96 px bs 12 slice(3e-4, 6e-4) 200 steps →
+            128 px bs 8 slice(1e-4, 2e-4) 200 steps (pct_start 0.2). One cycle: fakes for 8.5 % at 128 px, a
+            32-wide critic 60 steps at 128 px (bs 16, lr 1e-3), GAN 150 steps at 128 px (bs 8, lr 3e-5, weights
+            (1, 1.5)) with a generator checkpoint every 10 steps. About an hour on two CPU cores.
 ==========  ===================================================================================================
 
 Every recipe saves generated images for 8.5 % of the data at 192 px, pretrains the critic for 6 epochs at 128 px
@@ -108,16 +115,50 @@ def tiny() -> TrainConfig:
     )
 
 
+def demo() -> TrainConfig:
+    """The bundled offline demo model: the tiny generator trained from scratch on a 2-core CPU in about an hour.
+
+    ``vs-colorize-train nogan --recipe demo --data ../shared/data/train256 --out RUN`` reproduces it.
+    """
+    return TrainConfig(
+        recipe="demo",
+        seed=2026,
+        cycles=1,
+        checkpoint_every=25,
+        log_every=10,
+        image_every=100,
+        data=DataConfig(val_pct=0.1, num_workers=0),
+        loss=LossConfig(vgg_weights="random"),
+        gen=GenPretrainConfig(
+            arch="tiny",
+            pretrained_encoder="none",
+            stages=[
+                GenStage(size=64, batch_size=16, lr=(1e-3, 1e-3), pct_start=0.2, max_steps=700),
+                GenStage(size=96, batch_size=12, lr=(3e-4, 6e-4), pct_start=0.2, max_steps=200),
+                GenStage(size=128, batch_size=8, lr=(1e-4, 2e-4), pct_start=0.2, max_steps=200),
+            ],
+        ),
+        fakes=FakesConfig(size=128, keep_pct=0.085, batch_size=8),
+        critic=CriticPretrainConfig(
+            arch={"nf": 32},
+            first=CriticStage(size=128, batch_size=16, lr=1e-3, max_steps=60),
+            later=CriticStage(size=128, batch_size=16, lr=1e-4, max_steps=60),
+        ),
+        gan=GanConfig(size=128, batch_size=8, lr=3e-5, max_steps=150, save_every_steps=10),
+    )
+
+
 RECIPES: dict[str, Callable[[], TrainConfig]] = {
     "stable": stable,
     "video": video,
     "artistic": artistic,
     "tiny": tiny,
+    "demo": demo,
 }
 
 
 def get_recipe(name: str) -> TrainConfig:
-    """A fresh :class:`TrainConfig` for recipe ``name`` (``stable``, ``video``, ``artistic``, ``tiny``)."""
+    """A fresh :class:`TrainConfig` for recipe ``name`` (``stable``, ``video``, ``artistic``, ``tiny``, ``demo``)."""
     if name not in RECIPES:
         raise ValueError(f"get_recipe: name must be one of {sorted(RECIPES)}, got {name!r}")
     cfg = RECIPES[name]()
