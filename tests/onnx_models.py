@@ -4,6 +4,7 @@
 replicated into RGB, so for a grey level y the render is the known colour ``clip(scale·y + bias)``.
 ``luma_tint``: ``R = y, G = 1 − y, B = 0.5`` — chroma that follows the picture (for geometry tests).
 ``nan``: returns NaN everywhere (0/0). ``broken``: reshapes to a fixed 7×7 size, so every real run fails.
+``slow``: a box blur with a huge kernel — a model that takes long enough per frame to interrupt a render.
 """
 
 from __future__ import annotations
@@ -110,6 +111,15 @@ def nan(path: Path) -> Path:
         helper.make_node("Div", ["z", "z"], ["output"]),
     ]
     return _save(nodes, [], path, info=colorize_info())
+
+
+def slow(path: Path, kernel: int = 63) -> Path:
+    """A ``kernel``×``kernel`` box blur over all three channels (≈ 9·kernel² multiply-adds per pixel)."""
+    weight = np.full((3, 3, kernel, kernel), 1.0 / (3 * kernel * kernel), np.float32)
+    w = numpy_helper.from_array(weight, "w")
+    pad = kernel // 2
+    nodes = [helper.make_node("Conv", ["input", "w"], ["output"], pads=[pad] * 4)]
+    return _save(nodes, [w], path, info=colorize_info())
 
 
 def broken(path: Path) -> Path:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from onnx_models import slow
 from test_cli import ROOT, film, leftovers, model
 from test_encode import ffmpeg_binary
 
@@ -25,8 +26,11 @@ __all__ = ["film", "model"]  # fixtures shared with test_cli
     [(signal.SIGINT, 130, "pyav"), (signal.SIGTERM, 143, "pyav"), (signal.SIGINT, 130, "ffmpeg")],
 )
 def test_interrupted_render_leaves_nothing(
-    tmp_path: Path, film: Path, model: Path, sig: int, code: int, encoder: str
+    tmp_path: Path, film: Path, sig: int, code: int, encoder: str
 ) -> None:
+    # A model slow enough (≈0.1 s a frame at render factor 8) that the render is still running when the
+    # signal arrives, however fast the machine; the signal is sent as soon as output bytes exist.
+    model = slow(tmp_path / "models" / "slow.onnx")
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     if encoder == "ffmpeg":
         binary = ffmpeg_binary()
@@ -46,7 +50,7 @@ def test_interrupted_render_leaves_nothing(
         "--model",
         model,
         "--render-factor",
-        "4",
+        "8",
     ]
     cmd += ["--codec", "ffv1", "--encoder", encoder]
     proc = subprocess.Popen(
