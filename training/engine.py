@@ -170,6 +170,16 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def loop_state(opt: Any, sched: Any, scaler: Any) -> dict[str, Any]:
+    """What a single-optimiser phase's resume checkpoint stores beside the model (see :func:`restore_loop_state`)."""
+    return {
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "scaler": scaler.state_dict(),
+        "rng": rng_state(),
+    }
+
+
 def restore_loop_state(state: dict[str, Any], opt: Any, sched: Any, scaler: Any) -> int:
     """Load a single-optimiser phase's saved optimiser, scheduler, scaler and RNG state; return its step."""
     opt.load_state_dict(state["optimizer"])

@@ -20,9 +20,9 @@ from training.data import CriticDataset, StepSampler, make_loader
 from training.engine import (
     adam,
     load_checkpoint,
+    loop_state,
     one_cycle,
     restore_loop_state,
-    rng_state,
     seed_everything,
     steps_for,
 )
@@ -105,12 +105,8 @@ def run_critic(run: Run, cycle: int) -> None:
         bar.update(1)
         bar.set_postfix(loss=f"{value:.4f}")
         if step % cfg.checkpoint_every == 0 and step < total and run.info.is_main:
-            extra = {
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "scaler": scaler.state_dict(),
-            }
-            save_critic(resume, critic, phase=phase, step=step, rng=rng_state(), config=to_dict(cfg), **extra)
+            saved = loop_state(opt, sched, scaler)
+            save_critic(resume, critic, phase=phase, step=step, config=to_dict(cfg), **saved)
     bar.close()
     run.logs.event("end", phase=phase, step=step)
     if run.info.is_main:

@@ -24,9 +24,9 @@ from training.engine import (
     discriminative_lrs,
     layer_groups,
     load_checkpoint,
+    loop_state,
     one_cycle,
     restore_loop_state,
-    rng_state,
     seed_everything,
     set_encoder_frozen,
     steps_for,
@@ -109,12 +109,8 @@ def run_gen_stage(run: Run, stage: int, loss_fn: FeatureLoss) -> None:
         if step % cfg.image_every == 0 or step == total:
             run.logs.images(f"{phase}/input_output_target", step, [denormalise(t) for t in (x, pred, y)])
         if step % cfg.checkpoint_every == 0 and step < total and run.info.is_main:
-            extra = {
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "scaler": scaler.state_dict(),
-            }
-            save_generator(resume, gen, phase=phase, step=step, rng=rng_state(), config=to_dict(cfg), **extra)
+            saved = loop_state(opt, sched, scaler)
+            save_generator(resume, gen, phase=phase, step=step, config=to_dict(cfg), **saved)
     bar.close()
     val = validate(run, gen, loss_fn, st.size)
     run.logs.event("end", phase=phase, step=step, val_loss=val)
