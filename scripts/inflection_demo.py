@@ -30,12 +30,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from training.archs import build_generator
 from training.checkpoint import save_generator
 from training.inflection import pick_inflection
-from training.metrics import IMAGE_SUFFIXES
+from training.metrics import IMAGE_SUFFIXES, square_rgb
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MEAN = torch.tensor((0.485, 0.456, 0.406)).view(1, 3, 1, 1)
@@ -51,11 +50,7 @@ def load_train(folder: Path, count: int, size: int, seed: int) -> torch.Tensor:
     files = random.Random(seed).sample(files, count)
     out = []
     for path in files:
-        with Image.open(path) as im:
-            rgb = im.convert("RGB")
-        side = min(rgb.size)
-        left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
-        rgb = rgb.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BILINEAR)
+        rgb = square_rgb(path, size)
         out.append(torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1))
     return torch.stack(out)
 

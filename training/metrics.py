@@ -40,11 +40,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from training.archs.imagenet import ColorizeWrapper
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -255,12 +259,21 @@ def noise_instability(
     return float(torch.linalg.vector_norm(diff, dim=1).mean())
 
 
+def square_rgb(path: str | Path, size: int) -> Image.Image:
+    """An image file as RGB, centre-cropped to a square and resized (bilinear) to ``size``×``size``."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        rgb = im.convert("RGB")
+    side = min(rgb.size)
+    left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
+    return rgb.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BILINEAR)
+
+
 def load_holdout(holdout_dir: str | Path, *, size: int, max_images: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``max_images`` images of ``holdout_dir`` (sorted by name), centre-cropped square and resized to
     ``size`` (bilinear). Returns ``(colour, grey)``, both ``[N, 3, size, size]`` in [0, 1]; grey is Pillow's
     ``convert('L')`` replicated on three channels, exactly the input DeOldify feeds its model."""
-    from PIL import Image
-
     folder = Path(holdout_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"load_holdout: holdout_dir {folder} is not a directory")
@@ -269,11 +282,7 @@ def load_holdout(holdout_dir: str | Path, *, size: int, max_images: int) -> tupl
         raise ValueError(f"load_holdout: holdout_dir {folder} holds no image ({', '.join(IMAGE_SUFFIXES)})")
     colour, grey = [], []
     for path in files:
-        with Image.open(path) as im:
-            rgb = im.convert("RGB")
-        side = min(rgb.size)
-        left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
-        rgb = rgb.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BILINEAR)
+        rgb = square_rgb(path, size)
         colour.append(np.asarray(rgb, dtype=np.float32) / 255.0)
         grey.append(np.asarray(rgb.convert("L").convert("RGB"), dtype=np.float32) / 255.0)
     to_t = lambda arrs: torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
