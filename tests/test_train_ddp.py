@@ -63,6 +63,7 @@ if info.is_main:
         "items": [t.tolist() for t in all_keys],
         "mean_loss": mean_loss,
     }, open(sys.argv[2], "w"))
+del model, opt, loss  # the DDP wrapper holds the process group: release it before leaving the group
 dist.cleanup()
 """
 

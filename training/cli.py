@@ -150,12 +150,14 @@ def _train(args: argparse.Namespace) -> int:
     handler = logging.FileHandler(out / "train.log") if run.info.is_main else logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
+    finished = False
     try:
         execute(run, PHASE_COMMANDS[args.command], cycle=args.cycle, pick=args.pick)
+        finished = True
     finally:
         run.logs.close()
         logging.getLogger().removeHandler(handler)
         handler.close()
-        dist.cleanup()
+        dist.cleanup(sync=finished)
     log.info("%s: done; outputs in %s", args.command, out)
     return 0

@@ -8,6 +8,7 @@ switch decisions (losses are all-reduced before the GAN switcher looks at them).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from dataclasses import dataclass
@@ -60,10 +61,20 @@ def init_distributed(device: str = "auto") -> DistInfo:
     return DistInfo(rank=rank, world=world, local_rank=local_rank)
 
 
-def cleanup() -> None:
-    """Leave the process group if one was joined."""
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.destroy_process_group()
+def cleanup(*, sync: bool = True) -> None:
+    """Leave the process group if one was joined.
+
+    With ``sync`` every rank first meets at a barrier, so no peer is still inside a collective when the group goes
+    away (pass ``sync=False`` on an error path, where a dead peer would make the barrier wait for its timeout).
+    Unreachable DDP wrappers still hold the group; collecting them first lets the group's worker threads be joined
+    here, while the interpreter is fully alive, instead of during interpreter shutdown, where gloo can abort.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    if sync:
+        torch_dist.barrier()
+    gc.collect()
+    torch_dist.destroy_process_group()
 
 
 def barrier() -> None:
