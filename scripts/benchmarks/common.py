@@ -1,0 +1,131 @@
+"""What every benchmark section shares: settings, a timer, the record format and cached ONNX artifacts.
+
+A record is a flat dict that JSON can hold::
+
+    {"section": "model", "model": "video", "rf": 21, "side": 336, "backend": "ort-cpu", "precision": "fp32",
+     "batch": 1, "fps": 0.41, "ms": 2440.0, "gmac": 245.9, "tflops": 0.2, "roofline": 0.93, ...}
+
+A variant that cannot run here is recorded too, with ``"skipped": "<why>"`` and no numbers, so the table
+says what was not measured instead of silently leaving it out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("bench")
+
+Record = dict[str, Any]
+
+#: DeOldify's render factors benchmarked by default: 192², 336² (the default) and 560².
+RENDER_FACTORS = (12, 21, 35)
+MODELS = ("tiny", "artistic", "video")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One benchmark run's choices (see ``scripts/bench.py --help``)."""
+
+    models: tuple[str, ...] = MODELS
+    render_factors: tuple[int, ...] = RENDER_FACTORS
+    warmup: int = 2
+    iters: int = 5
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    work: Path = Path("bench-work")
+    frames: int = 24
+    quick: bool = False
+    compile: bool = False
+
+
+def timed(fn: Callable[[], Any], *, warmup: int, iters: int, sync: Callable[[], Any] | None = None) -> dict[str, float]:
+    """Run ``fn`` ``warmup`` times untimed, then ``iters`` times timed; seconds per call as median/min/mean.
+
+    ``sync`` (e.g. ``torch.cuda.synchronize``) runs after every call so asynchronous work is counted.
+    """
+    for _ in range(warmup):
+        fn()
+        if sync:
+            sync()
+    times = []
+    for _ in range(max(1, iters)):
+        start = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        times.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(times), "min_s": min(times), "mean_s": statistics.fmean(times), "n": len(times)}
+
+
+def throughput(seconds: float, items: int = 1) -> dict[str, float]:
+    """``fps`` and ``ms`` per item for ``items`` processed in ``seconds``."""
+    return {"fps": items / seconds, "ms": 1000.0 * seconds / items}
+
+
+def roofline(gmac: float | None, fps: float, peak_tflops: float | None) -> dict[str, float]:
+    """Achieved TFLOP/s (2 FLOPs per multiply-accumulate) and its fraction of ``peak_tflops``."""
+    if not gmac:
+        return {}
+    tflops = 2 * gmac * fps / 1000.0
+    out = {"tflops": tflops}
+    if peak_tflops:
+        out["roofline"] = tflops / peak_tflops
+    return out
+
+
+def skipped(base: Record, why: str) -> Record:
+    """A record for a variant that could not run here, saying why."""
+    log.info("skip %s: %s", label(base), why)
+    return {**base, "skipped": why}
+
+
+def label(r: Record) -> str:
+    """A short human name of a record's variant, for logs."""
+    parts = [str(r.get(k)) for k in ("section", "model", "backend", "precision") if r.get(k) is not None]
+    if r.get("side"):
+        parts.append(f"{r['side']}²")
+    if r.get("resolution"):
+        parts.append(r["resolution"])
+    return " ".join(parts)
+
+
+def onnx_artifact(model: str, settings: Settings, *, fp16: bool = False) -> Path:
+    """The ONNX export of generator preset ``model`` (seeded random weights), dynamic over every benchmarked side.
+
+    Throughput does not depend on the weights' values, so no download is needed; the file is cached under
+    ``settings.work`` and reused by later runs.
+    """
+    import torch
+
+    from export import to_onnx
+    from training.archs import build_generator
+
+    sides = [16 * rf for rf in settings.render_factors]
+    lo, hi = min(sides), max(sides)
+    path = settings.work / f"{model}-{lo}-{hi}-{'fp16' if fp16 else 'fp32'}.onnx"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    gen = build_generator(model).eval()
+    log.info("exporting %s (%s) to %s …", model, "fp16" if fp16 else "fp32", path)
+    to_onnx(gen, path, render_size=lo, dynamic=(lo, hi), fp16=fp16, check=False)
+    return path
+
+
+def inference_module(model: str) -> Any:
+    """The torch module the ONNX artifact is made of: spectral/weight norm baked, normalisation folded in, eval."""
+    import torch
+
+    from export.prepare import kind_spec, prepare
+    from training.archs import build_generator
+
+    torch.manual_seed(0)
+    gen = build_generator(model).eval()
+    return prepare(gen, kind_spec("colorize", "bench", gen), func="bench")
