@@ -40,27 +40,56 @@ class Settings:
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     work: Path = Path("bench-work")
     frames: int = 24
+    budget_s: float = 20.0
+    pipeline_models: tuple[str, ...] = ("tiny", "video")
+    pipeline_rf: int = 21
     quick: bool = False
     compile: bool = False
 
+    @property
+    def side_range(self) -> tuple[int, int]:
+        """The smallest and largest render side any section asks of the colorize artifacts."""
+        sides = [16 * rf for rf in (*self.render_factors, self.pipeline_rf)]
+        return min(sides), max(sides)
 
-def timed(fn: Callable[[], Any], *, warmup: int, iters: int, sync: Callable[[], Any] | None = None) -> dict[str, float]:
+
+def timed(
+    fn: Callable[[], Any],
+    *,
+    warmup: int,
+    iters: int,
+    sync: Callable[[], Any] | None = None,
+    budget_s: float | None = None,
+) -> dict[str, float]:
     """Run ``fn`` ``warmup`` times untimed, then ``iters`` times timed; seconds per call as median/min/mean.
 
     ``sync`` (e.g. ``torch.cuda.synchronize``) runs after every call so asynchronous work is counted.
+    ``budget_s`` caps the timed phase for slow variants (a 560² video frame takes seconds on a CPU): timing stops
+    once the budget is spent and at least three calls were timed.
     """
-    for _ in range(warmup):
-        fn()
-        if sync:
-            sync()
-    times = []
-    for _ in range(max(1, iters)):
+
+    def call() -> float:
         start = time.perf_counter()
         fn()
         if sync:
             sync()
-        times.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(times), "min_s": min(times), "mean_s": statistics.fmean(times), "n": len(times)}
+        return time.perf_counter() - start
+
+    for _ in range(warmup):
+        call()
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < max(1, iters):
+        times.append(call())
+        spent += times[-1]
+        if budget_s is not None and spent > budget_s and len(times) >= 3:
+            break
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "mean_s": statistics.fmean(times),
+        "n": len(times),
+    }
 
 
 def throughput(seconds: float, items: int = 1) -> dict[str, float]:
@@ -106,8 +135,7 @@ def onnx_artifact(model: str, settings: Settings, *, fp16: bool = False) -> Path
     from export import to_onnx
     from training.archs import build_generator
 
-    sides = [16 * rf for rf in settings.render_factors]
-    lo, hi = min(sides), max(sides)
+    lo, hi = settings.side_range
     path = settings.work / f"{model}-{lo}-{hi}-{'fp16' if fp16 else 'fp32'}.onnx"
     if path.exists():
         return path
@@ -115,7 +143,7 @@ def onnx_artifact(model: str, settings: Settings, *, fp16: bool = False) -> Path
     torch.manual_seed(0)
     gen = build_generator(model).eval()
     log.info("exporting %s (%s) to %s …", model, "fp16" if fp16 else "fp32", path)
-    to_onnx(gen, path, render_size=lo, dynamic=(lo, hi), fp16=fp16, check=False)
+    to_onnx(gen, path, render_size=lo, dynamic=(lo, hi) if hi > lo else None, fp16=fp16, check=False)
     return path
 
 

@@ -15,7 +15,16 @@ log = logging.getLogger("bench")
 
 #: Dense fp16 tensor-core peak of an H200 SXM (NVIDIA's datasheet, without sparsity), TFLOP/s.
 H200_FP16_TFLOPS = 790.0
-_PACKAGES = ("vs-colorize", "torch", "onnxruntime", "onnxruntime-gpu", "onnx", "vapoursynth", "numpy", "tensorrt")
+_PACKAGES = (
+    "vs-colorize",
+    "torch",
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "onnx",
+    "vapoursynth",
+    "numpy",
+    "tensorrt",
+)
 
 
 def cpu_name() -> str:
@@ -43,7 +52,9 @@ def versions() -> dict[str, str]:
 
         out["vapoursynth-core"] = str(vs.core.core_version)
         plugins = {p.namespace for p in vs.core.plugins()}
-        out["vs-mlrt"] = ",".join(sorted(plugins & {"ort", "ov", "trt", "trt_rtx", "migx", "ncnn"})) or "absent"
+        out["vs-mlrt"] = (
+            ",".join(sorted(plugins & {"ort", "ov", "trt", "trt_rtx", "migx", "ncnn"})) or "absent"
+        )
     except Exception as exc:  # no VapourSynth: the model-only sections still run
         out["vapoursynth-core"] = f"unavailable ({exc})"
     return out
