@@ -71,13 +71,20 @@ def pipeline_table(records: Sequence[Record]) -> str:
             row += [_num(r["fps"]), _pct(r["overhead"])] if r else ["–", "–"]
         rows.append(row)
     ident = [r for r in records if r["section"] == "pipeline" and r.get("model") == "identity" and "fps" in r]
-    for r in ident:
-        rows.append(["identity", r["backend"], "–", *(["–"] * 4)])
-        rows[-1][3 if r["resolution"] == "720p" else 5] = f"{_num(r['fps'])} ({_num(r['core_ms'])} core-ms)"
+    if ident:
+        cells = {r["resolution"]: f"{_num(r['fps'])} ({_num(r['core_ms'])} core-ms)" for r in ident}
+        rows.append(
+            ["identity", ident[0]["backend"], "–", cells.get("720p", "–"), "–", cells.get("1080p", "–"), "–"]
+        )
     return markdown(
         rows,
         ["model", "backend", "model only fps", "720p fps", "720p overhead", "1080p fps", "1080p overhead"],
     )
+
+
+def _pipeline_side(records: Sequence[Record]) -> str:
+    side = next((r["side"] for r in records if r["section"] == "pipeline" and r.get("side")), None)
+    return f"{side}²" if side else "–"
 
 
 def generic_table(records: Sequence[Record], section: str, columns: Sequence[str]) -> str:
@@ -112,7 +119,10 @@ def summary(run: dict[str, Any]) -> str:
     rec = run["records"]
     sections = [
         ("Model only (fps, batch 1 unless bN; roofline % in brackets)", model_table(rec)),
-        ("colorize filter into a null sink vs the model alone (render 336²)", pipeline_table(rec)),
+        (
+            f"colorize filter into a null sink vs the model alone (render {_pipeline_side(rec)})",
+            pipeline_table(rec),
+        ),
         (
             "superres filter (GRAY16)",
             generic_table(
