@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     write_text_atomic(base.with_suffix(".md"), text)
     png = report.plot(run, base.with_suffix(".png"))
     log.info("wrote %s.json, .md%s", base, " and .png" if png else "")
-    print(text)
+    print(text, end="")
     return 0
 
 

@@ -11,7 +11,7 @@ For each pipeline model at the default render factor (21 → 336²) and each bac
   render size, grey → RGB, frame ⇄ array copies, chroma upscaling and the luma merge, props) adds.
 
 A last pipeline runs an identity "model" (one ONNX ``Identity`` node): its cost per frame is the VapourSynth side
-alone, the floor any GPU pipeline at that resolution has to fit in (``core-ms`` = ms per frame × threads used).
+alone, the floor any GPU pipeline at that resolution has to fit in (``cpu_ms``: CPU time per frame, all threads).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def run(settings: Settings, peaks: dict[str, Any]) -> list[Record]:
                 continue
             records.append({**base, "resolution": "model only", **throughput(model_s), "frames": frames})
             for res, (w, h) in RESOLUTIONS.items():
-                pipe_s = _pipeline(path, backend, w, h, frames, settings)
+                pipe_s, _ = _pipeline(path, backend, w, h, frames, settings)
                 overhead = pipe_s / model_s - 1
                 log.info(
                     "pipeline %s %s %s: %.2f fps, overhead %+.1f %%",
@@ -155,7 +155,7 @@ def _mlrt_only(backend: Any, path: Path, info: Any, side: int, settings: Setting
     start = time.perf_counter()
     node.get_frame(0)
     frames = _frames(time.perf_counter() - start, backend.num_streams, settings)
-    return _render(node[1 : 1 + frames], skip=backend.num_streams), frames
+    return _render(node[1 : 1 + frames], skip=backend.num_streams)[0], frames
 
 
 def _frames(seconds_per_frame: float, streams: int, settings: Settings) -> int:
@@ -165,8 +165,11 @@ def _frames(seconds_per_frame: float, streams: int, settings: Settings) -> int:
     return frames - frames % streams
 
 
-def _pipeline(path: Path, backend: Any, width: int, height: int, frames: int, settings: Settings) -> float:
-    """Seconds per frame of the whole filter at ``width``×``height``, written to a null sink."""
+def _pipeline(
+    path: Path, backend: Any, width: int, height: int, frames: int, settings: Settings
+) -> tuple[float, float]:
+    """Seconds per frame of the whole filter at ``width``×``height`` written to a null sink (steady state), and
+    the process's CPU seconds per frame (see :func:`_render`)."""
     import vapoursynth as vs
 
     from vs_colorize import colorize
@@ -184,19 +187,22 @@ def _pipeline(path: Path, backend: Any, width: int, height: int, frames: int, se
     return _render(out[warm:], skip=warm)
 
 
-def _render(clip: Any, skip: int) -> float:
-    """Steady-state seconds per frame of writing ``clip`` to ``/dev/null`` with ``clip.output`` (as vspipe does).
+def _render(clip: Any, skip: int) -> tuple[float, float]:
+    """Seconds per frame of writing ``clip`` to ``/dev/null`` with ``clip.output`` (as vspipe does), and CPU seconds.
 
     Frame completions are timestamped through ``progress_update``; the frames completed after the ``skip``-th
     completion, over the time they took, leave out the start-up of VapourSynth's output threads (tenths of a
     second, which would dominate a short run of a fast model). Streams finishing together are counted right.
+    The CPU time (all threads of this process, start-up included) is averaged over every frame.
     """
     stamps: list[float] = []
+    cpu = time.process_time()
     with open(os.devnull, "wb") as sink:
         clip.output(sink, progress_update=lambda done, total: stamps.append(time.perf_counter()))
+    cpu = time.process_time() - cpu
     done = stamps[-clip.num_frames :]  # output() also reports 0 before the first frame
     skip = max(1, min(skip, len(done) // 2))
-    return (done[-1] - done[skip - 1]) / (len(done) - skip)
+    return (done[-1] - done[skip - 1]) / (len(done) - skip), cpu / len(done)
 
 
 def _vs_side(settings: Settings) -> list[Record]:
@@ -207,7 +213,7 @@ def _vs_side(settings: Settings) -> list[Record]:
     backend = ORT(provider="cpu", intra_op_threads=1, num_streams=settings.threads)
     out = []
     for res, (w, h) in RESOLUTIONS.items():
-        s = _pipeline(path, backend, w, h, max(settings.frames, 8 * settings.threads), settings)
+        s, cpu = _pipeline(path, backend, w, h, max(settings.frames, 8 * settings.threads), settings)
         log.info("pipeline identity %s: %.1f fps", res, 1 / s)
         base = {
             "section": "pipeline",
@@ -215,7 +221,7 @@ def _vs_side(settings: Settings) -> list[Record]:
             "rf": settings.pipeline_rf,
             "backend": f"ort-cpu 1x{settings.threads}",
         }
-        out.append({**base, "resolution": res, **throughput(s), "core_ms": 1000 * s * settings.threads})
+        out.append({**base, "resolution": res, **throughput(s), "cpu_ms": 1000 * cpu})
     return out
 
 

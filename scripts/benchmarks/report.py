@@ -72,7 +72,7 @@ def pipeline_table(records: Sequence[Record]) -> str:
         rows.append(row)
     ident = [r for r in records if r["section"] == "pipeline" and r.get("model") == "identity" and "fps" in r]
     if ident:
-        cells = {r["resolution"]: f"{_num(r['fps'])} ({_num(r['core_ms'])} core-ms)" for r in ident}
+        cells = {r["resolution"]: f"{_num(r['fps'])} ({_num(r['cpu_ms'])} CPU-ms)" for r in ident}
         rows.append(
             ["identity", ident[0]["backend"], "–", cells.get("720p", "–"), "–", cells.get("1080p", "–"), "–"]
         )

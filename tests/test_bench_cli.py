@@ -1,0 +1,85 @@
+"""scripts/bench.py end to end in its quick mode: the model-only and pipeline sections measure the tiny generator
+with the CPU backends here, record every GPU variant as not measured (with the reason), write JSON, markdown and
+plot beside each other and print the tables last on stdout."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    cmd = [sys.executable, "scripts/bench.py", "--quick", "--sections", "model,pipeline", "--threads", "2"]
+    proc = subprocess.run(
+        [*cmd, "--out", str(out / "results"), "--work", str(out / "work")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (result,) = (out / "results").glob("bench-*.json")
+    return json.loads(result.read_text()), proc.stdout, result
+
+
+def test_bench_quick_writes_json_markdown_and_plot_beside_each_other(
+    quick_run: tuple[dict, str, Path],
+) -> None:
+    run, stdout, result = quick_run
+    assert result.with_suffix(".md").read_text() == stdout  # the tables, printed last
+    assert result.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    machine = run["machine"]
+    assert machine["cpu_count"] >= 1 and machine["date"][:2] == "20" and machine["gpu"] is None
+    assert {"torch", "onnxruntime", "vapoursynth"} <= set(machine["versions"])
+    assert all(v > 0 for v in run["peaks"]["cpu_tflops"].values())
+
+
+def test_bench_quick_measures_the_tiny_model_on_every_cpu_backend(quick_run: tuple[dict, str, Path]) -> None:
+    run, stdout, _ = quick_run
+    model = {r["backend"]: r for r in run["records"] if r["section"] == "model" and "fps" in r}
+    assert {"ort-cpu", "torch-cpu", "mlrt-ort"} <= set(model)  # vs-mlrt's ORT plugin is in the dev extra
+    for r in model.values():
+        assert (r["model"], r["side"], r["batch"]) == ("tiny", 192, 1)
+        assert math.isclose(r["gmac"], 1.158, rel_tol=0.01)  # counted on the meta device
+        assert r["fps"] > 0 and math.isclose(r["ms"], 1000 / r["fps"])
+        assert math.isclose(r["tflops"], 2 * r["gmac"] * r["fps"] / 1000)
+        assert 0 < r["roofline"] == pytest.approx(r["tflops"] / r["peak_tflops"])
+    gpu = [
+        r
+        for r in run["records"]
+        if r["section"] == "model" and r["backend"].startswith(("torch-cuda", "trt"))
+    ]
+    assert gpu and all(r["skipped"] == "no CUDA GPU" for r in gpu)
+    listed = stdout[stdout.index("### Not measured here") :].splitlines()[2:]
+    assert "- model: trt fp16 — no CUDA GPU" in listed and all(line.startswith("- ") for line in listed)
+
+
+def test_bench_quick_pipeline_overhead_is_pipeline_over_model_only(quick_run: tuple[dict, str, Path]) -> None:
+    run, _, _ = quick_run
+    pipe = [r for r in run["records"] if r["section"] == "pipeline" and "fps" in r]
+    configs = {r["backend"] for r in pipe if r["model"] == "tiny"}
+    assert {"ort-cpu 2x1", "ort-cpu 1x2", "mlrt-ort"} <= configs
+    for config in configs:
+        rows = {r["resolution"]: r for r in pipe if r["model"] == "tiny" and r["backend"] == config}
+        assert set(rows) == {"model only", "720p", "1080p"}
+        for res in ("720p", "1080p"):
+            assert rows[res]["overhead"] == pytest.approx(rows[res]["ms"] / rows["model only"]["ms"] - 1)
+    identity = [r for r in pipe if r["model"] == "identity"]
+    assert {r["resolution"] for r in identity} == {"720p", "1080p"}
+    assert all(r["fps"] > 0 and r["cpu_ms"] > 0 for r in identity)
+
+
+def test_bench_rejects_unknown_sections() -> None:
+    proc = subprocess.run(
+        [sys.executable, "scripts/bench.py", "--sections", "model,nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "--sections: unknown nope" in proc.stderr and proc.stdout == ""
