@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,16 @@ import pytest
 import vapoursynth as vs
 
 from vs_colorize import colorize
-from vs_colorize.backends import MLRT, ORT, TRT, Torch, autoselect, cuda_device_count, get_backend
+from vs_colorize.backends import (
+    MLRT,
+    ORT,
+    TRT,
+    Torch,
+    autoselect,
+    cpu_layout,
+    cuda_device_count,
+    get_backend,
+)
 from vs_colorize.backends.ort import import_onnxruntime, installed_ort_distributions, probe_model
 from vs_colorize.contract import read_model_info
 
@@ -67,8 +77,16 @@ def test_get_backend_names() -> None:
 def test_autoselect_here() -> None:
     chosen = autoselect()
     if cuda_device_count() == 0:
-        assert chosen == ORT(provider="cpu")
+        assert chosen == ORT(provider="cpu", **cpu_layout())
     assert isinstance(autoselect(model_format="pt2"), Torch)
+
+
+def test_cpu_layout_uses_every_core_in_at_most_two_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    for cores, threads, expected in [(1, 8, (1, 1)), (2, 8, (2, 1)), (16, 8, (2, 8)), (16, 1, (1, 16))]:
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, n=cores: set(range(n)))
+        monkeypatch.setattr(vs.core, "num_threads", threads)
+        layout = cpu_layout()
+        assert (layout["num_streams"], layout["intra_op_threads"]) == expected
 
 
 def test_ort_session_reports_real_provider(tint: Path) -> None:

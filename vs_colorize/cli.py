@@ -102,8 +102,8 @@ def _parser() -> argparse.ArgumentParser:
         "--streams",
         metavar="N",
         type=int,
-        default=1,
-        help="frames inferred concurrently (backend num_streams, default 1)",
+        default=None,
+        help="frames inferred concurrently (backend num_streams; default: the backend's own, 2 on multi-core CPUs)",
     )
     m.add_argument(
         "--fit", choices=("stretch", "pad"), default="stretch", help="stretch (DeOldify) or pad (keep aspect)"
@@ -181,7 +181,7 @@ def _colorize(args: argparse.Namespace) -> int:
         settings.validate()
         if args.threads < 0:
             raise ValueError(f"--threads must be >= 0, got {args.threads}")
-        if args.streams < 1:
+        if args.streams is not None and args.streams < 1:
             raise ValueError(f"--streams must be >= 1, got {args.streams}")
     except ValueError as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
@@ -217,7 +217,7 @@ def _colorize(args: argparse.Namespace) -> int:
         clip = clip[start:stop]
     try:
         backend: Backend | str | None = args.backend
-        if args.streams > 1:  # configure the backend the filter would pick, with more streams
+        if args.streams is not None:  # configure the backend the filter would pick, with that many streams
             fmt = artifact_format(Path(args.model)) if args.model else None
             chosen = get_backend(args.backend, func="colorize", model_format=fmt or "onnx")
             backend = dataclasses.replace(chosen, num_streams=args.streams)

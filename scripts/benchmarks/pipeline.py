@@ -33,14 +33,20 @@ RESOLUTIONS = {"720p": (1280, 720), "1080p": (1920, 1080)}
 
 
 def configs(settings: Settings, gpu: bool) -> dict[str, Any]:
-    """Backend configurations by label: the CPU ones always, the GPU ones when a GPU is visible."""
-    from vs_colorize.backends import MLRT, ORT, TRT, Torch
+    """Backend configurations by label (ORT CPU labels: intra-op threads × streams); GPU ones when a GPU is visible.
+
+    ``ort-cpu 1x1`` is ``ORT()`` as built by hand, ``ort-cpu auto`` what ``autoselect`` picks on this machine
+    (:func:`vs_colorize.backends.cpu_layout`), ``ort-cpu Nx1`` one session on every core.
+    """
+    from vs_colorize.backends import MLRT, ORT, TRT, Torch, cpu_layout
 
     n = settings.threads
+    auto = cpu_layout()
     out: dict[str, Any] = {
-        f"ort-cpu {n}x1": ORT(provider="cpu", intra_op_threads=n, num_streams=1),
-        f"ort-cpu 1x{n}": ORT(provider="cpu", intra_op_threads=1, num_streams=n),
-        "mlrt-ort": MLRT(plugin="ort", device="CPU", num_streams=1),
+        "ort-cpu 1x1": ORT(provider="cpu"),
+        f"ort-cpu {n}x1": ORT(provider="cpu", intra_op_threads=n),
+        f"ort-cpu auto {auto['intra_op_threads']}x{auto['num_streams']}": ORT(provider="cpu", **auto),
+        "mlrt-ort": MLRT(plugin="ort", device="CPU"),
     }
     if gpu:
         out |= {
@@ -210,7 +216,7 @@ def _vs_side(settings: Settings) -> list[Record]:
     from vs_colorize.backends import ORT
 
     path = _identity(settings.work / "identity.onnx")
-    backend = ORT(provider="cpu", intra_op_threads=1, num_streams=settings.threads)
+    backend = ORT(provider="cpu", intra_op_threads=1, num_streams=settings.threads)  # VS side: all cores
     out = []
     for res, (w, h) in RESOLUTIONS.items():
         s, cpu = _pipeline(path, backend, w, h, max(settings.frames, 8 * settings.threads), settings)

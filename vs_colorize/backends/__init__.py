@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 import vapoursynth as vs
@@ -42,6 +43,7 @@ __all__ = [
     "SessionBackend",
     "Torch",
     "autoselect",
+    "cpu_layout",
     "cuda_device_count",
     "get_backend",
 ]
@@ -58,7 +60,7 @@ def autoselect(*, model_format: str = "onnx") -> Backend:
 
     For ONNX: native TensorRT (tensorrt importable and a GPU visible) > ONNX Runtime with the TensorRT or
     CUDA provider (only if a real session gets it, never from the compile-time provider list) > vs-mlrt
-    ``core.trt`` on a GPU > ONNX Runtime on the CPU. vs-mlrt's CPU plugins run the same ONNX Runtime /
+    ``core.trt`` on a GPU > ONNX Runtime on the CPU (laid out by :func:`cpu_layout`). vs-mlrt's CPU plugins run the same ONNX Runtime /
     OpenVINO code as the ORT backend, so on CPU-only machines the ORT backend is chosen and vs-mlrt is
     opt-in (``backend=MLRT()``). ``.pt2`` artifacts run on :class:`Torch` (CUDA if visible, else CPU);
     engines on :class:`TRT` (or vs-mlrt ``core.trt``).
@@ -89,7 +91,23 @@ def autoselect(*, model_format: str = "onnx") -> Backend:
         from .mlrt import MLRT
 
         return MLRT(plugin="trt")
-    return ORT(provider="cpu")
+    return ORT(provider="cpu", **cpu_layout())
+
+
+def cpu_layout() -> dict[str, int]:
+    """How the ONNX Runtime CPU backend spreads over this process's cores: ``num_streams`` and ``intra_op_threads``.
+
+    Two sessions, each with half the cores (one thread each on a 2-core machine), capped by ``core.num_threads``.
+    Measured with ``scripts/bench.py`` on 2 cores: two one-thread streams kept both cores busy while VapourSynth's
+    own work (resize, chroma merge, output) ran in between, where one two-thread session left the cores idle
+    during that work and competed with it; a single one-thread session (the class defaults) used one core.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    streams = max(1, min(2, cores, vs.core.num_threads))
+    return {"num_streams": streams, "intra_op_threads": max(1, cores // streams)}
 
 
 def get_backend(backend: object, *, func: str, model_format: str = "onnx") -> Backend:
