@@ -11,9 +11,7 @@ from scripts.benchmarks.train_step import run as run_train_step
 
 
 def test_bench_train_step_cpu_fp32_and_bf16_records() -> None:
-    settings = Settings(
-        models=("tiny", "video"), quick=True, warmup=2, iters=2, threads=torch.get_num_threads()
-    )
+    settings = Settings(models=("tiny", "video"), quick=True, warmup=2, iters=1, threads=1)
     records = run_train_step(settings, {"cpu_tflops": {settings.threads: 1.0}, "gpu": None})
 
     cpu = [r for r in records if r["backend"] == "torch-cpu"]
