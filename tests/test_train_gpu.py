@@ -1,4 +1,5 @@
-"""AMP and channels_last on CUDA (skipped where no GPU is visible; not run on the CPU development machines)."""
+"""AMP and channels_last on CUDA (skipped where no GPU is visible; not run on the CPU development machines), and
+the one mixed precision the CPU gets: bf16 autocast."""
 
 from __future__ import annotations
 
@@ -15,6 +16,24 @@ import torch
 from training.engine import Precision
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_precision_bf16_on_cpu_and_fp16_declined(caplog: pytest.LogCaptureFixture) -> None:
+    prec = Precision(torch.device("cpu"), "bf16", channels_last=True)
+    conv = prec.model(torch.nn.Conv2d(3, 8, 3, padding=1))
+    x = prec.batch(torch.randn(2, 3, 32, 32))
+    assert x.is_contiguous() and not prec.channels_last  # NHWC only on CUDA
+    with prec.autocast():
+        y = conv(x)
+    assert y.dtype == torch.bfloat16
+    y.float().square().mean().backward()
+    assert conv.weight.grad.dtype == torch.float32 and torch.isfinite(conv.weight.grad).all()
+    assert not prec.scaler().is_enabled()
+
+    fp16 = Precision(torch.device("cpu"), "fp16", channels_last=False)
+    assert fp16.dtype is None and "amp=fp16 ignored on cpu" in caplog.text
+    with fp16.autocast():
+        assert conv(x).dtype == torch.float32
 
 
 @pytest.mark.gpu
