@@ -12,7 +12,9 @@ weights (throughput does not depend on them), exported once to ONNX (LR sides 16
   ``clip.output()`` (what vspipe does): GRAY16 → GRAYS, the temporal window, the model, GRAYS → GRAY16 at 4×.
   ``settings.frames`` frames are timed (quick: 3) after ``settings.warmup`` other frames warmed the sessions.
   ``overhead`` = filter ms per frame / model-only ms − 1 against the same runtime's model-only record; the
-  tiled variant shows what tiling costs (its ``gmac`` stays the untiled frame's work).
+  tiled variant shows what tiling costs (its ``gmac`` stays the untiled frame's work). A CPU variant whose
+  sessions would not fit in available memory (estimated from the model-only ORT session's peak) is recorded
+  as skipped instead of getting the whole run OOM-killed.
 
 Full size is 1024² in (4096² out); ``settings.quick`` uses 128² and a 64² tile so a smoke run takes seconds.
 """
@@ -54,7 +56,7 @@ class Variant(NamedTuple):
     tiled: bool = False
 
 
-def variants(threads: int) -> list[Variant]:
+def _variants(threads: int) -> list[Variant]:
     """CPU: ORT ``threads``×1 stream, ORT ``threads/2``×2 streams (the same cores), ORT tiled, vs-mlrt
     ``core.ort`` (the plugin's own threading); GPU: ORT-CUDA, vs-mlrt ORT-CUDA (fp32), torch ``.pt2`` (fp16)."""
     half = max(1, threads // 2)
@@ -172,7 +174,7 @@ def _model_only(module: Any, onnx: Path, settings: Settings, base: Record, roof:
 def _filters(
     net: Any, onnx: Path, settings: Settings, base: Record, models: dict[str, Record], roof: dict
 ) -> list[Record]:
-    """One record per :func:`variants` entry, with its overhead over the matching model-only record."""
+    """One record per :func:`_variants` entry, with its overhead over the matching model-only record."""
     import torch
 
     side = base["side"]
@@ -188,7 +190,7 @@ def _filters(
         why = f"no vapoursynth: {exc}"
         return [
             skipped({**rec, "backend": v.name, "precision": v.precision}, why)
-            for v in variants(settings.threads)
+            for v in _variants(settings.threads)
         ]
 
     src, content = _source(vs, side, frames + settings.warmup)
@@ -196,7 +198,7 @@ def _filters(
     threads_before, core.num_threads = core.num_threads, max(settings.threads, 2)
     out: list[Record] = []
     try:
-        for v in variants(settings.threads):
+        for v in _variants(settings.threads):
             backend = v.make(backends)
             r = {**rec, "backend": v.name, "precision": v.precision, "content": content}
             r |= {"threads": getattr(backend, "intra_op_threads", None), "streams": backend.num_streams}
@@ -289,9 +291,8 @@ def _proc_kib(path: str, key: str) -> int:
 def _memory_short(model: Record, streams: int, tile_fraction: float) -> str | None:
     """Why ``streams`` CPU sessions would not fit in available memory (Linux), or None if they fit or unknown.
 
-    A session is estimated at the model-only ORT session's peak (ORT's CPU arena: ~18 GiB at 1024² in)
-    scaled by the tile's share of the frame's pixels, plus 1 GiB for VapourSynth's frames: running out of
-    memory would get the whole benchmark killed.
+    A session is estimated at the model-only ORT session's peak (ORT's CPU arena: ~17 GiB at 1024² in here)
+    scaled by the tile's share of the frame's pixels, plus 1 GiB for VapourSynth's frames.
     """
     try:
         available = _proc_kib("/proc/meminfo", "MemAvailable") / 2**20
