@@ -1,4 +1,4 @@
-"""scripts/benchmarks sections run in-process with quick settings: the records they produce hold real numbers."""
+"""scripts/benchmarks sections run in-process with quick settings; their records hold real numbers."""
 
 from __future__ import annotations
 

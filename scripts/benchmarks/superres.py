@@ -1,7 +1,7 @@
 """Superres section: the 3-frame 4× microscopy model alone, then the ``superres`` filter around it.
 
 The model is ``build_sr()`` (default ``SRConfig``: 3-frame window, 4×, width 32, depth 2) with seeded random
-weights (throughput does not depend on them), exported once to ONNX (LR sides 16..1024) under ``settings.work``.
+weights (throughput does not depend on them), exported once to ONNX (LR sides 16..1024) in ``settings.work``.
 
 * **model only** (``stage="model"``) — one ``[1, 3, side, side]`` float32 input → ``[1, 1, 4·side, 4·side]``:
   the ONNX file in ONNX Runtime (session options as the filter's ORT backend sets them, ``settings.threads``
@@ -58,12 +58,17 @@ class Variant(NamedTuple):
 
 def _variants(threads: int) -> list[Variant]:
     """CPU: ORT ``threads``×1 stream, ORT ``threads/2``×2 streams (the same cores), ORT tiled, vs-mlrt
-    ``core.ort`` (the plugin's own threading); GPU: ORT-CUDA, vs-mlrt ORT-CUDA (fp32), torch ``.pt2`` (fp16)."""
+    ``core.ort`` (the plugin's own threading); GPU: ORT-CUDA, vs-mlrt ORT-CUDA (fp32), torch ``.pt2`` (fp16).
+    """
     half = max(1, threads // 2)
+
+    def ort(b: Any, intra: int = threads, streams: int = 1) -> Any:
+        return b.ORT(provider="cpu", intra_op_threads=intra, num_streams=streams)
+
     return [
-        Variant(f"ort-cpu {threads}t×1", lambda b: b.ORT(provider="cpu", intra_op_threads=threads)),
-        Variant(f"ort-cpu {half}t×2", lambda b: b.ORT(provider="cpu", intra_op_threads=half, num_streams=2)),
-        Variant(f"ort-cpu {threads}t×1 tiled", lambda b: b.ORT(provider="cpu", intra_op_threads=threads), tiled=True),
+        Variant(f"ort-cpu {threads}t×1", ort),
+        Variant(f"ort-cpu {half}t×2", lambda b: ort(b, half, 2)),
+        Variant(f"ort-cpu {threads}t×1 tiled", ort, tiled=True),
         Variant("mlrt-ort-cpu", lambda b: b.MLRT(plugin="ort", device="CPU")),
         Variant("ort-cuda", lambda b: b.ORT(provider="cuda"), ref="ort-cuda", gpu=True),
         Variant("mlrt-ort-cuda", lambda b: b.MLRT(plugin="ort", device="CUDA"), ref="ort-cuda", gpu=True),
@@ -72,7 +77,7 @@ def _variants(threads: int) -> list[Variant]:
 
 
 def run(settings: Settings, peaks: dict) -> list[Record]:
-    """Model-only and filter records of the default SR model at 1024² (quick: 128²); GPU ones skipped without GPU."""
+    """Model-only and filter records of the default SR model at 1024² (quick: 128²); GPU ones may skip."""
     import torch
 
     from export.prepare import kind_spec, prepare
@@ -96,7 +101,7 @@ def run(settings: Settings, peaks: dict) -> list[Record]:
 
 
 def _artifact(net: Any, settings: Settings, fmt: str) -> Path:
-    """The fp32 ONNX (``fmt="onnx"``) or ``.pt2`` export of ``net``, LR sides 16..1024, cached under ``work``."""
+    """The fp32 ONNX (``fmt="onnx"``) or ``.pt2`` export of ``net`` (sides 16..1024), cached in ``work``."""
     from export import to_onnx, to_pt2
 
     path = settings.work / f"{net.config.arch}-{DYNAMIC[0]}-{DYNAMIC[1]}-fp32.{fmt}"
@@ -113,7 +118,7 @@ def _measured(r: Record, seconds: float, frames: int, peak: float | None) -> Rec
 
 
 def _model_only(module: Any, onnx: Path, settings: Settings, base: Record, roof: dict) -> dict[str, Record]:
-    """Records keyed ``ort-cpu``, ``torch-cpu``, ``ort-cuda``, ``torch-cuda`` (the last two skipped without GPU).
+    """Records keyed ``ort-cpu``, ``torch-cpu``, ``ort-cuda`` and ``torch-cuda`` (GPU ones may skip).
 
     ``ort-cpu`` also records ``peak_gib``, how far the process's resident memory rose during the session's
     calls (Linux), which the filter variants use to tell whether their sessions fit in memory.
@@ -265,7 +270,8 @@ def _source(vs: Any, side: int, length: int) -> tuple[Any, str]:
 
 def _render(clip: Any, frames: int) -> float:
     """Seconds to render ``clip[:frames]`` into /dev/null with ``VideoNode.output`` (vspipe's path), after the
-    frames past ``frames`` were rendered untimed (warm-up outside the timed range: nothing comes from cache)."""
+    frames past ``frames`` were rendered untimed (warm-up outside the timed range: no cached frames).
+    """
     with open(os.devnull, "wb") as sink:
         if clip.num_frames > frames:
             clip[frames:].output(sink)
@@ -275,7 +281,7 @@ def _render(clip: Any, frames: int) -> float:
 
 
 def _rss_reset() -> int | None:
-    """This process's resident memory (KiB) after resetting its high-water mark ``VmHWM`` to it; None off Linux."""
+    """This process's resident memory (KiB) after resetting its peak (``VmHWM``); None off Linux."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
         return _proc_kib("/proc/self/status", "VmRSS")
