@@ -248,3 +248,14 @@ def test_several_streams_give_the_same_frames(tmp_path: Path) -> None:
     two = superres(src, model, backend=ORT(provider="cpu", num_streams=2), tile=16, overlap=8)
     for n in range(4):
         np.testing.assert_array_equal(plane(one, n), plane(two, n))
+
+
+def test_autoselected_cpu_backend_runs_one_whole_frame_session() -> None:
+    from vs_colorize.backends import ORT, TRT
+    from vs_colorize.superres import single_cpu_session
+
+    assert single_cpu_session(ORT(provider="cpu", num_streams=2, intra_op_threads=4)) == ORT(
+        provider="cpu", num_streams=1, intra_op_threads=8
+    )
+    for kept in (ORT(provider="cpu"), ORT(provider="cuda", num_streams=2), TRT(num_streams=2)):
+        assert single_cpu_session(kept) is kept

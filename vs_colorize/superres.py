@@ -7,6 +7,7 @@ asked → convert back to the source sample type at ``scale``× size.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Sequence
@@ -133,6 +134,8 @@ def superres(
     if range_in is not None:
         check_int(range_in, FUNC, "range_in", 0, 1)
     chosen = get_backend(backend, func=FUNC, model_format=model_format(model))
+    if backend is None:
+        chosen = single_cpu_session(chosen)
     resolved = resolve_model(
         model, kind="superres", func=FUNC, precision=chosen.precision, formats=chosen.formats
     )
@@ -173,6 +176,22 @@ def superres(
     if clip.format.id != vs.GRAYS:
         out = core.resize.Point(out, format=clip.format.id)
     return core.std.SetFrameProps(out, VSColorizeModel=resolved.name)
+
+
+def single_cpu_session(backend: Backend) -> Backend:
+    """An autoselected ONNX Runtime CPU backend folded into one session over all its threads.
+
+    ``autoselect`` runs two CPU streams (best for colorize, whose VapourSynth work between frames is large), but a
+    whole-frame SR session is big: ONNX Runtime's arena held about 17 GiB for a 1024² → 4096² frame of the default
+    4× model (``scripts/bench.py --sections superres``), so a second stream could exhaust the machine's memory while
+    the filter's own work around the model stays negligible there. Explicit backends are left as given.
+    """
+    from .backends import ORT
+
+    if isinstance(backend, ORT) and not backend.gpu and backend.num_streams > 1:
+        threads = backend.num_streams * backend.intra_op_threads
+        return dataclasses.replace(backend, num_streams=1, intra_op_threads=threads)
+    return backend
 
 
 def _describe(info: ModelInfo) -> str:
