@@ -10,7 +10,8 @@ weights (throughput does not depend on them), exported once to ONNX (LR sides 16
   ``settings.iters`` calls after ``settings.warmup`` untimed ones (CUDA synchronised after each).
 * **filter** (``stage="filter"``) — ``vs_colorize.superres`` on a GRAY16 clip rendered into /dev/null with
   ``clip.output()`` (what vspipe does): GRAY16 → GRAYS, the temporal window, the model, GRAYS → GRAY16 at 4×.
-  ``settings.frames`` frames are timed (quick: 3) after ``settings.warmup`` other frames warmed the sessions.
+  ``settings.frames`` frames at most are timed (3 or more, within ``settings.budget_s`` at the model-only speed;
+  quick: 3) after ``settings.warmup`` other frames warmed the sessions.
   ``overhead`` = filter ms per frame / model-only ms − 1 against the same runtime's model-only record; the
   tiled variant shows what tiling costs (its ``gmac`` stays the untiled frame's work). A CPU variant whose
   sessions would not fit in available memory (estimated from the model-only ORT session's peak) is recorded
@@ -127,7 +128,7 @@ def _model_only(module: Any, onnx: Path, settings: Settings, base: Record, roof:
     import torch
 
     x = np.random.default_rng(0).random((1, 3, base["side"], base["side"]), dtype=np.float32)
-    n = {"warmup": settings.warmup, "iters": settings.iters}
+    n = {"warmup": settings.warmup, "iters": settings.iters, "budget_s": settings.budget_s}
 
     def ort_call(provider: str) -> Callable[[], Any]:
         so = ort.SessionOptions()  # as vs_colorize.backends.ort.ORT.open: no spinning, one inter-op thread
@@ -183,7 +184,12 @@ def _filters(
     import torch
 
     side = base["side"]
-    frames = min(settings.frames, 3) if settings.quick else settings.frames
+    per_frame_s = models["ort-cpu"]["ms"] / 1000  # at least 3 frames, else as many as the time budget allows
+    frames = (
+        min(settings.frames, 3)
+        if settings.quick
+        else max(3, min(settings.frames, int(settings.budget_s / per_frame_s)))
+    )
     rec = {**base, "stage": "filter", "frames": frames}
     try:
         import vapoursynth as vs
