@@ -124,36 +124,50 @@ def label(r: Record) -> str:
     return " ".join(parts)
 
 
-def onnx_artifact(model: str, settings: Settings, *, fp16: bool = False) -> Path:
-    """The ONNX export of generator preset ``model`` (seeded random weights), dynamic over every benchmarked side.
+def generator(model: str) -> Any:
+    """Generator preset ``model`` with seeded random weights whose BatchNorm statistics are calibrated, in eval mode.
 
-    Throughput does not depend on the weights' values, so no download is needed; the file is cached under
-    ``settings.work`` and reused by later runs.
+    Throughput does not depend on the weights' values, so nothing is downloaded; but with the initial running
+    statistics (mean 0, variance 1) the untrained ResNet's activations grow until the self-attention's logits
+    overflow and the ``video``/``artistic`` outputs are NaN, which the filter rightly refuses. Two train-mode
+    passes over random 64² images set the statistics (cumulative average) so every output is finite.
     """
     import torch
+    from torch import nn
 
-    from export import to_onnx
     from training.archs import build_generator
+
+    torch.manual_seed(0)
+    gen = build_generator(model)
+    for m in gen.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    gen.train()
+    with torch.no_grad():
+        for _ in range(2):
+            gen(torch.rand(4, 3, 64, 64))
+    return gen.eval()
+
+
+def onnx_artifact(model: str, settings: Settings, *, fp16: bool = False) -> Path:
+    """The ONNX export of :func:`generator` ``(model)``, dynamic over every benchmarked side, cached in ``work``."""
+    from export import to_onnx
 
     lo, hi = settings.side_range
     path = settings.work / f"{model}-{lo}-{hi}-{'fp16' if fp16 else 'fp32'}.onnx"
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    gen = build_generator(model).eval()
     log.info("exporting %s (%s) to %s …", model, "fp16" if fp16 else "fp32", path)
-    to_onnx(gen, path, render_size=lo, dynamic=(lo, hi) if hi > lo else None, fp16=fp16, check=False)
+    dynamic = (lo, hi) if hi > lo else None
+    to_onnx(generator(model), path, render_size=lo, dynamic=dynamic, fp16=fp16, check=False)
     return path
 
 
 def inference_module(model: str) -> Any:
     """The torch module the ONNX artifact is made of: spectral/weight norm baked, normalisation folded in, eval."""
-    import torch
-
     from export.prepare import kind_spec, prepare
-    from training.archs import build_generator
 
-    torch.manual_seed(0)
-    gen = build_generator(model).eval()
+    gen = generator(model)
     return prepare(gen, kind_spec("colorize", "bench", gen), func="bench")

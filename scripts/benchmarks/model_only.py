@@ -98,11 +98,15 @@ def _measure(
 ) -> Record:
     side, batch = base["side"], base["batch"]
     gpu = name in GPU_VARIANTS
+    import vapoursynth as vs
+
     try:
         with _variant(name, base["model"], module, onnx32, side, batch, settings) as (step, sync):
             t = _time(step, sync, settings)
     except Unavailable as exc:
         return skipped(base, str(exc))
+    except vs.Error as exc:  # a runtime that loads the model but fails on it: recorded, the run goes on
+        return skipped(base, f"failed: {str(exc).splitlines()[0]}")
     fps = batch / t["median_s"]
     if gpu:
         gpu_peaks = peaks.get("gpu") or {}

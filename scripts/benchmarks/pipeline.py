@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import Record, Settings, onnx_artifact, skipped, throughput
+from .common import Record, Settings, generator, onnx_artifact, skipped, throughput
 
 log = logging.getLogger("bench")
 
@@ -109,17 +109,14 @@ def _artifact(model: str, backend: Any, settings: Settings) -> Path:
 
 
 def _pt2(model: str, settings: Settings) -> Path:
-    import torch
-
+    """The fp16 ``torch.export`` artifact of :func:`~.common.generator` for the Torch backend, cached in ``work``."""
     from export import to_pt2
-    from training.archs import build_generator
 
     lo, hi = settings.side_range
     path = settings.work / f"{model}-{lo}-{hi}-fp16.pt2"
     if not path.exists():
-        torch.manual_seed(0)
         dynamic = (lo, hi) if hi > lo else None
-        to_pt2(build_generator(model).eval(), path, render_size=lo, dynamic=dynamic, fp16=True, check=False)
+        to_pt2(generator(model), path, render_size=lo, dynamic=dynamic, fp16=True, check=False)
     return path
 
 
