@@ -193,19 +193,21 @@ def _pipeline(
 def _render(clip: Any, skip: int) -> tuple[float, float]:
     """Seconds per frame of writing ``clip`` to ``/dev/null`` with ``clip.output`` (as vspipe does), and CPU seconds.
 
-    Frame completions are timestamped through ``progress_update``; the frames completed after the ``skip``-th
-    completion, over the time they took, leave out the start-up of VapourSynth's output threads (tenths of a
-    second, which would dominate a short run of a fast model). Streams finishing together are counted right.
-    The CPU time (all threads of this process, start-up included) is averaged over every frame.
+    Frame completions are stamped (wall clock and this process's CPU time, all threads) through
+    ``progress_update``; the frames completed after the ``skip``-th completion, over the time they took, leave out
+    the start-up of VapourSynth's output threads (tenths of a second, which would dominate a short run of a fast
+    model). Streams finishing together are counted right.
     """
-    stamps: list[float] = []
-    cpu = time.process_time()
+    stamps: list[tuple[float, float]] = []
     with open(os.devnull, "wb") as sink:
-        clip.output(sink, progress_update=lambda done, total: stamps.append(time.perf_counter()))
-    cpu = time.process_time() - cpu
+        clip.output(
+            sink,
+            progress_update=lambda done, total: stamps.append((time.perf_counter(), time.process_time())),
+        )
     done = stamps[-clip.num_frames :]  # output() also reports 0 before the first frame
     skip = max(1, min(skip, len(done) // 2))
-    return (done[-1] - done[skip - 1]) / (len(done) - skip), cpu / len(done)
+    frames = len(done) - skip
+    return (done[-1][0] - done[skip - 1][0]) / frames, (done[-1][1] - done[skip - 1][1]) / frames
 
 
 def _vs_side(settings: Settings) -> list[Record]:
@@ -216,7 +218,7 @@ def _vs_side(settings: Settings) -> list[Record]:
     backend = ORT(provider="cpu", intra_op_threads=1, num_streams=settings.threads)  # VS side: all cores
     out = []
     for res, (w, h) in RESOLUTIONS.items():
-        s, cpu = _pipeline(path, backend, w, h, max(settings.frames, 8 * settings.threads), settings)
+        s, cpu = _pipeline(path, backend, w, h, 10 * settings.frames, settings)  # ~1 s: plenty of frames
         log.info("pipeline identity %s: %.1f fps", res, 1 / s)
         base = {
             "section": "pipeline",
