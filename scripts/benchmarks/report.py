@@ -157,7 +157,10 @@ def summary(run: dict[str, Any]) -> str:
 
 
 def plot(run: dict[str, Any], path: Path) -> Path | None:
-    """Model-only fps per backend at the default render size (log scale) beside the pipeline overheads; PNG."""
+    """Model-only fps per backend at the default render size (log scale) beside the pipeline overheads; PNG.
+
+    None when matplotlib is missing (it comes with the training extra).
+    """
     try:
         import matplotlib
 
@@ -166,9 +169,13 @@ def plot(run: dict[str, Any], path: Path) -> Path | None:
     except ImportError:
         return None
     rec = run["records"]
-    models = [r for r in rec if r["section"] == "model" and "fps" in r and r["side"] == 336]
+    measured = [r for r in rec if r["section"] == "model" and "fps" in r]
+    sides = sorted({r["side"] for r in measured})
+    side = 336 if 336 in sides else (sides[0] if sides else 0)  # DeOldify's default render size when measured
+    models = [r for r in measured if r["side"] == side]
     pipes = [r for r in rec if r["section"] == "pipeline" and "overhead" in r]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 2]})
+    height = max(4.8, 0.32 * len(pipes) + 1.5)  # room for one readable label per pipeline bar
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, height), gridspec_kw={"width_ratios": [3, 2]})
     names = list(dict.fromkeys(r["model"] for r in models))
     variants = list(dict.fromkeys(_variant(r) for r in models))
     width = 0.8 / max(1, len(variants))
@@ -178,8 +185,9 @@ def plot(run: dict[str, Any], path: Path) -> Path | None:
     a.set_xticks([k + 0.4 - width / 2 for k in range(len(names))], names)
     a.set_yscale("log")
     a.set_ylabel("frames / s (log)")
-    a.set_title("Model only at render 336² (batch 1)")
-    a.legend(fontsize=8)
+    a.set_title(f"Model only at render {side}² (batch 1)")
+    if variants:
+        a.legend(fontsize=8)
     labels = [f"{r['model']} {r['backend']}\n{r['resolution']}" for r in pipes]
     b.barh(range(len(pipes)), [100 * r["overhead"] for r in pipes], color="tab:gray")
     b.axvline(15, color="tab:red", linestyle="--", label="15 % target")
