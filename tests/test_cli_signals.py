@@ -28,9 +28,10 @@ __all__ = ["film", "model"]  # fixtures shared with test_cli
 def test_interrupted_render_leaves_nothing(
     tmp_path: Path, film: Path, sig: int, code: int, encoder: str
 ) -> None:
-    # A model slow enough (≈0.1 s a frame at render factor 8) that the render is still running when the
-    # signal arrives, however fast the machine; the signal is sent as soon as output bytes exist.
-    model = slow(tmp_path / "models" / "slow.onnx")
+    # A model slow enough (≈0.4 s a frame at render factor 8 on one core; the CPU default runs two streams) that
+    # the render is still running when the signal arrives, however fast the machine; the signal is sent as soon as
+    # output bytes exist. Only the time until the signal is spent, so a slower model costs nothing.
+    model = slow(tmp_path / "models" / "slow.onnx", kernel=127)
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     if encoder == "ffmpeg":
         binary = ffmpeg_binary()
