@@ -176,9 +176,10 @@ class GanConfig:
 class TrainConfig:
     """A whole NoGAN run. ``cycles`` repeats save-fakes → critic → GAN (stable/artistic recipes use several).
 
-    ``device``: ``"auto"`` (CUDA when visible, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. ``amp``
-    ``bf16`` works on CUDA and CPU, ``fp16`` and ``channels_last`` only take effect on CUDA. ``checkpoint_every`` is the resume-checkpoint interval in
-    optimiser steps for generator and critic pretraining (the GAN phase checkpoints with its generator saves).
+    ``device``: ``"auto"`` (CUDA when visible, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. ``amp="bf16"``
+    works on CUDA and CPU; ``fp16`` and ``channels_last`` only take effect on CUDA. ``checkpoint_every`` is the
+    resume-checkpoint interval in optimiser steps for generator and critic pretraining (the GAN phase checkpoints
+    with its generator saves).
     ``log_every``/``image_every``: steps between TensorBoard scalars / image grids (``losses.jsonl`` gets every
     step). ``seed`` seeds every phase (each phase mixes in its own name).
     """

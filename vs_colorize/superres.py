@@ -181,7 +181,7 @@ def superres(
 def single_cpu_session(backend: Backend) -> Backend:
     """An autoselected ONNX Runtime CPU backend folded into one session over all its threads.
 
-    ``autoselect`` runs two CPU streams (best for colorize, whose VapourSynth work between frames is large), but a
+    ``autoselect`` runs two CPU streams (twice the colorize throughput of one one-thread session), but a
     whole-frame SR session is big: ONNX Runtime's arena held about 17 GiB for a 1024² → 4096² frame of the default
     4× model (``scripts/bench.py --sections superres``), so a second stream could exhaust the machine's memory while
     the filter's own work around the model stays negligible there. Explicit backends are left as given.

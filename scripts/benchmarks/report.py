@@ -195,9 +195,8 @@ def plot(run: dict[str, Any], path: Path) -> Path | None:
     b.set_xlabel("pipeline overhead over model only (%)")
     b.set_title("colorize filter into a null sink")
     b.legend(fontsize=8)
-    fig.suptitle(
-        f"vs-colorize benchmarks · {run['machine']['date'][:10]} · {run['machine']['cpu']} · GPU {run['machine']['gpu'] or 'none'}"
-    )
+    m = run["machine"]
+    fig.suptitle(f"vs-colorize benchmarks · {m['date'][:10]} · {m['cpu']} · GPU {m['gpu'] or 'none'}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

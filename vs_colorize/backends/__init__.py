@@ -60,10 +60,10 @@ def autoselect(*, model_format: str = "onnx") -> Backend:
 
     For ONNX: native TensorRT (tensorrt importable and a GPU visible) > ONNX Runtime with the TensorRT or
     CUDA provider (only if a real session gets it, never from the compile-time provider list) > vs-mlrt
-    ``core.trt`` on a GPU > ONNX Runtime on the CPU (laid out by :func:`cpu_layout`). vs-mlrt's CPU plugins run the same ONNX Runtime /
-    OpenVINO code as the ORT backend, so on CPU-only machines the ORT backend is chosen and vs-mlrt is
-    opt-in (``backend=MLRT()``). ``.pt2`` artifacts run on :class:`Torch` (CUDA if visible, else CPU);
-    engines on :class:`TRT` (or vs-mlrt ``core.trt``).
+    ``core.trt`` on a GPU > ONNX Runtime on the CPU (laid out by :func:`cpu_layout`). vs-mlrt's CPU plugins
+    run the same ONNX Runtime / OpenVINO code as the ORT backend, so on CPU-only machines the ORT backend is
+    chosen and vs-mlrt is opt-in (``backend=MLRT()``). ``.pt2`` artifacts run on :class:`Torch` (CUDA if
+    visible, else CPU); engines on :class:`TRT` (or vs-mlrt ``core.trt``).
     """
     from .ort import ORT, probe_gpu_provider
     from .trt import TRT, trt_available
@@ -98,9 +98,9 @@ def cpu_layout() -> dict[str, int]:
     """How the ONNX Runtime CPU backend spreads over this process's cores: ``num_streams`` and ``intra_op_threads``.
 
     Two sessions, each with half the cores (one thread each on a 2-core machine), capped by ``core.num_threads``.
-    Measured with ``scripts/bench.py`` on 2 cores: two one-thread streams kept both cores busy while VapourSynth's
-    own work (resize, chroma merge, output) ran in between, where one two-thread session left the cores idle
-    during that work and competed with it; a single one-thread session (the class defaults) used one core.
+    Measured with ``scripts/bench.py`` on 2 cores (docs/benchmarks.md), colorize at 1080p: two one-thread sessions
+    ran ``tiny`` 1.35× faster than one two-thread session (small layers parallelise poorly inside one session) and
+    ``video`` as fast, and twice as fast as one one-thread session (the class defaults, which use one core).
     """
     try:
         cores = len(os.sched_getaffinity(0))
