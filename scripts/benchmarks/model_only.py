@@ -96,10 +96,10 @@ def _parse(name: str) -> Record:
 def _measure(
     name: str, base: Record, module: Any, onnx32: Path, settings: Settings, peaks: dict[str, Any]
 ) -> Record:
-    side, batch = base["side"], base["batch"]
-    gpu = name in GPU_VARIANTS
     import vapoursynth as vs
 
+    side, batch = base["side"], base["batch"]
+    gpu = name in GPU_VARIANTS
     try:
         with _variant(name, base["model"], module, onnx32, side, batch, settings) as (step, sync):
             t = _time(step, sync, settings)
