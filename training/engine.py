@@ -117,6 +117,14 @@ def discriminative_lrs(lr: tuple[float, float], n_groups: int = 3) -> list[float
     return [lo * step**i for i in range(n_groups)]
 
 
+def optimizer_step(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss: torch.Tensor) -> None:
+    """One optimiser update from ``loss``: clear the gradients, (scaled) backward, step, update the scale."""
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+
+
 def adam(
     groups: list[list[nn.Parameter]], lrs: list[float], wd: float, betas: tuple[float, float] = ADAM_BETAS
 ) -> torch.optim.AdamW:

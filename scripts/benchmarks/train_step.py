@@ -135,7 +135,7 @@ def _training_step(base: Record) -> tuple[Callable[[], None], dict[str, float]]:
 
     from training.archs import build_generator
     from training.config import GenPretrainConfig, GenStage, LossConfig
-    from training.engine import Precision, adam, discriminative_lrs, layer_groups
+    from training.engine import Precision, adam, discriminative_lrs, layer_groups, optimizer_step
     from training.losses import build_feature_loss
 
     device = torch.device("cuda" if base["backend"] == "torch-cuda" else "cpu")
@@ -161,10 +161,7 @@ def _training_step(base: Record) -> tuple[Callable[[], None], dict[str, float]]:
         with prec.autocast():
             pred = gen(x)
             loss = loss_fn(pred.float(), y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
+        optimizer_step(opt, scaler, loss)
 
     gmac = {"gmac": 3 * gmac_gen + 3 * gmac_vgg, "gmac_gen_fwd": gmac_gen, "gmac_vgg_fwd": gmac_vgg}
     return step, gmac

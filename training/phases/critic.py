@@ -22,6 +22,7 @@ from training.engine import (
     load_checkpoint,
     loop_state,
     one_cycle,
+    optimizer_step,
     restore_loop_state,
     seed_everything,
     steps_for,
@@ -88,10 +89,7 @@ def run_critic(run: Run, cycle: int) -> None:
         with run.precision.autocast():
             logits = model(x)
             loss = bce(logits.float(), label)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
+        optimizer_step(opt, scaler, loss)
         lr = opt.param_groups[0]["lr"]
         sched.step()
         step += 1

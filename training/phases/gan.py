@@ -23,7 +23,15 @@ from training.archs import CriticConfig, build_critic
 from training.checkpoint import load_critic, load_generator, save_critic, save_generator
 from training.config import to_dict
 from training.data import ColorizeDataset, StepSampler, denormalise, make_loader
-from training.engine import adam, load_checkpoint, requires_grad, rng_state, seed_everything, set_rng_state
+from training.engine import (
+    adam,
+    load_checkpoint,
+    optimizer_step,
+    requires_grad,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 from training.losses import AdaptiveBCE, FeatureLoss, critic_loss
 from training.phases.context import Run
 from training.phases.critic import critic_path, gan_critic_path
@@ -104,7 +112,7 @@ def run_gan(run: Run, cycle: int, loss_fn: FeatureLoss) -> None:
                 feat = loss_fn(fake.float(), y)
                 adv = bce(critic(fake).float(), torch.ones(x.shape[0], device=run.device))
                 loss = g.weights_gen[0] * feat + g.weights_gen[1] * adv
-            _step(opt_g, scale_g, loss)
+            optimizer_step(opt_g, scale_g, loss)
             parts = {"feature": float(feat.detach()), "adversarial": float(adv.detach())}
         else:
             with torch.no_grad(), run.precision.autocast():
@@ -112,7 +120,7 @@ def run_gan(run: Run, cycle: int, loss_fn: FeatureLoss) -> None:
             with run.precision.autocast():
                 logits = critic_ddp(torch.cat([y, fake])).float()
                 loss = critic_loss(bce, logits[: x.shape[0]], logits[x.shape[0] :])
-            _step(opt_c, scale_c, loss)
+            optimizer_step(opt_c, scale_c, loss)
         step += 1
         value = float(dist.mean_across(loss.detach()))
         switcher.update(value)
@@ -149,10 +157,3 @@ def run_gan(run: Run, cycle: int, loss_fn: FeatureLoss) -> None:
         save_generator(run.cycle_dir(cycle) / "generator.pt", gen, phase=phase, step=step)
         save_critic(gan_critic_path(run, cycle), critic, phase=phase, step=step)
     run.mark_done(phase)
-
-
-def _step(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss: torch.Tensor) -> None:
-    opt.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
-    scaler.step(opt)
-    scaler.update()

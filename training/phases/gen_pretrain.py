@@ -26,6 +26,7 @@ from training.engine import (
     load_checkpoint,
     loop_state,
     one_cycle,
+    optimizer_step,
     restore_loop_state,
     seed_everything,
     set_encoder_frozen,
@@ -95,10 +96,7 @@ def run_gen_stage(run: Run, stage: int, loss_fn: FeatureLoss) -> None:
         with run.precision.autocast():
             pred = model(x)
             loss = loss_fn(pred.float(), y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
+        optimizer_step(opt, scaler, loss)
         lr = opt.param_groups[-1]["lr"]
         sched.step()
         step += 1
