@@ -9,7 +9,7 @@ import os
 import platform
 from typing import Any
 
-from .common import timed
+from .common import timed, torch_threads
 
 log = logging.getLogger("bench")
 
@@ -91,14 +91,10 @@ def cpu_peak_tflops(threads: int, *, side: int = 2048) -> float:
     """
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         a = torch.randn(side, side)
         b = torch.randn(side, side)
         t = timed(lambda: torch.mm(a, b), warmup=2, iters=5)["min_s"]
-    finally:
-        torch.set_num_threads(before)
     return 2 * side**3 / t / 1e12
 
 

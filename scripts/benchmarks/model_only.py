@@ -30,7 +30,17 @@ from typing import Any
 
 import numpy as np
 
-from .common import Record, Settings, inference_module, onnx_artifact, roofline, skipped, throughput, timed
+from .common import (
+    Record,
+    Settings,
+    inference_module,
+    onnx_artifact,
+    roofline,
+    skipped,
+    throughput,
+    timed,
+    torch_threads,
+)
 from .machine import count_gmac
 
 log = logging.getLogger("bench")
@@ -147,13 +157,8 @@ def _variant(
         session = _open(ORT(provider="cpu", intra_op_threads=settings.threads), onnx32, x.shape)
         yield (lambda: session(x)), None
     elif name == "torch-cpu":
-        before = torch.get_num_threads()
-        torch.set_num_threads(settings.threads)
-        t = torch.from_numpy(x)
-        try:
-            yield _torch_step(module, t), None
-        finally:
-            torch.set_num_threads(before)
+        with torch_threads(settings.threads):
+            yield _torch_step(module, torch.from_numpy(x)), None
     elif name.startswith("mlrt-"):
         yield _mlrt(name, onnx32, side, settings), None
     elif name.startswith("torch-compile") and not settings.compile:

@@ -4,7 +4,7 @@ The model is ``build_sr()`` (default ``SRConfig``: 3-frame window, 4×, width 32
 weights (throughput does not depend on them), exported once to ONNX (LR sides 16..1024) in ``settings.work``.
 
 * **model only** (``stage="model"``) — one ``[1, 3, side, side]`` float32 input → ``[1, 1, 4·side, 4·side]``:
-  the ONNX file in ONNX Runtime (session options as the filter's ORT backend sets them, ``settings.threads``
+  the ONNX file in the filter's own ONNX Runtime session (``vs_colorize.backends.ORT``, ``settings.threads``
   intra-op threads) and the same torch module eager, on the CPU; on a GPU also ORT-CUDA (fp32, host arrays in
   and out like the filter) and torch on CUDA (fp16, channels_last). Seconds per call are medians of
   ``settings.iters`` calls after ``settings.warmup`` untimed ones (CUDA synchronised after each).
@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .common import Record, Settings, roofline, skipped, throughput, timed
+from .common import Record, Settings, roofline, skipped, throughput, timed, torch_threads
 from .machine import count_gmac
 
 log = logging.getLogger("bench")
@@ -127,33 +127,27 @@ def _model_only(module: Any, onnx: Path, settings: Settings, base: Record, roof:
     import onnxruntime as ort
     import torch
 
+    from vs_colorize.backends import ORT
+    from vs_colorize.contract import read_model_info
+
     x = np.random.default_rng(0).random((1, 3, base["side"], base["side"]), dtype=np.float32)
     n = {"warmup": settings.warmup, "iters": settings.iters, "budget_s": settings.budget_s}
 
     def ort_call(provider: str) -> Callable[[], Any]:
-        so = ort.SessionOptions()  # as vs_colorize.backends.ort.ORT.open: no spinning, one inter-op thread
-        so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = settings.threads, 1, 3
-        for key in ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning"):
-            so.add_session_config_entry(key, "0")
-        session = ort.InferenceSession(str(onnx), sess_options=so, providers=[provider])
-        if session.get_providers()[0] != provider:
-            raise RuntimeError(f"the session runs on {session.get_providers()[0]}, not {provider}")
-        return lambda: session.run(None, {session.get_inputs()[0].name: x})
+        """The filter's own ORT session (an explicit GPU provider that does not stick raises)."""
+        backend = ORT(provider=provider, intra_op_threads=settings.threads)
+        session = backend.open(onnx, read_model_info(onnx), x.shape)
+        return lambda: session(x)
 
     cpu = {**base, "stage": "model", "precision": "fp32", "threads": settings.threads}
     rss = _rss_reset()
-    t = timed(ort_call("CPUExecutionProvider"), **n)  # the session is freed when timed() returns
+    t = timed(ort_call("cpu"), **n)  # the session is freed when timed() returns
     peak = (_proc_kib("/proc/self/status", "VmHWM") - rss) / 2**20 if rss else None
     out = {
         "ort-cpu": _measured({**cpu, "backend": "ort-cpu", "peak_gib": peak}, t["median_s"], 1, roof["cpu"])
     }
-    before = torch.get_num_threads()
-    torch.set_num_threads(settings.threads)
-    try:
-        with torch.inference_mode():
-            t = timed(lambda: module(torch.from_numpy(x)), **n)
-    finally:
-        torch.set_num_threads(before)
+    with torch_threads(settings.threads), torch.inference_mode():
+        t = timed(lambda: module(torch.from_numpy(x)), **n)
     out["torch-cpu"] = _measured({**cpu, "backend": "torch-cpu"}, t["median_s"], 1, roof["cpu"])
 
     ort_gpu = {**base, "stage": "model", "backend": "ort-cuda", "precision": "fp32"}
@@ -164,9 +158,7 @@ def _model_only(module: Any, onnx: Path, settings: Settings, base: Record, roof:
         out["ort-cuda"] = skipped(ort_gpu, "onnxruntime has no CUDA provider (needs onnxruntime-gpu)")
     else:
         try:
-            out["ort-cuda"] = _measured(
-                ort_gpu, timed(ort_call("CUDAExecutionProvider"), **n)["median_s"], 1, None
-            )
+            out["ort-cuda"] = _measured(ort_gpu, timed(ort_call("cuda"), **n)["median_s"], 1, None)
         except Exception as exc:  # CUDA/cuDNN libraries missing: say so and go on
             out["ort-cuda"] = skipped(ort_gpu, f"ORT-CUDA failed: {exc}")
     gpu = copy.deepcopy(module).half().cuda().to(memory_format=torch.channels_last)

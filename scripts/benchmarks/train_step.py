@@ -23,12 +23,11 @@ gradients only because the VGG is frozen (2·V). The roofline fraction uses the 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from .common import Record, Settings, label, roofline, skipped, throughput, timed
+from .common import Record, Settings, label, roofline, skipped, throughput, timed, torch_threads
 from .machine import count_gmac
 
 log = logging.getLogger("bench")
@@ -48,7 +47,7 @@ def run(settings: Settings, peaks: dict[str, Any]) -> list[Record]:
     import torch
 
     records: list[Record] = []
-    with _threads(settings.threads):
+    with torch_threads(settings.threads):
         for model, side, batch in _plan(CPU_PLAN, settings):
             cpu_peak = peaks.get("cpu_tflops", {}).get(settings.threads)
             peak = {"peak": f"cpu fp32 GEMM ({settings.threads} threads)", "peak_tflops": cpu_peak}
@@ -171,16 +170,3 @@ def _with_speedup(group: list[Record]) -> list[Record]:
     """``speedup`` of each record over the group's first (fp32) record, in steps per second."""
     base = group[0]["steps_per_s"]
     return [{**r, "speedup": r["steps_per_s"] / base} for r in group]
-
-
-@contextlib.contextmanager
-def _threads(n: int) -> Iterator[None]:
-    """Run torch's CPU ops on ``n`` intra-op threads, restoring the previous count afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
