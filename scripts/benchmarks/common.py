@@ -138,6 +138,18 @@ def label(r: Record) -> str:
     return " ".join(parts)
 
 
+def blank_render(backend: Any, path: Path, side: int) -> Any:
+    """The model-only node of a VapourSynth-side backend (vs-mlrt): ``backend`` on a blank ``side``² RGBS clip of
+    10,000 frames, so each new frame number is an uncached model run."""
+    import vapoursynth as vs
+
+    from vs_colorize.contract import read_model_info
+
+    clip = vs.core.std.BlankClip(width=side, height=side, format=vs.RGBS, length=10_000, color=[0.4] * 3)
+    node, _ = backend.apply([clip], path, read_model_info(path), width=side, height=side, func="bench")
+    return node
+
+
 def generator(model: str) -> Any:
     """Generator preset ``model`` with seeded random weights whose BatchNorm statistics are calibrated, in eval mode.
 

@@ -33,6 +33,7 @@ import numpy as np
 from .common import (
     Record,
     Settings,
+    blank_render,
     inference_module,
     onnx_artifact,
     roofline,
@@ -240,7 +241,6 @@ def _mlrt(name: str, onnx32: Path, side: int, settings: Settings) -> Step:
     import vapoursynth as vs
 
     from vs_colorize.backends import MLRT
-    from vs_colorize.contract import read_model_info
 
     plugin, device, fp16 = {
         "mlrt-ort": ("ort", "CPU", False),
@@ -250,13 +250,9 @@ def _mlrt(name: str, onnx32: Path, side: int, settings: Settings) -> Step:
     }[name]
     if not MLRT.available(plugin):
         raise Unavailable(f"vs-mlrt core.{plugin} is not installed")
-    clip = vs.core.std.BlankClip(width=side, height=side, format=vs.RGBS, length=10_000, color=[0.4] * 3)
-    backend = MLRT(plugin=plugin, device=device, fp16=fp16)
     try:
-        node, _ = backend.apply(
-            [clip], onnx32, read_model_info(onnx32), width=side, height=side, func="bench"
-        )
+        node = blank_render(MLRT(plugin=plugin, device=device, fp16=fp16), onnx32, side)
     except vs.Error as exc:
         raise Unavailable(str(exc).splitlines()[0]) from exc
-    frames = iter(range(clip.num_frames))
+    frames = iter(range(node.num_frames))
     return lambda: node.get_frame(next(frames))

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import Record, Settings, generator, onnx_artifact, skipped, throughput
+from .common import Record, Settings, blank_render, generator, onnx_artifact, skipped, throughput
 
 log = logging.getLogger("bench")
 
@@ -124,10 +124,10 @@ def _model_only(backend: Any, path: Path, side: int, settings: Settings) -> tupl
     """Seconds per frame of the backend alone, in its stream configuration, and the frame count to use."""
     from vs_colorize.contract import read_model_info, read_sidecar
 
+    if not hasattr(backend, "open"):  # vs-mlrt: the plugin on a blank clip, through VapourSynth's own threads
+        return _mlrt_only(backend, path, side, settings)
     info = read_sidecar(path) if path.suffix == ".pt2" else read_model_info(path)
     shape = (1, 3, side, side)
-    if not hasattr(backend, "open"):  # vs-mlrt: the plugin on a blank clip, through VapourSynth's own threads
-        return _mlrt_only(backend, path, info, side, settings)
     sessions = [backend.open(path, info, shape) for _ in range(backend.num_streams)]
     x = np.random.default_rng(0).random(shape, dtype=np.float32)
     start = time.perf_counter()
@@ -150,11 +150,8 @@ def _model_only(backend: Any, path: Path, side: int, settings: Settings) -> tupl
     return (time.perf_counter() - start) / (per * len(sessions)), per * len(sessions)
 
 
-def _mlrt_only(backend: Any, path: Path, info: Any, side: int, settings: Settings) -> tuple[float, int]:
-    import vapoursynth as vs
-
-    clip = vs.core.std.BlankClip(width=side, height=side, format=vs.RGBS, length=10_000, color=[0.4] * 3)
-    node, _ = backend.apply([clip], path, info, width=side, height=side, func="bench")
+def _mlrt_only(backend: Any, path: Path, side: int, settings: Settings) -> tuple[float, int]:
+    node = blank_render(backend, path, side)
     start = time.perf_counter()
     node.get_frame(0)
     frames = _frames(time.perf_counter() - start, backend.num_streams, settings)
