@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from vs_colorize._version import __version__
-from vs_colorize.contract import ContractError
+from vs_colorize.core.contract import ContractError
 
 from .errors import ExportError, ParityError
 

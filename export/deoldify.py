@@ -11,8 +11,8 @@ import logging
 import os
 from pathlib import Path
 
-from vs_colorize import cache
-from vs_colorize.contract import sidecar_path
+from vs_colorize.core import cache
+from vs_colorize.core.contract import sidecar_path
 
 from .errors import ExportError
 from .onnx import to_onnx

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from vs_colorize._version import __version__
-from vs_colorize.cache import atomic_output
-from vs_colorize.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
+from vs_colorize.core.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
+from vs_colorize.core.fileio import atomic_output
 
 from .errors import ExportError
 from .parity import report_path_for, verify

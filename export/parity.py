@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from vs_colorize.cache import atomic_output
-from vs_colorize.contract import INPUT_NAME, ContractError, ModelInfo, read_model_info, read_sidecar
+from vs_colorize.core.contract import INPUT_NAME, ContractError, ModelInfo, read_model_info, read_sidecar
+from vs_colorize.core.fileio import atomic_output
 
 from .errors import ExportError, ParityError
 from .prepare import kind_spec, reference_module

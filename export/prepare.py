@@ -1,6 +1,6 @@
 """Turn a torch network into the module that is exported, and trace it with ``torch.export``.
 
-A *kind* (``vs_colorize.contract.KINDS``) decides the wrapper put around the network so that the artifact
+A *kind* (``vs_colorize.core.contract.KINDS``) decides the wrapper put around the network so that the artifact
 has the runtime's tensor contract (DESIGN.md §2), the channel counts written into the metadata and the
 inputs used for tracing and parity checks. Adding a kind means adding one :class:`KindSpec` to
 :data:`KIND_SPECS`.
@@ -16,7 +16,7 @@ from torch import nn
 
 from training.archs import ColorizeWrapper, bake_norms
 from vs_colorize._version import __version__
-from vs_colorize.contract import ModelInfo
+from vs_colorize.core.contract import ModelInfo
 
 from .errors import ExportError
 
@@ -40,7 +40,7 @@ class KindSpec:
     """How one model kind is wrapped, described and probed.
 
     ``wrap`` builds the [0,1] → [0,1] module around the network; ``in_channels``/``out_channels``/
-    ``scale``/``window`` go into :class:`~vs_colorize.contract.ModelInfo`; input sides must be multiples
+    ``scale``/``window`` go into :class:`~vs_colorize.core.contract.ModelInfo`; input sides must be multiples
     of ``multiple``.
     """
 

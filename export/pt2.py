@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vs_colorize.cache import atomic_output
-from vs_colorize.contract import ModelInfo, sidecar_path
+from vs_colorize.core.contract import ModelInfo, sidecar_path
+from vs_colorize.core.fileio import atomic_output
 
 from .parity import report_path_for, verify
 from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace

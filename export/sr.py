@@ -17,8 +17,8 @@ from torch import Tensor, nn
 
 from training.archs.sr import SRNet
 from training.sr.checkpoint import load_checkpoint
-from vs_colorize.cache import sha256_file
-from vs_colorize.contract import ModelInfo
+from vs_colorize.core.contract import ModelInfo
+from vs_colorize.core.fileio import sha256_file
 
 from .errors import ExportError
 from .prepare import KindSpec

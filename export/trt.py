@@ -12,8 +12,8 @@ import json
 import os
 from pathlib import Path
 
-from vs_colorize.cache import atomic_output
-from vs_colorize.contract import ModelInfo, read_model_info, sidecar_path
+from vs_colorize.core.contract import ModelInfo, read_model_info, sidecar_path
+from vs_colorize.core.fileio import atomic_output
 
 from .errors import ExportError
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 
-from vs_colorize import cache
 from vs_colorize._version import __version__
+from vs_colorize.core import cache
 
 from .errors import DownloadError
 

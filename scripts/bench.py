@@ -31,7 +31,8 @@ from pathlib import Path
 from benchmarks import machine, report
 from benchmarks.common import MODELS, RENDER_FACTORS, Settings
 
-from vs_colorize.cache import cache_dir, write_text_atomic
+from vs_colorize.core.cache import cache_dir
+from vs_colorize.core.fileio import write_text_atomic
 
 log = logging.getLogger("bench")
 

@@ -17,7 +17,7 @@ import onnx
 import vapoursynth as vs
 from onnx import TensorProto, helper, numpy_helper
 
-from vs_colorize.contract import ModelInfo
+from vs_colorize.core.contract import ModelInfo
 
 OPSET = 18
 

@@ -26,7 +26,7 @@ from vs_colorize.backends import (
     get_backend,
 )
 from vs_colorize.backends.ort import import_onnxruntime, installed_ort_distributions, probe_model
-from vs_colorize.contract import read_model_info
+from vs_colorize.core.contract import read_model_info
 
 core = vs.core
 ROOT = Path(__file__).resolve().parents[1]

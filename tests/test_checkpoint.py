@@ -23,7 +23,7 @@ from training.checkpoint import (
     save_critic,
     save_generator,
 )
-from vs_colorize.cache import sha256_file
+from vs_colorize.core.fileio import sha256_file
 
 
 def _fastai_opt() -> dict:

@@ -13,8 +13,8 @@ import vapoursynth as vs
 from onnx_models import nan, tint
 from test_encode import audio_packets, decode_all, ffmpeg_binary, write_synthetic
 
-from vs_colorize import cache
 from vs_colorize.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main, parse_frames
+from vs_colorize.core import cache
 
 ROOT = Path(__file__).resolve().parents[1]
 FILM = "bw_film_clips/a-bomb_blast_effects_part.mp4"

@@ -11,7 +11,7 @@ import vapoursynth as vs
 
 from vs_colorize import colorize
 from vs_colorize.backends import ORT
-from vs_colorize.colorize import geometry
+from vs_colorize.filters.colorize import geometry
 
 core = vs.core
 SCALE, BIAS = (1.0, 0.6, 0.3), (0.1, 0.05, 0.0)

@@ -11,9 +11,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from vs_colorize import cache
-from vs_colorize.cache import atomic_output, engine_key, registry_model_path
-from vs_colorize.contract import (
+from vs_colorize.core import fileio
+from vs_colorize.core.cache import engine_key, registry_model_path
+from vs_colorize.core.contract import (
     ContractError,
     ModelInfo,
     read_model_info,
@@ -21,6 +21,7 @@ from vs_colorize.contract import (
     read_sidecar,
     sidecar_path,
 )
+from vs_colorize.core.fileio import atomic_output
 
 
 def _identity_onnx(path, props: dict[str, str]) -> None:
@@ -109,7 +110,7 @@ def test_atomic_output_refuses_overwrite_and_cleans_up(tmp_path):
         tmp.write_bytes(b"done")
     assert target.read_bytes() == b"done"
     assert target.stat().st_mode & 0o777 == 0o666 & ~_current_umask()
-    assert _current_umask() == cache.UMASK  # read once at import, without a set-and-restore race
+    assert _current_umask() == fileio.UMASK  # read once at import, without a set-and-restore race
     with pytest.raises(FileExistsError), atomic_output(target):
         pass
     with pytest.raises(RuntimeError), atomic_output(target, overwrite=True) as tmp:
@@ -126,7 +127,7 @@ def test_cache_layout_follows_environment(_isolated_cache):
 
 def test_runtime_import_stays_light():
     code = (
-        "import sys, vs_colorize, vs_colorize.contract, vs_colorize.cache;"
+        "import sys, vs_colorize, vs_colorize.core.contract, vs_colorize.core.cache, vs_colorize.core.fileio;"
         "heavy = [m for m in ('torch', 'onnxruntime', 'tensorrt', 'onnx', 'training', 'export') if m in sys.modules];"
         "print(','.join(heavy))"
     )

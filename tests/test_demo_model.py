@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scripts.contact_sheet import GAP, pick_frames, read_frames, write_contact_sheet
-from vs_colorize.contract import read_model_info
+from vs_colorize.core.contract import read_model_info
 from vs_colorize.models import ASSETS
 
 MAX_BYTES = 25 * 1024 * 1024

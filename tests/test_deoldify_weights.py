@@ -18,8 +18,9 @@ from export import weights
 from export.cli import main
 from export.errors import DownloadError
 from export.parity import read_pt2_info
-from vs_colorize import cache
-from vs_colorize.contract import read_model_info
+from vs_colorize.core import cache
+from vs_colorize.core.contract import read_model_info
+from vs_colorize.core.fileio import sha256_file
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, every offset distinguishable
 
@@ -187,7 +188,7 @@ def test_deoldify_artistic_checkpoint_reproduces_reference(reference_dir, tmp_pa
     out = cache.registry_model_path("artistic", "fp32")
     info = read_model_info(out)
     assert (info.arch, info.dynamic_range, info.precision) == ("artistic", (64, 96), "fp32")
-    assert info.source_sha256 == cache.sha256_file(path)
+    assert info.source_sha256 == sha256_file(path)
     assert not cache.registry_model_path("artistic", "fp16").exists()
 
     import onnxruntime as ort

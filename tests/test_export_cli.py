@@ -16,8 +16,8 @@ from test_export_onnx import filled_tiny
 from export.cli import main
 from training.archs import CriticConfig, build_critic
 from training.checkpoint import save_critic, save_generator
-from vs_colorize.cache import sha256_file
-from vs_colorize.contract import read_model_info
+from vs_colorize.core.contract import read_model_info
+from vs_colorize.core.fileio import sha256_file
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from export.errors import ExportError, ParityError
 from export.onnx import to_onnx
 from training.archs import CriticConfig, build_critic, build_generator
 from vs_colorize._version import __version__
-from vs_colorize.contract import ModelInfo, read_model_info
+from vs_colorize.core.contract import ModelInfo, read_model_info
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)

@@ -12,7 +12,7 @@ from test_export_onnx import expected_rgb, filled_tiny
 from export.errors import ExportError
 from export.parity import verify
 from export.pt2 import sidecar_path, to_pt2
-from vs_colorize.contract import ModelInfo
+from vs_colorize.core.contract import ModelInfo
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import onnx_models as om
 import pytest
 import vapoursynth as vs
 
-from vs_colorize import cache, colorize, models
+from vs_colorize import colorize, models
+from vs_colorize.core import cache
 from vs_colorize.models import resolve_model
 
 core = vs.core

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
-from vs_colorize import cache
+from vs_colorize.core import cache
 from vs_colorize.io.source import SourceError, open_source, probe
 
 core = vs.core

@@ -16,8 +16,8 @@ from training.archs.sr import SRConfig, build_sr
 from training.sr.checkpoint import load_checkpoint, save_checkpoint
 from training.sr.crappify import CrappifyConfig
 from training.sr.evaluate import restore
-from vs_colorize.contract import read_model_info
-from vs_colorize.superres import superres
+from vs_colorize.core.contract import read_model_info
+from vs_colorize.filters.superres import superres
 
 core = vs.core
 

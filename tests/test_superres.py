@@ -11,8 +11,8 @@ import pytest
 import vapoursynth as vs
 from onnx import TensorProto, helper, numpy_helper
 
-from vs_colorize.contract import ModelInfo
-from vs_colorize.superres import superres
+from vs_colorize.core.contract import ModelInfo
+from vs_colorize.filters.superres import superres
 
 core = vs.core
 
@@ -230,7 +230,7 @@ def test_vs_mlrt_backend_runs_a_static_model_on_a_clip_of_its_size(tmp_path: Pat
 
 @pytest.mark.parametrize(("length", "radius"), [(1, 1), (2, 2), (6, 2)])
 def test_window_clips_clamp_indices(length: int, radius: int) -> None:
-    from vs_colorize.window import window
+    from vs_colorize.filters.frame_window import window
 
     clips = window(numbered(length=length), radius)
     assert len(clips) == 2 * radius + 1 and all(c.num_frames == length for c in clips)
@@ -252,7 +252,7 @@ def test_several_streams_give_the_same_frames(tmp_path: Path) -> None:
 
 def test_autoselected_cpu_backend_runs_one_whole_frame_session() -> None:
     from vs_colorize.backends import ORT, TRT
-    from vs_colorize.superres import single_cpu_session
+    from vs_colorize.filters.superres import single_cpu_session
 
     assert single_cpu_session(ORT(provider="cpu", num_streams=2, intra_op_threads=4)) == ORT(
         provider="cpu", num_streams=1, intra_op_threads=8

@@ -18,7 +18,7 @@ from test_export_onnx import filled_tiny, run_onnx
 
 from export.onnx import to_onnx
 from export.trt import profile_shapes
-from vs_colorize.contract import ModelInfo
+from vs_colorize.core.contract import ModelInfo
 from vs_colorize.trt_engine import build_engine
 
 

@@ -26,8 +26,8 @@ from torch import Tensor, nn
 from training.archs import Critic, CriticConfig, GeneratorConfig, UnetGenerator, preset
 from training.archs.infer import LayoutError, infer_critic_config, infer_generator_config
 from training.archs.norms import SNConv
-from vs_colorize import __version__
-from vs_colorize.cache import atomic_output, sha256_file
+from vs_colorize._version import __version__
+from vs_colorize.core.fileio import atomic_output, sha256_file
 
 GENERATOR_FORMAT = "vs-colorize/generator"
 CRITIC_FORMAT = "vs-colorize/critic"

@@ -258,7 +258,7 @@ def _convert(tp: Any, value: Any) -> Any:
 
 def save_config(cfg: TrainConfig, path: Path) -> None:
     """Write the resolved config as indented JSON (atomically)."""
-    from vs_colorize.cache import atomic_output
+    from vs_colorize.core.fileio import atomic_output
 
     with atomic_output(path, overwrite=True) as tmp:
         tmp.write_text(json.dumps(to_dict(cfg), indent=2) + "\n")

@@ -57,7 +57,7 @@ class Scan:
 
     def save(self, path: Path) -> None:
         """Write the scan as JSON (atomically)."""
-        from vs_colorize.cache import atomic_output
+        from vs_colorize.core.fileio import atomic_output
 
         with atomic_output(path, overwrite=True) as tmp:
             tmp.write_text(json.dumps(self.__dict__))

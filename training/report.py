@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from training.inflection import CheckpointEval, Pick, Signal
-from vs_colorize.cache import write_text_atomic
+from vs_colorize.core.fileio import write_text_atomic
 
 __all__ = ["link_best", "plot_curves", "sample_grid", "write_report"]
 

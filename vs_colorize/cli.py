@@ -24,11 +24,12 @@ from types import FrameType
 
 import vapoursynth as vs
 
-from . import cache, superres_cli
+from . import superres_cli
 from ._version import __version__
 from .backends import NAMES, Backend, get_backend
-from .colorize import colorize
-from .contract import ContractError, read_model_info
+from .core import cache
+from .core.contract import ContractError, read_model_info
+from .filters.colorize import colorize
 from .io.audio import check_audio
 from .io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
 from .io.render import pending_frames, plan_output, prepare_clip, write_output

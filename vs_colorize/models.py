@@ -2,7 +2,7 @@
 
 Artifacts and where their metadata lives:
 
-* ``.onnx``: ``metadata_props`` read with :func:`vs_colorize.contract.read_model_info`;
+* ``.onnx``: ``metadata_props`` read with :func:`vs_colorize.core.contract.read_model_info`;
 * ``.pt2`` (``torch.export``), ``.engine`` / ``.plan`` (TensorRT): a sidecar ``<file>.json`` holding
   ``ModelInfo.to_props()``.
 
@@ -18,9 +18,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cache
 from .checks import error
-from .contract import PRECISIONS, ContractError, Kind, ModelInfo, Precision, read_model_info, read_sidecar
+from .core import cache
+from .core.contract import (
+    PRECISIONS,
+    ContractError,
+    Kind,
+    ModelInfo,
+    Precision,
+    read_model_info,
+    read_sidecar,
+)
 
 log = logging.getLogger("vs_colorize")
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-from . import cache
+from .core import fileio
+from .filters.superres import superres
 from .io.encode import EncodeError, EncodeSettings
 from .io.render import plan_output, prepare_clip, write_output
 from .io.source import SourceError, open_source
 from .progress import Progress
-from .superres import superres
 
 log = logging.getLogger("vs_colorize")
 core = vs.core
@@ -121,7 +121,7 @@ def write_tiff(clip: vs.VideoNode, dtype: np.dtype, out: Path, overwrite: bool, 
     for n, frame in enumerate(clip.frames()):
         stack[n] = np.asarray(frame[0])
         progress.update(n + 1)
-    with cache.atomic_output(out, overwrite=overwrite) as tmp:
+    with fileio.atomic_output(out, overwrite=overwrite) as tmp:
         tifffile.imwrite(tmp, stack, photometric="minisblack")
 
 

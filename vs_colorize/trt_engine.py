@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import cache
+from .core import cache, fileio
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def build_engine(
     _cuda(_import_cudart().cudaSetDevice(device_id), "cudaSetDevice")
     gpu, capability = gpu_identity(device_id)
     key = cache.engine_key(
-        onnx_sha256=cache.sha256_file(onnx_path),
+        onnx_sha256=fileio.sha256_file(onnx_path),
         tensorrt=trt.__version__,
         gpu=gpu,
         compute_capability=capability,
@@ -154,7 +154,7 @@ def build_engine(
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", f"{gpu}-sm{capability}-trt{trt.__version__}")
     timing_path = folder / f"timing-{slug}.cache" if timing_cache else None
     data = _build(trt, onnx_path, (min_shape, opt_shape, max_shape), fp16, workspace_gib, timing_path)
-    with cache.atomic_output(engine_path, overwrite=True) as tmp:
+    with fileio.atomic_output(engine_path, overwrite=True) as tmp:
         tmp.write_bytes(data)
     log.info("wrote TensorRT engine %s (%.1f MB)", engine_path, len(data) / 1e6)
     return engine_path
@@ -192,7 +192,7 @@ def _build(
     if serialized is None:
         raise TRTError(f"build_engine: TensorRT failed to build an engine for {onnx_path.name}")
     if timing_path is not None:
-        with cache.atomic_output(timing_path, overwrite=True) as tmp:
+        with fileio.atomic_output(timing_path, overwrite=True) as tmp:
             tmp.write_bytes(memoryview(config.get_timing_cache().serialize()))
     return bytes(memoryview(serialized))
 

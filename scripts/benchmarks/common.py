@@ -143,7 +143,7 @@ def blank_render(backend: Any, path: Path, side: int) -> Any:
     10,000 frames, so each new frame number is an uncached model run."""
     import vapoursynth as vs
 
-    from vs_colorize.contract import read_model_info
+    from vs_colorize.core.contract import read_model_info
 
     clip = vs.core.std.BlankClip(width=side, height=side, format=vs.RGBS, length=10_000, color=[0.4] * 3)
     node, _ = backend.apply([clip], path, read_model_info(path), width=side, height=side, func="bench")

@@ -190,7 +190,7 @@ def _open(backend: Any, path: Path, shape: tuple[int, ...]) -> Any:
     """A session of the filter's backend, or :class:`Unavailable` with the backend's own error message."""
     import vapoursynth as vs
 
-    from vs_colorize.contract import read_model_info
+    from vs_colorize.core.contract import read_model_info
 
     try:
         return backend.open(path, read_model_info(path), shape)

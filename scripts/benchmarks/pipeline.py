@@ -122,7 +122,7 @@ def _pt2(model: str, settings: Settings) -> Path:
 
 def _model_only(backend: Any, path: Path, side: int, settings: Settings) -> tuple[float, int]:
     """Seconds per frame of the backend alone, in its stream configuration, and the frame count to use."""
-    from vs_colorize.contract import read_model_info, read_sidecar
+    from vs_colorize.core.contract import read_model_info, read_sidecar
 
     if not hasattr(backend, "open"):  # vs-mlrt: the plugin on a blank clip, through VapourSynth's own threads
         return _mlrt_only(backend, path, side, settings)
@@ -234,7 +234,7 @@ def _identity(path: Path) -> Path:
     import onnx
     from onnx import TensorProto, helper
 
-    from vs_colorize.contract import ModelInfo
+    from vs_colorize.core.contract import ModelInfo
 
     io = [
         helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 3, "H", "W"]) for n in ("input", "output")

@@ -128,7 +128,7 @@ def _model_only(module: Any, onnx: Path, settings: Settings, base: Record, roof:
     import torch
 
     from vs_colorize.backends import ORT
-    from vs_colorize.contract import read_model_info
+    from vs_colorize.core.contract import read_model_info
 
     x = np.random.default_rng(0).random((1, 3, base["side"], base["side"]), dtype=np.float32)
     n = {"warmup": settings.warmup, "iters": settings.iters, "budget_s": settings.budget_s}
@@ -187,7 +187,7 @@ def _filters(
         import vapoursynth as vs
 
         from vs_colorize import backends, superres
-        from vs_colorize.superres import DEFAULT_OVERLAP
+        from vs_colorize.filters.superres import DEFAULT_OVERLAP
         from vs_colorize.tiling import plan_axis
     except ImportError as exc:
         why = f"no vapoursynth: {exc}"

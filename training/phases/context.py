@@ -128,7 +128,7 @@ class Run:
         """Record a finished phase and drop its resume checkpoint (rank 0), then sync ranks."""
         self._done.append(phase)
         if self.info.is_main:
-            from vs_colorize.cache import atomic_output
+            from vs_colorize.core.fileio import atomic_output
 
             with atomic_output(self.out / "progress.json", overwrite=True) as tmp:
                 tmp.write_text(json.dumps({"done": self._done}, indent=1))

@@ -20,7 +20,7 @@ from training.checkpoint import load_generator
 from training.crappify import luma_u8
 from training.data import centre_crop, denormalise, load_rgb, normalise, select, stable_hash
 from training.phases.context import Run
-from vs_colorize.cache import write_text_atomic
+from vs_colorize.core.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import torch
 
 from training.checkpoint import read_checkpoint
 from vs_colorize._version import __version__
-from vs_colorize.cache import atomic_output
+from vs_colorize.core.fileio import atomic_output
 
 from ..archs.sr import SRConfig, SRNet
 from .crappify import CrappifyConfig

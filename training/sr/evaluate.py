@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vs_colorize.cache import write_text_atomic
+from vs_colorize.core.fileio import write_text_atomic
 from vs_colorize.tiling import run_tiled
 
 from ..archs.sr import SRNet

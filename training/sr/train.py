@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from vs_colorize.cache import write_text_atomic
+from vs_colorize.core.fileio import write_text_atomic
 
 from ..archs.sr import SRConfig, build_sr
 from .checkpoint import save_checkpoint

@@ -13,7 +13,7 @@ from typing import ClassVar
 import vapoursynth as vs
 
 from ..checks import check_int
-from ..contract import ModelInfo, Precision
+from ..core.contract import ModelInfo, Precision
 from ..frames import Session, infer_clip
 
 

@@ -16,7 +16,7 @@ from typing import ClassVar, Literal
 import vapoursynth as vs
 
 from ..checks import check_choice, check_float, check_int, error
-from ..contract import ModelInfo
+from ..core.contract import ModelInfo
 from ..frames import check_finite
 from .base import Backend
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 
 from ..checks import check_choice, check_int, error
-from ..contract import ModelInfo
+from ..core.contract import ModelInfo
 from .base import SessionBackend, cuda_device_count
 
 if TYPE_CHECKING:

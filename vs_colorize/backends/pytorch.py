@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..checks import check_int, error
-from ..contract import ModelInfo
+from ..core.contract import ModelInfo
 from .base import SessionBackend, cuda_device_count
 
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..checks import check_float, check_int, error
-from ..contract import ModelInfo
+from ..core.contract import ModelInfo
 from .base import SessionBackend, cuda_device_count
 
 #: Engines built from ONNX files in this process, by (ONNX path, mtime, size, input shape, build settings):

@@ -1,6 +1,6 @@
 """Write a finished clip to its output path safely: checks first, temporary names, rename on success.
 
-Every file is written under a temporary name beside its final one (``cache.atomic_output``: hidden,
+Every file is written under a temporary name beside its final one (``fileio.atomic_output``: hidden,
 ``.part`` plus the real extension) and renamed only when complete, so an interrupted or failed render
 never leaves a partial file under the final name, and its temporary file is removed on the way out.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from .. import cache
+from ..core import fileio
 from .encode import EncoderKind, EncodeSettings, check_codec, container_of, encode_pyav, pick_encoder
 from .ffmpeg import encode_ffmpeg
 from .formats import vs_format_of
@@ -132,13 +132,13 @@ def write_output(
         todo = pending_frames(plan, clip.num_frames, skip_existing=skip_existing)
         for k, frame in enumerate(_select(clip, todo).frames(close=True)):
             data = encode_image(frame, plan.encoder)
-            with cache.atomic_output(plan.files[todo[k]], overwrite=overwrite) as tmp:
+            with fileio.atomic_output(plan.files[todo[k]], overwrite=overwrite) as tmp:
                 tmp.write_bytes(data)
             if progress is not None:
                 progress(k + 1)
         return len(todo)
     kwargs = {"audio_from": audio_from, "audio_window": audio_window, "progress": progress}
-    with cache.atomic_output(plan.path, overwrite=overwrite) as tmp:
+    with fileio.atomic_output(plan.path, overwrite=overwrite) as tmp:
         if plan.encoder == "ffmpeg":
             written = encode_ffmpeg(clip, tmp, settings, **kwargs)  # type: ignore[arg-type]
         else:

@@ -15,7 +15,7 @@ from typing import Literal
 import av
 import vapoursynth as vs
 
-from .. import cache
+from ..core import cache
 from .pyav_source import SourceError, pyav_source
 
 log = logging.getLogger(__name__)

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 import vapoursynth as vs
 
-from . import frames
-from .backends import Backend, get_backend
-from .backends.base import SessionBackend
-from .checks import check_clip, check_int, error
-from .contract import ModelInfo
-from .models import model_format, resolve_model
-from .tiling import padded_size, run_tiled
-from .window import window
+from .. import frames
+from ..backends import Backend, get_backend
+from ..backends.base import SessionBackend
+from ..checks import check_clip, check_int, error
+from ..core.contract import ModelInfo
+from ..models import model_format, resolve_model
+from ..tiling import padded_size, run_tiled
+from .frame_window import window
 
 log = logging.getLogger("vs_colorize")
 core = vs.core
@@ -186,7 +186,7 @@ def single_cpu_session(backend: Backend) -> Backend:
     4× model (``scripts/bench.py --sections superres``), so a second stream could exhaust the machine's memory while
     the filter's own work around the model stays negligible there. Explicit backends are left as given.
     """
-    from .backends import ORT
+    from ..backends import ORT
 
     if isinstance(backend, ORT) and not backend.gpu and backend.num_streams > 1:
         threads = backend.num_streams * backend.intra_op_threads

@@ -1,19 +1,13 @@
-"""User cache layout, registry names and atomic file output. Pure Python, shared with ``export``.
+"""Atomic file output and content hashes. Pure Python: the runtime, ``export`` and ``training`` share it.
 
-Layout under :func:`cache_dir` (``$VS_COLORIZE_CACHE``, else ``$XDG_CACHE_HOME/vs-colorize``, else
-``~/.cache/vs-colorize``)::
-
-    weights/   downloaded third-party weights (e.g. DeOldify's ColorizeVideo_gen.pth)
-    models/    ONNX artifacts the filters resolve by registry name: <name>-<precision>.onnx
-    engines/   TensorRT engines keyed by :func:`engine_key`
-    bsindex/   BestSource index files (never next to the user's media)
+The final name of a file written here never holds a half-written file: data goes to a hidden ``.part``
+beside it and is renamed into place only once complete and flushed to disk.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -35,30 +29,6 @@ def _read_umask() -> int:
 #: plain ``open()`` would, without touching the umask while other threads create files.
 UMASK = _read_umask()
 
-#: Names the filters resolve in ``models/``; DeOldify's three generators and our bundled demo.
-REGISTRY_NAMES: tuple[str, ...] = ("video", "stable", "artistic", "demo")
-
-
-def cache_dir() -> Path:
-    env = os.environ.get("VS_COLORIZE_CACHE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "vs-colorize"
-
-
-def subdir(name: str) -> Path:
-    """A cache subdirectory, created on demand."""
-    path = cache_dir() / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def registry_model_path(name: str, precision: str = "fp32") -> Path:
-    """Where the artifact for a registry name lives (whether or not it exists yet)."""
-    return cache_dir() / "models" / f"{name}-{precision}.onnx"
-
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
@@ -66,12 +36,6 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def engine_key(**identity: object) -> str:
-    """A short stable hash of an engine's identity (ONNX hash, TensorRT version, GPU, shapes, precision…)."""
-    blob = json.dumps(identity, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:24]
 
 
 @contextlib.contextmanager

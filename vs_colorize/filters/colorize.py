@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import vapoursynth as vs
 
-from . import frames, temporal
-from .backends import Backend, get_backend
-from .checks import check_choice, check_clip, check_float, check_int, error
-from .models import ResolvedModel, model_format, resolve_model
+from .. import frames
+from ..backends import Backend, get_backend
+from ..checks import check_choice, check_clip, check_float, check_int, error
+from ..models import ResolvedModel, model_format, resolve_model
+from . import scene_smoothing
 
 log = logging.getLogger("vs_colorize")
 core = vs.core
@@ -186,7 +187,7 @@ def colorize(
     if fit == "pad":
         render = render.std.Crop(geo.left, geo.right, geo.top, geo.bottom)
     render = core.std.Limiter(render, 0.0, 1.0)
-    render = temporal.smooth(render, grey, radius=radius, threshold=threshold)
+    render = scene_smoothing.smooth(render, grey, radius=radius, threshold=threshold)
 
     if family == vs.RGB:
         out = _merge_rgb(src, work, render, out_format, default)
