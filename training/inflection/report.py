@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from training.inflection import CheckpointEval, Pick, Signal
 from vs_colorize.core.fileio import write_text_atomic
+
+from .evaluate import CheckpointEval
+from .rule import Pick, Signal
 
 __all__ = ["link_best", "plot_curves", "sample_grid", "write_report"]
 
