@@ -22,8 +22,9 @@ from vs_colorize.core.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
 from vs_colorize.core.fileio import atomic_output
 
 from .errors import ExportError
+from .kinds import kind_spec
 from .parity import report_path_for, verify
-from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace
+from .prepare import arch_name, check_output_shape, model_info, prepare, resolve_geometry, trace
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def _set_metadata(proto: onnx.ModelProto, info: ModelInfo) -> None:
         entry.key, entry.value = key, value
     proto.producer_name = "vs-colorize-export"
     proto.producer_version = __version__
-    proto.doc_string = f"vs_colorize {info.kind} model {info.arch} ({info.precision})"
+    proto.doc_string = f"vs_colorize model: {info.describe()}"
 
 
 def to_onnx(
@@ -83,7 +84,7 @@ def to_onnx(
             (multiples of 16) instead of a static size.
         fp16: convert weights and compute to float16 (input/output stay float32).
         opset: ONNX opset, >= 13 (default 18).
-        kind: artifact kind, one of ``export.prepare.KIND_SPECS`` (default "colorize").
+        kind: artifact kind, one registered in :mod:`export.kinds` (default "colorize").
         arch: architecture name written into the metadata (default: ``model.config.name``).
         source_sha256: sha256 of the weights file the model came from, recorded in the metadata
             (default: ``model.source_sha256`` as set by ``training.checkpoint.load_generator``).
@@ -118,7 +119,7 @@ def to_onnx(
     )
 
     started = time.monotonic()
-    log.info("exporting %s %s to ONNX (%s) …", info.kind, info.arch, _describe(info))
+    log.info("exporting %s to ONNX (opset %d) …", info.describe(), info.opset)
     program = trace(module, spec, geometry, func)
     try:
         onnx_program = torch.onnx.export(
@@ -155,12 +156,3 @@ def to_onnx(
             )
     log.info("wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return info
-
-
-def _describe(info: ModelInfo) -> str:
-    shape = (
-        f"{info.static_size[0]}x{info.static_size[1]}"
-        if info.static_size
-        else f"dynamic {info.dynamic_range[0]}..{info.dynamic_range[1]}"  # type: ignore[index]
-    )
-    return f"{shape}, {info.precision}, opset {info.opset}"

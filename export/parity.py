@@ -24,7 +24,8 @@ from vs_colorize.core.contract import INPUT_NAME, ContractError, ModelInfo, read
 from vs_colorize.core.fileio import atomic_output
 
 from .errors import ExportError, ParityError
-from .prepare import kind_spec, reference_module
+from .kinds import kind_spec
+from .prepare import reference_module
 
 log = logging.getLogger(__name__)
 

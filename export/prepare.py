@@ -1,24 +1,23 @@
 """Turn a torch network into the module that is exported, and trace it with ``torch.export``.
 
-A *kind* (``vs_colorize.core.contract.KINDS``) decides the wrapper put around the network so that the artifact
-has the runtime's tensor contract (DESIGN.md §2), the channel counts written into the metadata and the
-inputs used for tracing and parity checks. Adding a kind means adding one :class:`KindSpec` to
-:data:`KIND_SPECS`.
+A *kind* (:mod:`export.kinds`) decides the wrapper put around the network so that the artifact has the
+runtime's tensor contract (DESIGN.md §2), the channel counts written into the metadata and the inputs used
+for tracing and parity checks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from training.archs import ColorizeWrapper, bake_norms
+from training.archs import bake_norms
 from vs_colorize._version import __version__
 from vs_colorize.core.contract import ModelInfo
 
 from .errors import ExportError
+from .kinds import KindSpec, kind_spec
 
 #: Largest batch a dynamic-batch artifact is traced for.
 MAX_BATCH = 64
@@ -33,62 +32,6 @@ class HalfPrecision(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner(x.half()).float()
-
-
-@dataclass(frozen=True)
-class KindSpec:
-    """How one model kind is wrapped, described and probed.
-
-    ``wrap`` builds the [0,1] → [0,1] module around the network; ``in_channels``/``out_channels``/
-    ``scale``/``window`` go into :class:`~vs_colorize.core.contract.ModelInfo`; input sides must be multiples
-    of ``multiple``.
-    """
-
-    kind: str
-    wrap: Callable[[nn.Module], nn.Module]
-    in_channels: int
-    out_channels: int
-    scale: int = 1
-    window: int = 1
-    multiple: int = 16
-
-    def info_fields(self) -> dict[str, int]:
-        return {
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "scale": self.scale,
-            "window": self.window,
-            "multiple": self.multiple,
-        }
-
-    def example(self, batch: int, height: int, width: int, *, seed: int = 0) -> torch.Tensor:
-        """A reproducible random input in [0,1] of shape ``[batch, in_channels, height, width]``."""
-        gen = torch.Generator().manual_seed(seed)
-        return torch.rand(batch, self.in_channels, height, width, generator=gen)
-
-    def output_shape(self, batch: int, height: int, width: int) -> tuple[int, int, int, int]:
-        return (batch, self.out_channels, height * self.scale, width * self.scale)
-
-
-KIND_SPECS: dict[str, KindSpec] = {
-    "colorize": KindSpec("colorize", ColorizeWrapper, in_channels=3, out_channels=3),
-}
-
-
-def kind_spec(kind: str, func: str, model: nn.Module | None = None) -> KindSpec:
-    """Look up a kind, raising an error that names ``func`` and the argument.
-
-    ``superres`` specs depend on the network (scale, window, multiple) and come from :func:`export.sr.sr_spec`.
-    """
-    if kind == "superres":
-        from .sr import sr_spec
-
-        return sr_spec(model, func)
-    try:
-        return KIND_SPECS[kind]
-    except KeyError:
-        kinds = (*KIND_SPECS, "superres")
-        raise ExportError(f"{func}: kind must be one of {kinds}, got {kind!r}") from None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from torch import nn
 from vs_colorize.core.contract import ModelInfo, sidecar_path
 from vs_colorize.core.fileio import atomic_output
 
+from .kinds import kind_spec
 from .parity import report_path_for, verify
-from .prepare import arch_name, check_output_shape, kind_spec, model_info, prepare, resolve_geometry, trace
+from .prepare import arch_name, check_output_shape, model_info, prepare, resolve_geometry, trace
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,6 @@
-"""Super-resolution export: the ``superres`` kind for :func:`export.to_onnx` and a checkpoint → ONNX helper.
+"""Super-resolution export: an SR training checkpoint → a ``superres`` ONNX artifact.
 
-An :class:`~training.archs.sr.SRNet` already maps ``[N, window, h, w]`` in [0,1] to ``[N, 1, s·h, s·w]`` in
-[0,1] (bicubic base + clamp inside the network), which is exactly the runtime contract (DESIGN.md §2), so the
-export wrapper adds nothing but a name. The kind's channel counts, ``scale``, ``window`` and ``multiple`` are
-read from the network's config, which is why the spec is built per model (:func:`sr_spec`).
+The ``superres`` kind itself (wrapper, channel counts, scale, window) is registered in :mod:`export.kinds`.
 
 ``vs-colorize-export superres CHECKPOINT OUT.onnx [--dynamic 16 1024 | --static SIDE] [--fp16]``.
 """
@@ -13,48 +10,16 @@ from __future__ import annotations
 import logging
 import os
 
-from torch import Tensor, nn
-
-from training.archs.sr import SRNet
 from training.sr.checkpoint import load_checkpoint
 from vs_colorize.core.contract import ModelInfo
 from vs_colorize.core.fileio import sha256_file
 
-from .errors import ExportError
-from .prepare import KindSpec
+from .onnx import to_onnx
 
 log = logging.getLogger("export")
 
 #: LR side range a superres artifact is exported for by default (tiles in the filter keep inputs inside it).
 DEFAULT_DYNAMIC: tuple[int, int] = (16, 1024)
-
-
-class SRWrapper(nn.Module):
-    """The exported module: the SR network unchanged (its output is already the [0,1] HR frame)."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
-
-def sr_spec(model: nn.Module | None, func: str) -> KindSpec:
-    """The ``superres`` :class:`~export.prepare.KindSpec` of ``model`` (an :class:`SRNet`)."""
-    if not isinstance(model, SRNet):
-        got = "no model" if model is None else type(model).__name__
-        raise ExportError(f"{func}: kind 'superres' needs a training.archs.sr.SRNet model, got {got}")
-    cfg = model.config
-    return KindSpec(
-        "superres",
-        SRWrapper,
-        in_channels=cfg.window,
-        out_channels=1,
-        scale=cfg.scale,
-        window=cfg.window,
-        multiple=model.multiple,
-    )
 
 
 def export_checkpoint(
@@ -78,8 +43,6 @@ def export_checkpoint(
         overwrite: replace an existing ``path``.
         check: ONNX Runtime vs torch parity check before the file is kept.
     """
-    from .onnx import to_onnx
-
     model, meta = load_checkpoint(checkpoint)
     log.info("exporting %s (%s steps)", model.config.arch, meta["train_state"].get("steps"))
     return to_onnx(

@@ -149,3 +149,14 @@ def test_read_sidecar(tmp_path):
     info = ModelInfo(kind="colorize", arch="x", dynamic_range=(16, 64))
     sidecar_path(engine).write_text(json.dumps(info.to_props()))
     assert read_sidecar(engine) == info
+
+
+def test_describe_is_one_line_with_the_shapes() -> None:
+    dyn = ModelInfo(kind="colorize", arch="tiny", dynamic_range=(64, 1024))
+    assert dyn.describe() == "colorize tiny fp32, sides 64..1024, multiple of 16"
+    static = ModelInfo(kind="colorize", arch="video", precision="fp16", static_size=(336, 448))
+    assert static.shapes() == "static 448x336"  # width x height, as VapourSynth prints sizes
+    sr = ModelInfo(
+        kind="superres", arch="pssr", static_size=(64, 64), in_channels=3, out_channels=1, scale=4, window=3
+    )
+    assert sr.describe() == "superres pssr fp32, static 64x64, 4x from 3 frames"

@@ -10,7 +10,7 @@ import torch
 import vapoursynth as vs
 
 from export.errors import ExportError
-from export.prepare import kind_spec
+from export.kinds import kind_spec
 from export.sr import export_checkpoint
 from training.archs.sr import SRConfig, build_sr
 from training.sr.checkpoint import load_checkpoint, save_checkpoint

@@ -153,5 +153,5 @@ def _checked(path: Path, name: str, *, kind: Kind, func: str, formats: tuple[str
     info = read_info(path, func=func)
     if info.kind != kind:
         raise error(func, f"model {str(path)!r} is a {info.kind!r} model, not a {kind!r} model")
-    log.info("%s: using model %s (%s, %s, %s)", func, name, path, info.arch, info.precision)
+    log.info("%s: using model %s (%s: %s)", func, name, path, info.describe())
     return ResolvedModel(path=path, info=info, name=name, format=fmt)

@@ -193,7 +193,8 @@ def onnx_artifact(model: str, settings: Settings, *, fp16: bool = False) -> Path
 
 def inference_module(model: str) -> Any:
     """The torch module the ONNX artifact is made of: spectral/weight norm baked, normalisation folded in, eval."""
-    from export.prepare import kind_spec, prepare
+    from export.kinds import kind_spec
+    from export.prepare import prepare
 
     gen = generator(model)
     return prepare(gen, kind_spec("colorize", "bench", gen), func="bench")

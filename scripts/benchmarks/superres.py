@@ -81,7 +81,8 @@ def run(settings: Settings, peaks: dict) -> list[Record]:
     """Model-only and filter records of the default SR model at 1024² (quick: 128²); GPU ones may skip."""
     import torch
 
-    from export.prepare import kind_spec, prepare
+    from export.kinds import kind_spec
+    from export.prepare import prepare
     from training.archs.sr import build_sr
 
     side = QUICK_SIDE if settings.quick else SIDE

@@ -90,6 +90,19 @@ class ModelInfo:
         lo, hi = self.dynamic_range  # type: ignore[misc]
         return all(lo <= s <= hi and s % self.multiple == 0 for s in (height, width))
 
+    def shapes(self) -> str:
+        """The input sizes the graph takes, in words: ``static 448x336`` (W×H) or ``sides 64..1024, multiple of 16``."""
+        if self.static_size is not None:
+            return f"static {self.static_size[1]}x{self.static_size[0]}"
+        assert self.dynamic_range is not None  # __post_init__: exactly one of the two is set
+        lo, hi = self.dynamic_range
+        return f"sides {lo}..{hi}, multiple of {self.multiple}"
+
+    def describe(self) -> str:
+        """One line for logs and messages, e.g. ``colorize tiny fp32, sides 64..1024, multiple of 16``."""
+        extra = f", {self.scale}x from {self.window} frames" if self.kind == "superres" else ""
+        return f"{self.kind} {self.arch} {self.precision}, {self.shapes()}{extra}"
+
     def to_props(self) -> dict[str, str]:
         """Flat string metadata, as stored in ONNX ``metadata_props``."""
         out: dict[str, str] = {}

@@ -168,7 +168,7 @@ def superres(
             raise error(
                 FUNC,
                 f"backend {chosen.name!r} runs whole frames only: the {clip.width}x{clip.height} clip must fit "
-                f"the model ({_describe(info)}) and tile must be None; use backend='ort' for tiling",
+                f"the model ({info.shapes()}) and tile must be None; use backend='ort' for tiling",
             )
         out, label = chosen.apply(clips, resolved.path, info, width=width, height=height, func=FUNC)
     log.info("%s: %s at %dx on %s", FUNC, resolved.name, info.scale, label)
@@ -192,10 +192,3 @@ def single_cpu_session(backend: Backend) -> Backend:
         threads = backend.num_streams * backend.intra_op_threads
         return dataclasses.replace(backend, num_streams=1, intra_op_threads=threads)
     return backend
-
-
-def _describe(info: ModelInfo) -> str:
-    if info.static_size is not None:
-        return f"static {info.static_size[1]}x{info.static_size[0]}"
-    lo, hi = info.dynamic_range  # type: ignore[misc]
-    return f"sides {lo}..{hi}, multiple of {info.multiple}"
