@@ -1,14 +1,14 @@
 # Two commands do all set-up on a fresh Linux machine with Python 3.12+:
-#   make demo   -- builds .venv and runs the main job
-#   make test   -- builds .venv and runs ruff + the test suite (what CI runs)
+#   make demo   -- builds .venv-demo (runtime + CPU inference, no torch) and runs the main job
+#   make test   -- builds .venv (everything for development) and runs ruff + the test suite (what CI runs)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
-UV        := $(VENV)/bin/uv
 EXTRAS    ?= dev
-DATA      ?= ../shared/data
+DEMO_VENV ?= .venv-demo
+DEMO_CLIP ?= scripts/samples/a-bomb_blast_effects_part.mp4
 # Trust the system's CA store (machines behind a TLS-inspecting proxy); harmless elsewhere.
 export UV_SYSTEM_CERTS ?= 1
 # vspipe needs VapourSynth told where this venv's Python lives; keep that file inside the venv.
@@ -18,20 +18,28 @@ export XDG_CONFIG_HOME ?= $(abspath $(VENV))/xdg-config
 PYTHON_BOOT ?= $(shell for c in python3.12 python3.13 python3 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
 	$$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$c; break; }; done)
 
-.PHONY: help env test lint format demo clean
+.PHONY: help env test lint format demo demo-input clean
 
 help:
-	@echo "make demo  - set up .venv and run the main job"
+	@echo "make demo  - set up .venv-demo (runtime + CPU inference) and run the main job"
 	@echo "make test  - set up .venv, run ruff and pytest"
 
-$(VENV)/.installed: pyproject.toml
+# $(call venv,DIR,EXTRAS): a venv at DIR with this checkout installed (editable) with EXTRAS, by uv.
+define venv
 	@test -n "$(PYTHON_BOOT)" || { echo "error: need Python >= 3.12 (python3.12 on PATH or PYTHON_BOOT=...)" >&2; exit 1; }
 	@echo "using $(PYTHON_BOOT)" >&2
-	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check uv
-	$(UV) pip install -q -p $(PY) -e ".[$(EXTRAS)]"
-	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/vapoursynth config >/dev/null
-	touch $@
+	test -x $(1)/bin/python || $(PYTHON_BOOT) -m venv $(1)
+	$(1)/bin/python -m pip install -q --disable-pip-version-check uv
+	$(1)/bin/uv pip install -q -p $(1)/bin/python -e ".[$(2)]"
+	PATH=$(abspath $(1))/bin:$$PATH XDG_CONFIG_HOME=$(abspath $(1))/xdg-config $(1)/bin/vapoursynth config >/dev/null
+	touch $(1)/.installed
+endef
+
+$(VENV)/.installed: pyproject.toml
+	$(call venv,$(VENV),$(EXTRAS))
+
+$(DEMO_VENV)/.installed: pyproject.toml
+	$(call venv,$(DEMO_VENV),cpu)
 
 env: $(VENV)/.installed
 
@@ -46,8 +54,15 @@ format: env
 test: env lint
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q $(PYTEST_ARGS)
 
-demo: env
-	PATH=$(abspath $(VENV))/bin:$$PATH bash scripts/demo.sh $(DATA)
+demo-input:
+	@test -f "$(DEMO_CLIP)" || { echo "error: demo clip not found: $(DEMO_CLIP) (set DEMO_CLIP=...)" >&2; exit 2; }
+	@test -n "$(PYTHON_BOOT)" || { echo "error: need Python >= 3.12 (python3.12 on PATH or PYTHON_BOOT=...)" >&2; exit 1; }
+
+# The demo needs the runtime and CPU inference only: no torch, no training or export tools.
+demo: demo-input
+	$(MAKE) --no-print-directory $(DEMO_VENV)/.installed
+	PATH=$(abspath $(DEMO_VENV))/bin:$$PATH XDG_CONFIG_HOME=$(abspath $(DEMO_VENV))/xdg-config \
+		PYTHON=$(abspath $(DEMO_VENV))/bin/python bash scripts/demo.sh $(DEMO_CLIP)
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_VENV) out .pytest_cache .ruff_cache

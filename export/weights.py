@@ -1,8 +1,14 @@
-"""DeOldify's published generator weights: where they are, downloading with resume, sanity checks.
+"""DeOldify's published generator weights: where they are, downloading with resume, checksums, sanity checks.
 
-URLs and payload sizes come from reference/deoldify/README.md §3 and §10. Downloads use ``urllib`` only,
-go to ``<cache>/weights/`` through a ``.part`` file (resumed with an HTTP Range request when a previous
-attempt was interrupted) and are renamed into place only when complete.
+URLs and payload sizes come from reference/deoldify/README.md §3 and §10; only the links DeOldify's README
+names today are tried (the 2019–2020 Dropbox links are dead). Downloads use ``urllib`` only, go to
+``<cache>/weights/`` through a ``.part`` file (resumed with an HTTP Range request when a previous attempt was
+interrupted) and are renamed into place only when complete.
+
+Upstream publishes no checksums, so a fetched file's sha256 is recorded beside it (``<file>.sha256``, in
+``sha256sum`` format) and checked each time the cached file is used again: a file that changed or was
+swapped in the cache is refused. Where a digest is known in advance (:attr:`WeightsSource.sha256`), the
+download must match it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 
 from vs_colorize._version import __version__
 from vs_colorize.core import cache
+from vs_colorize.core.fileio import sha256_file, write_text_atomic
 
 from .errors import DownloadError
 
@@ -32,13 +39,15 @@ MIN_SIZE_FRACTION = 0.9
 
 @dataclass(frozen=True)
 class WeightsSource:
-    """One published generator: file name, mirrors (tried in order) and fp32 state-dict payload size."""
+    """One published generator: file name, mirrors (tried in order), fp32 state-dict payload size and, where
+    known, the sha256 of the published file."""
 
     name: str
     filename: str
     urls: tuple[str, ...]
     payload_bytes: int
     render_factor: int
+    sha256: str | None = None
 
     @property
     def min_bytes(self) -> int:
@@ -49,30 +58,21 @@ DEOLDIFY: dict[str, WeightsSource] = {
     "video": WeightsSource(
         "video",
         "ColorizeVideo_gen.pth",
-        (
-            "https://data.deepai.org/deoldify/ColorizeVideo_gen.pth",
-            "https://www.dropbox.com/s/336vn9y4qwyg9yz/ColorizeVideo_gen.pth?dl=1",
-        ),
+        ("https://data.deepai.org/deoldify/ColorizeVideo_gen.pth",),
         873_920_916,
         21,
     ),
     "stable": WeightsSource(
         "stable",
         "ColorizeStable_gen.pth",
-        (
-            "https://www.dropbox.com/s/axsd2g85uyixaho/ColorizeStable_gen.pth?dl=1",
-            "https://www.dropbox.com/s/usf7uifrctqw9rl/ColorizeStable_gen.pth?dl=1",
-        ),
+        ("https://www.dropbox.com/s/axsd2g85uyixaho/ColorizeStable_gen.pth?dl=1",),
         873_920_916,
         35,
     ),
     "artistic": WeightsSource(
         "artistic",
         "ColorizeArtistic_gen.pth",
-        (
-            "https://data.deepai.org/deoldify/ColorizeArtistic_gen.pth",
-            "https://www.dropbox.com/s/zkehq1uwahhbc2o/ColorizeArtistic_gen.pth?dl=1",
-        ),
+        ("https://data.deepai.org/deoldify/ColorizeArtistic_gen.pth",),
         255_070_532,
         35,
     ),
@@ -202,14 +202,17 @@ def download(url: str, dest: str | os.PathLike[str], *, timeout: float = 30.0, c
 def fetch_deoldify(name: str, *, urls: tuple[str, ...] | None = None, timeout: float = 30.0) -> Path:
     """The cached weights file of DeOldify generator ``name``, downloading it if needed.
 
-    Mirrors are tried in order (``urls`` overrides them). The file must pass :func:`check_size`.
+    Mirrors are tried in order (``urls`` overrides them). The file must pass :func:`check_size` and
+    :func:`check_digest` (its recorded sha256, written on first use).
 
     Raises:
         DownloadError: no mirror worked; the message gives the URL and the path to put the file at.
     """
     source = weights_source(name)
     dest = cached_weights_path(name)
-    if not dest.exists():
+    fetched = not dest.exists()
+    if fetched:
+        digest_record_path(dest).unlink(missing_ok=True)  # a record without its file describes nothing
         failures = []
         for url in urls or source.urls:
             log.info("downloading %s from %s", source.filename, url)
@@ -228,6 +231,48 @@ def fetch_deoldify(name: str, *, urls: tuple[str, ...] | None = None, timeout: f
     try:
         check_size(dest, source)
     except DownloadError:
-        dest.unlink()
+        dest.unlink()  # truncated or foreign: it would block the next fetch
+        raise
+    try:
+        check_digest(dest, source, fetched=fetched)
+    except DownloadError:
+        if fetched:  # our own download is bad; a cached file that changed stays for the user to inspect
+            dest.unlink()
         raise
     return dest
+
+
+def digest_record_path(path: str | os.PathLike[str]) -> Path:
+    """Where the sha256 of a cached weights file is recorded: ``<file>.sha256``."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def check_digest(path: Path, source: WeightsSource, *, fetched: bool, func: str = "deoldify") -> str:
+    """Check ``path`` against the known digest of ``source`` and the digest recorded when it was fetched.
+
+    The first time a file is seen (just ``fetched``, or placed in the cache by hand) its sha256 is recorded;
+    afterwards it must keep that digest. Returns the digest.
+
+    Raises:
+        DownloadError: the digest differs from the published or the recorded one.
+    """
+    digest = sha256_file(path)
+    if source.sha256 is not None and digest != source.sha256:
+        raise DownloadError(
+            f"{func}: {os.fspath(path)} has sha256 {digest}, not the published {source.sha256}; "
+            "it is not DeOldify's file (a changed mirror or a corrupted transfer)"
+        )
+    record = digest_record_path(path)
+    if record.exists() and not fetched:
+        fields = record.read_text().split()
+        recorded = fields[0] if fields else ""
+        if digest != recorded:
+            raise DownloadError(
+                f"{func}: {os.fspath(path)} changed since it was fetched (sha256 recorded in {record.name}: "
+                f"{recorded or 'nothing'}, now {digest}); delete both files and run again to fetch it anew"
+            )
+        return digest
+    write_text_atomic(record, f"{digest}  {path.name}\n")
+    log.info("%s: recorded sha256 %s of %s", func, digest, path.name)
+    return digest

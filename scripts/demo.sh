@@ -2,8 +2,9 @@
 # The README's main job (`make demo`): colorize a real black-and-white film clip offline and write a
 # before/after contact sheet.
 #
-#   scripts/demo.sh [DATA_DIR] [OUT_DIR]      (defaults: ../shared/data, out)
+#   scripts/demo.sh [CLIP] [OUT_DIR]      (defaults: scripts/samples/a-bomb_blast_effects_part.mp4, out)
 #
+# The clip ships with the repository (public domain, see scripts/samples/SOURCES.md), so a bare clone runs it.
 # Needs the package installed (`make demo` does it in .venv and puts .venv/bin on PATH). The model is
 # `vs-colorize colorize`'s default: DeOldify's video model when its weights are installed
 # (`vs-colorize-export deoldify video`), otherwise the demo model shipped in the package
@@ -11,16 +12,16 @@
 # Reruns replace the demo's own outputs.
 set -euo pipefail
 
-DATA_DIR=${1:-../shared/data}
-OUT_DIR=${2:-out}
-CLIP="$DATA_DIR/bw_film_clips/a-bomb_blast_effects_part.mp4"
-VIDEO="$OUT_DIR/a-bomb_colorized.mkv"
-SHEET="$OUT_DIR/a-bomb_contact_sheet.png"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CLIP=${1:-$HERE/samples/a-bomb_blast_effects_part.mp4}
+OUT_DIR=${2:-out}
+NAME=$(basename "${CLIP%.*}")
+VIDEO="$OUT_DIR/${NAME}_colorized.mkv"
+SHEET="$OUT_DIR/${NAME}_contact_sheet.png"
 PYTHON=${PYTHON:-python}
 
 if [[ ! -f "$CLIP" ]]; then
-  echo "demo.sh: DATA_DIR must hold bw_film_clips/a-bomb_blast_effects_part.mp4, not found: $CLIP" >&2
+  echo "demo.sh: CLIP not found: $CLIP" >&2
   exit 2
 fi
 mkdir -p "$OUT_DIR"

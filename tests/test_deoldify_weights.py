@@ -3,6 +3,8 @@ DeOldify-format checkpoint of the real architecture through ``vs-colorize-export
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import http.server
 import re
 import socket
@@ -136,13 +138,53 @@ def test_downloaded_file_far_too_small_is_rejected_and_removed(server):
     assert not weights.cached_weights_path("artistic").exists()
 
 
-def test_published_mirrors_prefer_deepai_then_dropbox_dl1():
+def test_published_mirrors_are_the_current_links_only():
     for name, source in weights.DEOLDIFY.items():
         assert source.urls, name
         assert all(u.startswith("https://") for u in source.urls)
         assert all(u.endswith("?dl=1") for u in source.urls if "dropbox" in u)
-    assert weights.DEOLDIFY["video"].urls[0].startswith("https://data.deepai.org/")
-    assert weights.DEOLDIFY["artistic"].urls[0].startswith("https://data.deepai.org/")
+    assert weights.DEOLDIFY["video"].urls == ("https://data.deepai.org/deoldify/ColorizeVideo_gen.pth",)
+    assert weights.DEOLDIFY["artistic"].urls == ("https://data.deepai.org/deoldify/ColorizeArtistic_gen.pth",)
+    # the links DeOldify's README dropped in 2020 are dead and never tried
+    dead = ("336vn9y4qwyg9yz", "zkehq1uwahhbc2o", "usf7uifrctqw9rl", "mwjep3vyqk5mkjc")
+    assert not [u for s in weights.DEOLDIFY.values() for u in s.urls if any(d in u for d in dead)]
+
+
+@pytest.fixture
+def small_artistic(monkeypatch: pytest.MonkeyPatch) -> weights.WeightsSource:
+    """The artistic source with the test payload's size, so the size check passes and the digest is what counts."""
+    source = dataclasses.replace(weights.DEOLDIFY["artistic"], payload_bytes=len(PAYLOAD))
+    monkeypatch.setitem(weights.DEOLDIFY, "artistic", source)
+    return source
+
+
+def test_fetched_weights_get_their_sha256_recorded_and_checked_on_reuse(server, small_artistic):
+    path = weights.fetch_deoldify("artistic", urls=(_url(server),), timeout=5)
+    record = weights.digest_record_path(path)
+    assert record.read_text() == f"{hashlib.sha256(PAYLOAD).hexdigest()}  {path.name}\n"
+    assert weights.fetch_deoldify("artistic", urls=(_url(server),), timeout=5) == path  # reuse: no download
+    assert len(server.requests) == 1
+
+    tampered = bytearray(PAYLOAD)
+    tampered[123_456] ^= 1  # same size, one bit: a size check alone would pass it
+    path.write_bytes(bytes(tampered))
+    with pytest.raises(DownloadError, match=r"changed since it was fetched .*delete both files"):
+        weights.fetch_deoldify("artistic", urls=(_url(server),), timeout=5)
+    assert path.exists()  # kept for the user to inspect; nothing is silently re-downloaded over it
+
+
+def test_a_known_digest_must_match_the_download(server, small_artistic, monkeypatch):
+    monkeypatch.setitem(weights.DEOLDIFY, "artistic", dataclasses.replace(small_artistic, sha256="0" * 64))
+    with pytest.raises(DownloadError, match=r"not the published 0{64}"):
+        weights.fetch_deoldify("artistic", urls=(_url(server),), timeout=5)
+    assert not weights.cached_weights_path("artistic").exists()
+
+
+def test_a_file_placed_by_hand_is_recorded_on_first_use(small_artistic):
+    path = weights.cached_weights_path("artistic")
+    path.write_bytes(PAYLOAD)
+    assert weights.fetch_deoldify("artistic", urls=("http://127.0.0.1:9/unused",), timeout=1) == path
+    assert weights.digest_record_path(path).read_text().split()[0] == hashlib.sha256(PAYLOAD).hexdigest()
 
 
 @pytest.mark.parametrize(
