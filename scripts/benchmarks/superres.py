@@ -187,7 +187,7 @@ def _filters(
         import vapoursynth as vs
 
         from vs_colorize import backends, superres
-        from vs_colorize.filters.superres import DEFAULT_OVERLAP
+        from vs_colorize.backends.tiles import DEFAULT_OVERLAP
         from vs_colorize.tiling import plan_axis
     except ImportError as exc:
         why = f"no vapoursynth: {exc}"
