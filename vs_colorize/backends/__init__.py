@@ -97,7 +97,8 @@ def autoselect(*, model_format: str = "onnx", kind: Kind = "colorize") -> Backen
         from .mlrt import MLRT
 
         return MLRT(plugin="trt")
-    return ORT(provider="cpu", **cpu_layout(kind))
+    layout = cpu_layout(kind)
+    return ORT(provider="cpu", num_streams=layout["num_streams"], intra_op_threads=layout["intra_op_threads"])
 
 
 def cpu_layout(kind: Kind = "colorize") -> dict[str, int]:

@@ -44,8 +44,10 @@ class TilePlan:
         """The (height, width) of every model call for ``height``×``width`` frames."""
         if self.tile is not None:
             return self.tile
-        pad = lambda s: padded_size(s, multiple=self.multiple, min_size=self.min_size)  # noqa: E731
-        return pad(height), pad(width)
+        return (
+            padded_size(height, multiple=self.multiple, min_size=self.min_size),
+            padded_size(width, multiple=self.multiple, min_size=self.min_size),
+        )
 
 
 def describe_sizes(info: ModelInfo) -> str:
