@@ -208,7 +208,7 @@ def _filters(
             tile = overlap = None
             if v.tiled:
                 tile = QUICK_TILE if settings.quick else TILE
-                overlap = min(DEFAULT_OVERLAP, tile // 2)  # the filter's default overlap
+                overlap = min(DEFAULT_OVERLAP, tile // 2)  # the backends' default overlap
                 r |= {"tile": tile, "overlap": overlap, "tiles": len(plan_axis(side, tile, overlap)) ** 2}
             why = None
             if v.gpu and not torch.cuda.is_available():
