@@ -250,6 +250,9 @@ def test_vs_mlrt_backend_tiles_with_its_own_tilesize_and_overlap(tmp_path: Path)
     for tile in (16, (24, 32)):
         blended = plane(superres(src, model, backend=mlrt, tile=tile, overlap=8), 1)
         np.testing.assert_allclose(blended, whole, atol=1e-5)
+    coarse = sr_model(tmp_path / "m8.onnx", multiple=8, dynamic_range=(8, 1024))
+    with pytest.raises(vs.Error, match=r"superres: backend 'mlrt' cannot pad a 60x44 frame .*; pass tile="):
+        superres(noise(vs.GRAYS, width=60, height=44), coarse, backend=mlrt)
 
 
 @pytest.mark.parametrize(("length", "radius"), [(1, 1), (2, 2), (6, 2)])

@@ -26,8 +26,9 @@ from .tiles import TileArg, TilePlan, plan_tiles
 class Job:
     """One model over one clip, as :meth:`Backend.apply` hands it to a runtime (see its arguments).
 
-    ``tiles`` is None when the model takes the frames as they are. Later per-job settings (a batch size)
-    become fields here, so the runtimes' :meth:`Backend.run` signature stays as it is.
+    ``tiles`` is None when the model takes the frames as they are. Settings of the runtime (streams, and a
+    batch size later) are fields of the backend that :meth:`Backend.run` reads, not arguments of
+    :meth:`Backend.apply`; a per-job setting would be a field here. Neither changes a signature.
     """
 
     clips: tuple[vs.VideoNode, ...]
@@ -38,13 +39,13 @@ class Job:
     func: str
     tiles: TilePlan | None
 
-    def input_shape(self) -> tuple[int, int, int, int]:
-        """The NCHW shape of every model call: one frame (or tile) with the planes of all clips as channels."""
+    def input_shape(self, batch: int = 1) -> tuple[int, int, int, int]:
+        """The NCHW shape of every model call: ``batch`` frames (or tiles) with the planes of all clips as channels."""
         channels = sum(c.format.num_planes for c in self.clips)
         h, w = self.clips[0].height, self.clips[0].width
         if self.tiles is not None:
             h, w = self.tiles.model_size(h, w)
-        return 1, channels, h, w
+        return batch, channels, h, w
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -107,9 +107,9 @@ class MLRT(Backend):
 
         vs-mlrt runs tiles of exactly ``tilesize`` inside the frame (the last one aligned with the frame's end)
         and keeps each tile's output only ``overlap`` pixels away from an inner tile edge, without blending. Our
-        ``overlap`` (pixels shared by adjacent tiles) becomes vs-mlrt's margin ``overlap // 2``: tiles still
-        share that many pixels, and each output pixel comes from a tile where it lies at least half of them
-        away from the edge (the blend of the other backends discards a quarter).
+        ``overlap`` (pixels shared by adjacent tiles) becomes vs-mlrt's margin ``overlap // 2``: adjacent tiles
+        share at least twice the margin, and each output pixel comes from a tile where it lies at least the margin
+        away from an inner edge (the blend of the session backends discards a quarter of the overlap).
         """
         plan, clip = job.tiles, job.clips[0]
         if plan is None:
