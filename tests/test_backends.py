@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -72,6 +73,19 @@ def test_get_backend_names() -> None:
     assert isinstance(get_backend("trt", func="f"), TRT)
     mine = ORT(intra_op_threads=2)
     assert get_backend(mine, func="f") is mine
+
+
+def test_get_backend_overrides() -> None:
+    """The user's settings (the CLI's --streams) replace those of the chosen backend, checked like arguments."""
+    assert get_backend("ort", func="f", num_streams=3) == ORT(num_streams=3)
+    mine = ORT(intra_op_threads=2)
+    assert get_backend(mine, func="f", num_streams=2) == ORT(intra_op_threads=2, num_streams=2)
+    chosen = get_backend(None, func="f", num_streams=3)
+    assert chosen.num_streams == 3 and chosen == dataclasses.replace(autoselect(), num_streams=3)
+    with pytest.raises(vs.Error, match=r"f: backend ORT has no setting 'bogus'"):
+        get_backend("ort", func="f", bogus=1)
+    with pytest.raises(vs.Error, match=r"ORT: num_streams must be 1\.\.64, got 0"):
+        get_backend("ort", func="f", num_streams=0)
 
 
 def test_autoselect_here() -> None:
@@ -145,6 +159,30 @@ def test_apply_is_generic_over_model_kind(tmp_path: Path) -> None:
             "ORT[CPUExecutionProvider]",
         )
         np.testing.assert_allclose(np.asarray(out.get_frame(1)[0]), 0.4, atol=1e-6)
+
+
+def test_tile_plans_follow_the_model(tmp_path: Path) -> None:
+    """Frames the model takes go as they are; others are padded, tiled automatically or in the asked tiles,
+    and every model call of a job gets one shape."""
+    from vs_colorize.backends import Job
+    from vs_colorize.backends.tiles import TilePlan, plan_tiles
+
+    dyn = om.colorize_info(dynamic_range=(8, 48), multiple=8)
+    assert plan_tiles(dyn, 32, 40, tile=None, overlap=None, func="f") is None
+    padded = plan_tiles(dyn, 20, 30, tile=None, overlap=None, func="f")
+    assert padded == TilePlan(None, 32, 1, 8, 8) and padded.model_size(20, 30) == (24, 32)
+    assert plan_tiles(dyn, 100, 150, tile=None, overlap=None, func="f") == TilePlan((48, 48), 24, 1, 8, 8)
+    asked = plan_tiles(dyn, 32, 40, tile=(16, 24), overlap=4, func="f")
+    assert asked == TilePlan((16, 24), 4, 1, 8, 8) and asked.model_size(32, 40) == (16, 24)
+    static = om.colorize_info(static_size=(32, 48))
+    assert plan_tiles(static, 32, 48, tile=None, overlap=None, func="f") is None
+    assert plan_tiles(static, 50, 60, tile=None, overlap=None, func="f") == TilePlan((32, 48), 16, 1, 16, 1)
+    with pytest.raises(vs.Error, match=r"f: tile must be None or the model's static size \(32, 48\)"):
+        plan_tiles(static, 50, 60, tile=32, overlap=None, func="f")
+    clips = tuple(core.std.BlankClip(format=vs.GRAYS, width=30, height=20) for _ in range(3))
+    job = Job(clips, tmp_path / "m.onnx", dyn, 30, 20, "f", padded)
+    assert job.input_shape() == (1, 3, 24, 32)
+    assert dataclasses.replace(job, tiles=None).input_shape() == (1, 3, 20, 30)
 
 
 @pytest.mark.mlrt

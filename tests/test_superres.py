@@ -224,8 +224,35 @@ def test_vs_mlrt_backend_runs_a_static_model_on_a_clip_of_its_size(tmp_path: Pat
     assert (out.width, out.height) == (64, 48)
     for n in range(3):
         np.testing.assert_array_equal(plane(out, n), plane(src, n).repeat(2, axis=0).repeat(2, axis=1))
-    with pytest.raises(vs.Error, match="superres: backend 'mlrt' runs whole frames only"):
-        superres(noise(vs.GRAY8, width=40, height=24), model, backend="mlrt")
+    wider = noise(vs.GRAY8, width=40, height=24, length=2)  # two 32x24 tiles through vs-mlrt's own tiling
+    out = superres(wider, model, backend="mlrt")
+    np.testing.assert_array_equal(plane(out, 1), plane(wider, 1).repeat(2, axis=0).repeat(2, axis=1))
+    with pytest.raises(
+        vs.Error, match="superres: backend 'mlrt' runs tiles inside the frame, but 32x24 tiles"
+    ):
+        superres(noise(vs.GRAY8, width=28, height=24), model, backend="mlrt")
+
+
+@pytest.mark.mlrt
+def test_vs_mlrt_backend_tiles_with_its_own_tilesize_and_overlap(tmp_path: Path) -> None:
+    """vs-mlrt gets the tile size (tiles without overlap show the model's zero padding at the seams, exactly like
+    our own tiling) and the overlap (with it, tiled equals untiled for a 3x3 blur)."""
+    from vs_colorize.backends import MLRT, ORT
+
+    model = sr_model(tmp_path / "blur.onnx", blur=True, scale=2)
+    src = noise(vs.GRAYS, width=64, height=48, length=2)
+    mlrt = MLRT(plugin="ort", device="CPU")
+    whole = plane(superres(src, model, backend=ORT()), 1)
+    seams = plane(superres(src, model, backend=mlrt, tile=16, overlap=0), 1)
+    ours = plane(superres(src, model, backend=ORT(), tile=16, overlap=0), 1)
+    np.testing.assert_allclose(seams, ours, atol=1e-5)
+    assert np.abs(seams - whole).max() > 0.05
+    for tile in (16, (24, 32)):
+        blended = plane(superres(src, model, backend=mlrt, tile=tile, overlap=8), 1)
+        np.testing.assert_allclose(blended, whole, atol=1e-5)
+    coarse = sr_model(tmp_path / "m8.onnx", multiple=8, dynamic_range=(8, 1024))
+    with pytest.raises(vs.Error, match=r"superres: backend 'mlrt' cannot pad a 60x44 frame .*; pass tile="):
+        superres(noise(vs.GRAYS, width=60, height=44), coarse, backend=mlrt)
 
 
 @pytest.mark.parametrize(("length", "radius"), [(1, 1), (2, 2), (6, 2)])
@@ -250,12 +277,23 @@ def test_several_streams_give_the_same_frames(tmp_path: Path) -> None:
         np.testing.assert_array_equal(plane(one, n), plane(two, n))
 
 
-def test_autoselected_cpu_backend_runs_one_whole_frame_session() -> None:
-    from vs_colorize.backends import ORT, TRT
-    from vs_colorize.filters.superres import single_cpu_session
+def test_autoselected_cpu_backend_runs_one_whole_frame_session(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    import os
 
-    assert single_cpu_session(ORT(provider="cpu", num_streams=2, intra_op_threads=4)) == ORT(
+    from vs_colorize.backends import ORT, TRT, cpu_layout, cuda_device_count, get_backend
+
+    if cuda_device_count() == 0:
+        with caplog.at_level("INFO", logger="vs_colorize"):
+            superres(noise(vs.GRAY8), sr_model(tmp_path / "m.onnx"))
+        assert "superres: autoselected backend ORT(num_streams=1, provider='cpu'" in caplog.text
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr(core, "num_threads", 8)
+    assert ORT(provider="cpu", **cpu_layout()) == ORT(provider="cpu", num_streams=2, intra_op_threads=4)
+    assert ORT(provider="cpu", **cpu_layout("superres")) == ORT(
         provider="cpu", num_streams=1, intra_op_threads=8
     )
     for kept in (ORT(provider="cpu"), ORT(provider="cuda", num_streams=2), TRT(num_streams=2)):
-        assert single_cpu_session(kept) is kept
+        assert get_backend(kept, func="superres", kind="superres") is kept

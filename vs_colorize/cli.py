@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import logging
 import signal
 import sys
@@ -26,7 +25,7 @@ import vapoursynth as vs
 
 from . import superres_cli
 from ._version import __version__
-from .backends import NAMES, Backend, get_backend
+from .backends import NAMES, get_backend
 from .core import cache
 from .core.contract import ContractError, read_model_info
 from .filters.colorize import colorize
@@ -34,7 +33,7 @@ from .io.audio import check_audio
 from .io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
 from .io.render import pending_frames, plan_output, prepare_clip, write_output
 from .io.source import SOURCES, SourceError, open_source, probe
-from .models import DEFAULT_CHAIN, artifact_format, registry_candidates
+from .models import DEFAULT_CHAIN, model_format, registry_candidates
 from .progress import Progress
 
 log = logging.getLogger("vs_colorize")
@@ -217,11 +216,8 @@ def _colorize(args: argparse.Namespace) -> int:
     if (start, stop) != (0, clip.num_frames):
         clip = clip[start:stop]
     try:
-        backend: Backend | str | None = args.backend
-        if args.streams is not None:  # configure the backend the filter would pick, with that many streams
-            fmt = artifact_format(Path(args.model)) if args.model else None
-            chosen = get_backend(args.backend, func="colorize", model_format=fmt or "onnx")
-            backend = dataclasses.replace(chosen, num_streams=args.streams)
+        streams = {} if args.streams is None else {"num_streams": args.streams}
+        backend = get_backend(args.backend, func="colorize", model_format=model_format(args.model), **streams)
         colored = colorize(
             clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
         )

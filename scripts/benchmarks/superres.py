@@ -188,7 +188,7 @@ def _filters(
         import vapoursynth as vs
 
         from vs_colorize import backends, superres
-        from vs_colorize.filters.superres import DEFAULT_OVERLAP
+        from vs_colorize.backends.tiles import DEFAULT_OVERLAP
         from vs_colorize.tiling import plan_axis
     except ImportError as exc:
         why = f"no vapoursynth: {exc}"
@@ -209,7 +209,7 @@ def _filters(
             tile = overlap = None
             if v.tiled:
                 tile = QUICK_TILE if settings.quick else TILE
-                overlap = min(DEFAULT_OVERLAP, tile // 2)  # the filter's default overlap
+                overlap = min(DEFAULT_OVERLAP, tile // 2)  # the backends' default overlap
                 r |= {"tile": tile, "overlap": overlap, "tiles": len(plan_axis(side, tile, overlap)) ** 2}
             why = None
             if v.gpu and not torch.cuda.is_available():

@@ -158,7 +158,7 @@ class ORT(SessionBackend):
 
 
 class OrtSession:
-    """An ``onnxruntime.InferenceSession`` as a :class:`~vs_colorize.frames.Session`."""
+    """An ``onnxruntime.InferenceSession`` as a :class:`~vs_colorize.backends.session.Session`."""
 
     def __init__(self, session: onnxruntime.InferenceSession) -> None:
         self._session = session

@@ -93,7 +93,7 @@ class Torch(SessionBackend):
 
 
 class TorchSession:
-    """A loaded ``torch.export`` module as a :class:`~vs_colorize.frames.Session`."""
+    """A loaded ``torch.export`` module as a :class:`~vs_colorize.backends.session.Session`."""
 
     def __init__(self, module: Any, device: Any, dtype: Any, channels_last: bool) -> None:
         import torch

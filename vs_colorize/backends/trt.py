@@ -76,32 +76,48 @@ class TRT(SessionBackend):
         return TrtSession(runner, label=label)
 
     def _engine(self, path: Path, shape: tuple[int, int, int, int]) -> Path:
-        """The engine for ONNX ``path`` at ``shape``: built once per process, then reused by every stream."""
-        from .. import trt_engine
-
-        st = path.stat()
-        key = (
-            path.resolve(), st.st_mtime_ns, st.st_size, shape,
-            self.fp16, self.workspace_gib, self.cache_dir, self.device_id,
+        return engine_for(
+            path, shape, fp16=self.fp16, workspace_gib=self.workspace_gib, cache_dir=self.cache_dir,
+            device_id=self.device_id,
         )  # fmt: skip
-        engine = _BUILT.get(key)
-        if engine is None or not engine.is_file():
-            engine = trt_engine.build_engine(
-                path,
-                min_shape=shape,
-                opt_shape=shape,
-                max_shape=shape,
-                fp16=self.fp16,
-                workspace_gib=self.workspace_gib,
-                cache_dir=self.cache_dir,
-                device_id=self.device_id,
-            )
-            _BUILT[key] = engine
-        return engine
+
+
+def engine_for(
+    path: Path,
+    shape: tuple[int, int, int, int],
+    *,
+    fp16: bool,
+    workspace_gib: float,
+    cache_dir: str | None,
+    device_id: int,
+) -> Path:
+    """The engine for ONNX ``path`` at exactly ``shape``: built (or found in the cache) once per process, then
+    reused by every stream and every filter on the same model (native TRT and vs-mlrt ``core.trt`` alike).
+
+    Raises :class:`~vs_colorize.trt_engine.TRTError` or ``ValueError`` as ``trt_engine.build_engine`` does.
+    """
+    from .. import trt_engine
+
+    st = path.stat()
+    key = (path.resolve(), st.st_mtime_ns, st.st_size, shape, fp16, workspace_gib, cache_dir, device_id)
+    engine = _BUILT.get(key)
+    if engine is None or not engine.is_file():
+        engine = trt_engine.build_engine(
+            path,
+            min_shape=shape,
+            opt_shape=shape,
+            max_shape=shape,
+            fp16=fp16,
+            workspace_gib=workspace_gib,
+            cache_dir=cache_dir,
+            device_id=device_id,
+        )
+        _BUILT[key] = engine
+    return engine
 
 
 class TrtSession:
-    """A ``trt_engine.TRTRunner`` as a :class:`~vs_colorize.frames.Session`; the runner's stream, buffers
+    """A ``trt_engine.TRTRunner`` as a :class:`~vs_colorize.backends.session.Session`; the runner's stream, buffers
     and context are freed when the session is garbage-collected (or at interpreter exit)."""
 
     def __init__(self, runner: Any, *, label: str) -> None:

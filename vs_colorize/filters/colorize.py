@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import vapoursynth as vs
 
-from .. import frames
+from .. import color_props
 from ..backends import Backend, get_backend
 from ..checks import check_choice, check_clip, check_float, check_int, error
 from ..models import ResolvedModel, model_format, resolve_model
@@ -147,8 +147,10 @@ def colorize(
     family = clip.format.color_family
     if matrix is not None:
         check_int(matrix, FUNC, "matrix", 0, 255)
-        if matrix not in frames.YUV_MATRICES:
-            raise error(FUNC, f"matrix must be a YUV matrix ({sorted(frames.YUV_MATRICES)}), got {matrix}")
+        if matrix not in color_props.YUV_MATRICES:
+            raise error(
+                FUNC, f"matrix must be a YUV matrix ({sorted(color_props.YUV_MATRICES)}), got {matrix}"
+            )
     if range_in is not None:
         check_int(range_in, FUNC, "range_in", 0, 1)
     out_format = _output_format(clip, subsampling)
@@ -169,8 +171,8 @@ def colorize(
     if family == vs.RGB:
         default = int(matrix if matrix is not None else vs.MATRIX_BT709)
     else:
-        default = int(matrix if matrix is not None else frames.default_matrix(clip.width, clip.height))
-    src = frames.normalize_props(clip, matrix=default, range_in=range_in)
+        default = int(matrix if matrix is not None else color_props.default_matrix(clip.width, clip.height))
+    src = color_props.normalize_props(clip, matrix=default, range_in=range_in)
     # RGB: a float YUV 4:4:4 working space whose Y is kept; YUV/GRAY: the source luma plane itself.
     work = core.resize.Point(src, format=vs.YUV444PS, matrix=default) if family == vs.RGB else src
     luma = work if family == vs.GRAY else work.std.ShufflePlanes(0, vs.GRAY)
@@ -214,7 +216,7 @@ def _merge_yuv(src: vs.VideoNode, render: vs.VideoNode, out_format: vs.VideoForm
         )
 
     template = core.std.BlankClip(src, format=out_format.id, keep=True)
-    chroma = frames.select_by_props(src, template, key, build)
+    chroma = color_props.select_by_props(src, template, key, build)
     out = core.std.ShufflePlanes([src, chroma, chroma], [0, 1, 2], vs.YUV)
     if gray and out_format.subsampling_w:
         out = core.std.SetFrameProps(out, _ChromaLocation=0)
@@ -227,7 +229,7 @@ def _merge_rgb(
     """Working-space Y + the render's chroma, back to the source RGB format at the source's range."""
     chroma = core.resize.Bilinear(render, src.width, src.height, format=vs.YUV444PS, matrix=matrix)
     merged = core.std.ShufflePlanes([work, chroma, chroma], [0, 1, 2], vs.YUV)
-    return frames.select_by_props(
+    return color_props.select_by_props(
         src,
         core.std.BlankClip(src, keep=True),
         lambda props: int(props["_Range"]),

@@ -1,0 +1,91 @@
+"""Colour props of VapourSynth frames: reading ``_Matrix``/``_Range`` with their fallbacks, writing them explicitly,
+and choosing a node per frame by its props (for resize outputs, which cannot follow props themselves)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+
+import vapoursynth as vs
+
+#: Matrix coefficients a YUV clip may carry (vs.MatrixCoefficients minus RGB, unspecified and reserved).
+YUV_MATRICES = frozenset(int(m) for m in vs.MatrixCoefficients) - {0, 2, 3}
+
+
+def default_matrix(width: int, height: int) -> int:
+    """BT.709 (1) for HD frames (width ≥ 1280 or height ≥ 720), else BT.601 / SMPTE 170M (6)."""
+    return int(vs.MATRIX_BT709) if width >= 1280 or height >= 720 else int(vs.MATRIX_ST170_M)
+
+
+def frame_range(props: vs.FrameProps, family: vs.ColorFamily, fallback: int | None) -> int:
+    """The frame's range as R81 ``_Range`` (1 = full, 0 = limited).
+
+    Reads ``_Range``; falls back to the deprecated ``_ColorRange`` (inverted: 0 = full; VapourSynth
+    R81 already translates it into ``_Range`` when it is written, older cores may not), then to
+    ``fallback``, then to limited for YUV/GRAY and full for RGB.
+    """
+    value = props.get("_Range")
+    if value is not None and int(value) in (0, 1):
+        return int(value)
+    legacy = props.get("_ColorRange")
+    if legacy is not None and int(legacy) in (0, 1):
+        return 1 - int(legacy)
+    if fallback is not None:
+        return fallback
+    return int(vs.RANGE_FULL) if family == vs.RGB else int(vs.RANGE_LIMITED)
+
+
+def frame_matrix(props: vs.FrameProps, family: vs.ColorFamily, fallback: int) -> int:
+    """The frame's ``_Matrix``: 0 for RGB; ``fallback`` when absent, unspecified (2) or not a YUV matrix."""
+    if family == vs.RGB:
+        return int(vs.MATRIX_RGB)
+    value = props.get("_Matrix")
+    if value is None or int(value) not in YUV_MATRICES:
+        return fallback
+    return int(value)
+
+
+def normalize_props(clip: vs.VideoNode, *, matrix: int, range_in: int | None) -> vs.VideoNode:
+    """Write explicit ``_Matrix`` and ``_Range`` on every frame and drop the deprecated ``_ColorRange``.
+
+    ``matrix`` replaces a missing or unspecified ``_Matrix`` (RGB always gets 0); ``range_in`` replaces a
+    missing range (see :func:`frame_range`). Planes are not touched (the frame data is shared).
+    """
+    family = clip.format.color_family
+
+    def fix(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        props = out.props
+        rng = frame_range(props, family, range_in)
+        props["_Matrix"] = frame_matrix(props, family, matrix)
+        # R81 aliases _ColorRange to _Range (deleting one deletes both): drop first, then write _Range.
+        if "_ColorRange" in props:
+            del props["_ColorRange"]
+        props["_Range"] = rng
+        return out
+
+    return clip.std.ModifyFrame(clip, fix)
+
+
+def select_by_props[K: Hashable](
+    prop_src: vs.VideoNode,
+    template: vs.VideoNode,
+    key: Callable[[vs.FrameProps], K],
+    build: Callable[[K], vs.VideoNode],
+) -> vs.VideoNode:
+    """Per frame, return ``build(key(props))`` for the props of ``prop_src``'s frame.
+
+    Resize's *output* arguments (matrix, range, chroma location) cannot follow frame props, so each
+    distinct key gets its own node, built once and cached. ``template`` fixes format, size and length.
+    """
+    nodes: dict[K, vs.VideoNode] = {}
+    lock = threading.Lock()
+
+    def pick(n: int, f: vs.VideoFrame) -> vs.VideoNode:
+        k = key(f.props)
+        with lock:
+            if k not in nodes:
+                nodes[k] = build(k)
+            return nodes[k]
+
+    return template.std.FrameEval(pick, prop_src=prop_src)
