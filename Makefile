@@ -18,11 +18,12 @@ export XDG_CONFIG_HOME ?= $(abspath $(VENV))/xdg-config
 PYTHON_BOOT ?= $(shell for c in python3.12 python3.13 python3 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
 	$$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$c; break; }; done)
 
-.PHONY: help env test lint format demo demo-input clean
+.PHONY: help env test lint format docs demo demo-input clean
 
 help:
 	@echo "make demo  - set up .venv-demo (runtime + CPU inference) and run the main job"
-	@echo "make test  - set up .venv, run ruff and pytest"
+	@echo "make test  - set up .venv, run ruff, build the docs site and run pytest"
+	@echo "make docs  - build the docs site into build/site (strict)"
 
 # $(call venv,DIR,EXTRAS): a venv at DIR with this checkout installed (editable) with EXTRAS, by uv.
 define venv
@@ -51,8 +52,12 @@ format: env
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: env lint
+test: env lint docs
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The docs site, strict: a broken link, a missing page or a bad API reference fails the build.
+docs: env
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 demo-input:
 	@test -f "$(DEMO_CLIP)" || { echo "error: demo clip not found: $(DEMO_CLIP) (set DEMO_CLIP=...)" >&2; exit 2; }
