@@ -1,6 +1,6 @@
 """``vs-colorize-export``: checkpoints → ONNX/.pt2 artifacts, DeOldify weights, TensorRT engines, parity.
 
-Subcommands: ``onnx``, ``deoldify``, ``engine``, ``verify`` (``--help`` on each). Progress and logs go to
+Subcommands: ``onnx``, ``deoldify``, ``engine``, ``verify``, ``superres``, ``bioimageio`` (``--help`` on each). Progress and logs go to
 stderr; stdout carries only what a subcommand prints as its result (``engine`` prints the engine path,
 ``verify --json`` the report).
 """
@@ -77,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--fp16", action="store_true", help="float16 weights/compute, float32 input/output")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
+    b = sub.add_parser("bioimageio", help="package a superres model for the BioImage Model Zoo (zip)")
+    b.add_argument("model", help="a superres .onnx artifact, or an SR training checkpoint (exported first)")
+    b.add_argument("output", help="output .zip")
+    b.add_argument("--name", help="the model's name in the zoo")
+    b.add_argument("--author", action="append", dest="authors", metavar="NAME", help="author (repeatable)")
+    b.add_argument("--license", default="MIT", help="SPDX licence of the weights (default MIT)")
+    b.add_argument("--input-dtype", choices=("uint8", "uint16", "float32"), default="uint16")
+    b.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
     v = sub.add_parser("verify", help="parity of an artifact against its checkpoint (ONNX Runtime / torch)")
     v.add_argument("artifact", help=".onnx or .pt2 file")
     v.add_argument("--checkpoint", required=True, help="the checkpoint it was exported from")
@@ -136,6 +145,34 @@ def _cmd_superres(args: argparse.Namespace) -> int:
     logging.getLogger("export").info(
         "superres: wrote %s (scale %d, window %d)", args.output, info.scale, info.window
     )
+    return 0
+
+
+def _cmd_bioimageio(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from .bioimageio import package
+    from .sr import export_checkpoint
+
+    def write(model: Path) -> None:
+        package(
+            model,
+            args.output,
+            name=args.name,
+            authors=tuple(args.authors or ("vs-colorize developers",)),
+            license=args.license,
+            input_dtype=args.input_dtype,
+            overwrite=args.overwrite,
+        )
+
+    if Path(args.model).suffix == ".onnx":
+        write(Path(args.model))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bioimageio-") as tmp:  # a checkpoint: export it first
+        onnx = Path(tmp) / "model.onnx"
+        export_checkpoint(args.model, onnx)
+        write(onnx)
     return 0
 
 
@@ -220,6 +257,7 @@ COMMANDS = {
     "engine": _cmd_engine,
     "verify": _cmd_verify,
     "superres": _cmd_superres,
+    "bioimageio": _cmd_bioimageio,
 }
 
 
