@@ -1,58 +1,28 @@
-"""``vs-colorize``: file-to-file renders from the command line (also ``python -m vs_colorize``).
-
-Subcommands: ``colorize IN OUT`` renders a film or a still image, ``models`` lists the registry models
-installed and which one is the default. (``superres`` will sit beside them.)
-
-Exit codes (see docs/cli.md): 0 done (or skipped with ``--skip-existing``), 1 the render failed,
-2 the command is wrong (arguments, existing output, missing output directory, model or codec),
-3 the input is missing or unusable, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
-Nothing is printed on stdout except by ``models``; logs and the progress bar go to stderr.
-"""
+"""``vs-colorize colorize IN OUT``: colorize a film or a still image into a new file (see docs/cli.md)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import logging
-import signal
-import sys
-from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
-from types import FrameType
 
 import vapoursynth as vs
 
-from . import superres_cli
-from ._version import __version__
-from .backends import NAMES, Backend, get_backend
-from .core import cache
-from .core.contract import ContractError, read_model_info
-from .filters.colorize import colorize
-from .io.audio import check_audio
-from .io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
-from .io.render import pending_frames, plan_output, prepare_clip, write_output
-from .io.source import SOURCES, SourceError, open_source, probe
-from .models import DEFAULT_CHAIN, artifact_format, registry_candidates
-from .progress import Progress
+from ..backends import NAMES, Backend, get_backend
+from ..filters.colorize import colorize
+from ..io.audio import check_audio
+from ..io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
+from ..io.outputs import OutputError, same_file
+from ..io.render import pending_frames, plan_output, prepare_clip, write_output
+from ..io.source import SOURCES, SourceError, open_source, probe
+from ..models import artifact_format
+from ..progress import Progress
+from .common import add_run_flags, check_first_frame, refuse_existing
+from .errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError, render_failed
 
 log = logging.getLogger("vs_colorize")
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
-EXIT_SIGINT, EXIT_SIGTERM = 130, 143
-
-
-class CliError(Exception):
-    """A failure with its exit code; the message is logged as the command's last word."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM, so cleanup runs exactly as for Ctrl-C."""
 
 
 def parse_frames(text: str, length: int) -> tuple[int, int]:
@@ -73,13 +43,7 @@ def parse_frames(text: str, length: int) -> tuple[int, int]:
     return start, stop
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vs-colorize", description="DeOldify-style colorization for films and photos."
-    )
-    parser.add_argument("--version", action="version", version=f"vs-colorize {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser("colorize", help="colorize a film or a still image into a new file")
     c.add_argument("input", help="film (anything FFmpeg reads) or still image (PNG/JPEG/TIFF)")
     c.add_argument("output", help=".mkv/.mp4/.mov, or .png/.tif (one image, or a sequence: out_%%06d.png)")
@@ -154,27 +118,11 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="VapourSynth worker threads (default: one per core)",
     )
-    over = r.add_mutually_exclusive_group()
-    over.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    over.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="exit 0 at once when the output exists (idempotent reruns)",
-    )
-    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar, only warnings and errors")
-    r.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-
-    mo = sub.add_parser("models", help="list the registry models found in the cache and the default")
-    mo.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-
-    sr = sub.add_parser("superres", help="3-frame microscopy super-resolution (TIFF stack or video)")
-    superres_cli.add_arguments(sr)
-    sr.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    sr.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return parser
+    add_run_flags(c, skip_existing=True)
+    c.set_defaults(run=run)
 
 
-def _colorize(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     settings = EncodeSettings(
         codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio
     )
@@ -187,9 +135,7 @@ def _colorize(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
     src, out = Path(args.input), Path(args.output)
-    if src.exists() and out.exists() and src.resolve() == out.resolve():
-        raise CliError(EXIT_USAGE, f"output {args.output!r} is the input file")
-    if args.skip_existing and out.is_file():
+    if args.skip_existing and out.is_file() and not same_file(src, out):
         log.info("colorize: %s exists, skipping", out)
         return EXIT_OK
     try:
@@ -201,14 +147,13 @@ def _colorize(args: argparse.Namespace) -> int:
         vs.core.num_threads = args.threads
     try:
         start, stop = parse_frames(args.frames, clip.num_frames) if args.frames else (0, clip.num_frames)
-        plan = plan_output(out, frames=stop - start, first=start, encoder=args.encoder)
-    except (ValueError, OSError) as exc:
+        plan = plan_output(out, frames=stop - start, first=start, encoder=args.encoder, inputs=[src])
+    except (ValueError, OutputError) as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
+    check_first_frame(clip[start], "colorize", src)
     if plan.existing and not args.overwrite:
         if not args.skip_existing:
-            more = f" (and {len(plan.existing) - 1} more)" if len(plan.existing) > 1 else ""
-            first = str(plan.existing[0])
-            raise CliError(EXIT_USAGE, f"output {first!r}{more} exists; pass --overwrite to replace it")
+            refuse_existing(plan.existing)
         if len(plan.existing) == len(plan.files):
             log.info("colorize: all %d output files exist, skipping", len(plan.files))
             return EXIT_OK
@@ -231,8 +176,15 @@ def _colorize(args: argparse.Namespace) -> int:
     except (vs.Error, ValueError) as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
 
-    todo = len(pending_frames(plan, colored.num_frames, skip_existing=args.skip_existing))
+    pending = pending_frames(plan, colored.num_frames, skip_existing=args.skip_existing)
+    todo = len(pending)
     progress = Progress(todo, label="colorize", enabled=False if args.quiet else None)
+    done = [0]
+
+    def update(n: int) -> None:
+        done[0] = n
+        progress.update(n)
+
     try:
         written = write_output(
             colored,
@@ -242,14 +194,17 @@ def _colorize(args: argparse.Namespace) -> int:
             skip_existing=args.skip_existing,
             audio_from=audio_from,
             audio_window=window,
-            progress=progress.update,
+            progress=update,
         )
     except (vs.Error, EncodeError, OSError) as exc:  # inference, encoder, disk full …
-        raise CliError(EXIT_FAILED, f"render of {args.input!r} failed: {exc}") from None
+        frame = start + pending[min(done[0], todo - 1)]
+        raise render_failed("colorize", exc, output=out, frame=frame) from None
     finally:
         progress.close()
     if written != todo:
-        raise CliError(EXIT_FAILED, f"wrote {written} of {todo} frames")
+        raise render_failed(
+            "colorize", EncodeError(f"wrote {written} of {todo} frames"), output=out, frame=start + written
+        )
     progress.finish(f"colorize: {args.input} -> {args.output}")
     return EXIT_OK
 
@@ -267,94 +222,3 @@ def _audio(
         return None, (Fraction(0), None)
     step = 1 / Fraction(clip.fps)
     return src, (start * step, stop * step)
-
-
-def _models(args: argparse.Namespace) -> int:
-    rows = [
-        (n, [p for p in registry_candidates(n, "fp32", "onnx") if p.is_file()]) for n in cache.REGISTRY_NAMES
-    ]
-    installed = {name for name, found in rows if found}
-    default = next((n for n in DEFAULT_CHAIN if n in installed), None)
-    print(f"model cache: {cache.cache_dir() / 'models'}")
-    for name, found in rows:
-        mark = "*" if name == default else " "
-        if not found:
-            print(f"{mark} {name:<9} not installed")
-        for path in found:
-            try:
-                mi = read_model_info(path)
-                desc = f"{mi.arch}, {mi.precision}, " + (
-                    f"static {mi.static_size[1]}x{mi.static_size[0]}"
-                    if mi.static_size
-                    else f"sides {mi.dynamic_range}"
-                )
-            except (ContractError, OSError) as exc:
-                desc = f"unusable: {exc}"
-            print(f"{mark} {name:<9} {path}  ({desc})")
-    print(f"default (model=None): {default or 'none installed'}")
-    return EXIT_OK
-
-
-#: Subcommand → handler.
-_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "colorize": _colorize,
-    "models": _models,
-    "superres": lambda args: superres_cli.run(args),
-}
-
-
-@contextlib.contextmanager
-def _logging(verbose: bool, quiet: bool) -> Iterator[None]:
-    """Log the package to stderr for one command, then put the logger back as it was."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(message)s" if not verbose else "%(levelname)s %(name)s: %(message)s")
-    )
-    saved = log.level, log.propagate
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
-    log.propagate = False
-    try:
-        yield
-    finally:
-        log.removeHandler(handler)
-        log.level, log.propagate = saved
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (``sys.exit(main())`` in the console script)."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help/--version (0) or a usage error (2, already printed)
-        return int(exc.code or 0)
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        with _logging(args.verbose, getattr(args, "quiet", False)):
-            return _run(args)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _run(args: argparse.Namespace) -> int:
-    try:
-        return _COMMANDS[args.command](args)
-    except CliError as exc:
-        log.error("vs-colorize: error: %s", exc)
-        return exc.code
-    except KeyboardInterrupt:
-        log.error("vs-colorize: interrupted; no output written")
-        return EXIT_SIGINT
-    except Terminated:
-        log.error("vs-colorize: terminated; no output written")
-        return EXIT_SIGTERM
-    except Exception:  # a bug: keep the traceback in the log, fail like any failed render
-        log.exception("vs-colorize: unexpected error")
-        return EXIT_FAILED
-
-
-__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "EXIT_USAGE", "main", "parse_frames"]
