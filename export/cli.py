@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from vs_colorize._version import __version__
+from vs_colorize.core.cli_flags import add_common_flags, log_level
 from vs_colorize.core.contract import ContractError
 
 from .errors import ExportError, ParityError
@@ -26,8 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="vs-colorize-export",
         description="Export generators to ONNX/.pt2, import DeOldify weights, build TensorRT engines, check parity.",
     )
-    parser.add_argument("--version", action="version", version=__version__)
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    add_common_flags(parser, version=f"vs-colorize-export {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("onnx", help="export a generator checkpoint to ONNX (or .pt2)")
@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--tolerance", type=float, help="max abs error (default 1e-4 fp32, 1e-2 fp16)")
     v.add_argument("--threads", type=int, default=2)
     v.add_argument("--json", action="store_true", help="print the report on stdout")
+    for command in sub.choices.values():
+        add_common_flags(command)
     return parser
 
 
@@ -226,7 +228,7 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``vs-colorize-export``; returns the process exit status (0 ok, 1 failed, 2 error)."""
     args = _parser().parse_args(argv)
-    _setup_logging(logging.WARNING if args.quiet else logging.INFO)
+    _setup_logging(log_level(args))
     try:
         return COMMANDS[args.command](args)
     except ParityError as exc:
