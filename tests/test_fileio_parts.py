@@ -97,3 +97,29 @@ def test_the_writer_holds_a_lock_on_its_part(tmp_path: Path) -> None:
             os.close(fd)
         tmp.write_bytes(b"png")
     assert (tmp_path / "a.png").read_bytes() == b"png"
+
+
+def test_a_sequence_render_removes_stale_parts_of_its_images(tmp_path: Path) -> None:
+    import onnx_models as om
+    from test_output_safety import _gray_video
+
+    from vs_colorize.cli import main
+
+    src, model = _gray_video(tmp_path / "in.mkv"), om.tint(tmp_path / "tint.onnx")
+    stale = tmp_path / ".out_000001.png.00112233aabbccdd.part.png"
+    other = tmp_path / ".out_000009.png.00112233aabbccdd.part.png"  # not a frame of this render
+    for p in (stale, other):
+        p.write_bytes(b"x")
+        _age(p)
+    args = [
+        "colorize",
+        str(src),
+        str(tmp_path / "out_%06d.png"),
+        "--model",
+        str(model),
+        "--render-factor",
+        "4",
+    ]
+    assert main([*args, "-q"]) == 0
+    assert not stale.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.glob("out_*.png")) == [f"out_00000{i}.png" for i in range(3)]

@@ -49,9 +49,8 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 STALE_AFTER_S = 10.0
 
 
-def _part_pattern(final: Path, suffix: str) -> re.Pattern[str]:
-    """The names :func:`atomic_output` gives the temporary files of ``final`` (and nothing else)."""
-    return re.compile(rf"\.{re.escape(final.name)}\.[0-9a-f]{{16}}\.part{re.escape(suffix)}")
+#: The temporary names :func:`atomic_output` makes: ``.NAME.<16 hex>.part`` plus the extension.
+_PART = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{16}\.part(?P<ext>.*)")
 
 
 def _try_lock(fd: int) -> bool:
@@ -63,36 +62,46 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-def clean_stale_parts(path: str | os.PathLike[str], *, suffix: str = "") -> list[Path]:
-    """Delete temporary files of ``path`` left by a writer that died (``kill -9``, power cut); return them.
+def clean_stale_parts(*paths: str | os.PathLike[str], suffix: str = "") -> list[Path]:
+    """Delete temporary files of ``paths`` left by writers that died (``kill -9``, power cut); return them.
 
-    Only names :func:`atomic_output` makes for this very output are considered (``.NAME.<16 hex>.part``
-    plus the extension), and only those no live process holds: every writer keeps an exclusive
-    ``flock`` on its temporary file until it is renamed or deleted, and the kernel drops the lock when
-    the writer dies, however it dies. Files younger than :data:`STALE_AFTER_S` are left alone.
+    Only names :func:`atomic_output` makes for these very outputs are considered (``.NAME.<16 hex>.part``
+    plus the extension, ``suffix`` or the output's own), and only those no live process holds: every
+    writer keeps an exclusive ``flock`` on its temporary file until it is renamed or deleted, and the
+    kernel drops the lock when the writer dies, however it dies. Files younger than
+    :data:`STALE_AFTER_S` are left alone. Each folder is listed once, however many outputs it holds.
     """
-    final = Path(path)
-    pattern = _part_pattern(final, suffix or final.suffix)
+    wanted: dict[Path, set[str]] = {}
+    for p in map(Path, paths):
+        wanted.setdefault(p.parent, set()).add(p.name)
     removed: list[Path] = []
-    try:
-        names = [n for n in os.listdir(final.parent) if pattern.fullmatch(n)]
-    except OSError:
-        return removed
-    for name in names:
-        part = final.parent / name
+    for folder, names in wanted.items():
         try:
-            fd = os.open(part, os.O_RDONLY | os.O_NOFOLLOW)
+            entries = os.listdir(folder)
         except OSError:
             continue
-        try:
-            if time.time() - os.fstat(fd).st_mtime < STALE_AFTER_S or not _try_lock(fd):
+        for entry in entries:
+            m = _PART.fullmatch(entry)
+            if m is None or m["name"] not in names or m["ext"] != (suffix or Path(m["name"]).suffix):
                 continue
-            part.unlink(missing_ok=True)
-            removed.append(part)
-            log.warning("removed %s, a partial file left by an interrupted earlier run", part)
-        finally:
-            os.close(fd)
+            if _remove_if_stale(folder / entry):
+                removed.append(folder / entry)
     return removed
+
+
+def _remove_if_stale(part: Path) -> bool:
+    try:
+        fd = os.open(part, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        if time.time() - os.fstat(fd).st_mtime < STALE_AFTER_S or not _try_lock(fd):
+            return False
+        part.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+    log.warning("removed %s, a partial file left by an interrupted earlier run", part)
+    return True
 
 
 def _new_part(final: Path, suffix: str) -> tuple[Path, int]:
@@ -109,7 +118,7 @@ def _new_part(final: Path, suffix: str) -> tuple[Path, int]:
 
 @contextlib.contextmanager
 def atomic_output(
-    path: str | os.PathLike[str], *, overwrite: bool = False, suffix: str = ""
+    path: str | os.PathLike[str], *, overwrite: bool = False, suffix: str = "", clean: bool = True
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it into place, on error delete it.
 
@@ -117,14 +126,16 @@ def atomic_output(
     ``overwrite``. ``suffix`` keeps the temporary name's extension (muxers pick formats from it).
     The temporary file (``.NAME.<16 hex>.part.EXT``) stays ``flock``-ed by this process while it is
     written, and stale ones of the same output left by killed writers are deleted first
-    (:func:`clean_stale_parts`).
+    (:func:`clean_stale_parts`; ``clean=False`` when the caller already did, e.g. once for a whole
+    image sequence).
     """
     final = Path(path)
     if final.exists() and not overwrite:
         raise FileExistsError(f"{os.fspath(final)!r} exists; pass overwrite to replace it")
     final.parent.mkdir(parents=True, exist_ok=True)
     ext = suffix or final.suffix
-    clean_stale_parts(final, suffix=ext)
+    if clean:
+        clean_stale_parts(final, suffix=ext)
     tmp, fd = _new_part(final, ext)
     try:
         yield tmp

@@ -134,9 +134,10 @@ def write_output(
     """
     if plan.image:
         todo = pending_frames(plan, clip.num_frames, skip_existing=skip_existing)
+        fileio.clean_stale_parts(*plan.files)  # once for the sequence, not once per image
         for k, frame in enumerate(_select(clip, todo).frames(close=True)):
             data = encode_image(frame, plan.encoder)
-            with fileio.atomic_output(plan.files[todo[k]], overwrite=overwrite) as tmp:
+            with fileio.atomic_output(plan.files[todo[k]], overwrite=overwrite, clean=False) as tmp:
                 tmp.write_bytes(data)
             if progress is not None:
                 progress(k + 1)

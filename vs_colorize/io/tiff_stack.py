@@ -55,6 +55,7 @@ def open_tiff_stack(
         if not 0 <= channel < channels:
             tif.close()
             raise SourceError(f"--channel must be in 0..{channels - 1}, got {channel}")
+    pick = channel if colour else None
     if dtype == np.float64:
         dtype = np.dtype(np.float32)
     fmt = _FORMATS.get(dtype.type)
@@ -66,8 +67,8 @@ def open_tiff_stack(
 
     def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:  # ModifyFrame callbacks never run concurrently
         data = tif.asarray(key=n, series=0)
-        if colour:
-            data = np.take(data, channel, axis=axes.index("S"))
+        if pick is not None:
+            data = np.take(data, pick, axis=axes.index("S"))
         out = f.copy()
         np.copyto(np.asarray(out[0]), data, casting="same_kind")
         return out
