@@ -150,7 +150,6 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_output(out, frames=stop - start, first=start, encoder=args.encoder, inputs=[src])
     except (ValueError, OutputError) as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
-    check_first_frame(clip[start], "colorize", src)
     if plan.existing and not args.overwrite:
         if not args.skip_existing:
             refuse_existing(plan.existing)
@@ -158,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             log.info("colorize: all %d output files exist, skipping", len(plan.files))
             return EXIT_OK
         log.info("colorize: %d of %d images exist; rendering the rest", len(plan.existing), len(plan.files))
+    check_first_frame(clip[start], "colorize", src)
     audio_from, window = _audio(info.audio_streams, src, clip, start, stop, settings, plan.image)
     if (start, stop) != (0, clip.num_frames):
         clip = clip[start:stop]
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             progress=update,
         )
     except (vs.Error, EncodeError, OSError) as exc:  # inference, encoder, disk full …
-        frame = start + pending[min(done[0], todo - 1)]
+        frame = start + (pending[min(done[0], todo - 1)] if pending else 0)
         raise render_failed("colorize", exc, output=out, frame=frame) from None
     finally:
         progress.close()
