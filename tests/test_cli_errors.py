@@ -60,7 +60,8 @@ def test_disk_full_names_the_file_and_the_free_space(tmp_path: Path) -> None:
     full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     wrapped = RuntimeError("encode: libx264 failed")
     wrapped.__cause__ = full
-    for exc in (full, wrapped):
+    short = OSError("16384 requested and 3968 written")  # numpy's tofile (tifffile) on a full disk
+    for exc in (full, wrapped, short):
         message = str(render_failed("colorize", exc, output=tmp_path / "o.mkv", frame=7))
         assert f"while writing {str(tmp_path / 'o.mkv')!r} at frame 7" in message
         assert "free in" in message and str(tmp_path) in message

@@ -49,7 +49,9 @@ def _gray_video(path: Path, frames: int = 3) -> Path:
         s = out.add_stream("ffv1", rate=5)
         s.width, s.height, s.pix_fmt = 32, 24, "gray"
         for i in range(frames):
-            out.mux(s.encode(av.VideoFrame.from_ndarray(np.full((24, 32), 40 * i, np.uint8), format="gray")))
+            out.mux(
+                s.encode(av.VideoFrame.from_ndarray(np.full((24, 32), 40 * i % 256, np.uint8), format="gray"))
+            )
         out.mux(s.encode(None))
     return path
 

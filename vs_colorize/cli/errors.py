@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 
 from ..io.outputs import free_space
 
@@ -42,10 +43,18 @@ def cause(exc: BaseException) -> str:
     return last
 
 
+#: numpy's ``tofile`` (which tifffile writes with) reports a short write without an errno.
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+
+
 def _no_space(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT anywhere in the chain, FFmpeg's text for it, or numpy's short write."""
     seen: BaseException | None = exc
     while seen is not None:
-        if getattr(seen, "errno", None) == errno.ENOSPC or "No space left on device" in str(seen):
+        if getattr(seen, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(seen)
+        if "No space left on device" in text or "quota exceeded" in text.lower() or _SHORT_WRITE.search(text):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -62,6 +71,6 @@ def render_failed(
         return CliError(
             EXIT_FAILED,
             f"{command}: no space left on the device while writing {out!r} at frame {frame}: "
-            f"{free_space(folder)} free in {folder!r}; nothing written",
+            f"{free_space(folder)} free in {folder!r} once the partial file was removed; nothing written",
         )
     return CliError(EXIT_FAILED, f"{command}: render of {out!r} failed at frame {frame}: {cause(exc)}")
