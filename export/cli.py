@@ -8,12 +8,14 @@ stderr; stdout carries only what a subcommand prints as its result (``engine`` p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from vs_colorize._version import __version__
+from vs_colorize.core.cli_flags import add_common_flags, log_level
 from vs_colorize.core.contract import ContractError
 
 from .errors import ExportError, ParityError
@@ -26,8 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="vs-colorize-export",
         description="Export generators to ONNX/.pt2, import DeOldify weights, build TensorRT engines, check parity.",
     )
-    parser.add_argument("--version", action="version", version=__version__)
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    add_common_flags(parser, version=f"vs-colorize-export {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("onnx", help="export a generator checkpoint to ONNX (or .pt2)")
@@ -93,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--tolerance", type=float, help="max abs error (default 1e-4 fp32, 1e-2 fp16)")
     v.add_argument("--threads", type=int, default=2)
     v.add_argument("--json", action="store_true", help="print the report on stdout")
+    for command in sub.choices.values():
+        add_common_flags(command)
     return parser
 
 
@@ -243,12 +246,25 @@ class _CLIHandler(logging.StreamHandler):
         pass
 
 
-def _setup_logging(level: int) -> None:
+@contextlib.contextmanager
+def _logging(level: int) -> Iterator[None]:
+    """Our loggers to stderr at ``level`` while the command runs; the process's logging as it was afterwards
+    (the command may run inside another program, or after another command in the same process)."""
+    saved = []
     for name in ("export", "training", "vs_colorize"):
         logger = logging.getLogger(name)
+        handler = _CLIHandler()
+        saved.append((logger, handler, logger.level, logger.propagate))
+        logger.addHandler(handler)
         logger.setLevel(level)
-        if not any(isinstance(h, _CLIHandler) for h in logger.handlers):
-            logger.addHandler(_CLIHandler())
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, handler, old_level, old_propagate in saved:
+            logger.removeHandler(handler)
+            logger.setLevel(old_level)
+            logger.propagate = old_propagate
 
 
 COMMANDS = {
@@ -264,7 +280,11 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``vs-colorize-export``; returns the process exit status (0 ok, 1 failed, 2 error)."""
     args = _parser().parse_args(argv)
-    _setup_logging(logging.WARNING if args.quiet else logging.INFO)
+    with _logging(log_level(args)):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return COMMANDS[args.command](args)
     except ParityError as exc:

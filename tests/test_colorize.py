@@ -150,7 +150,7 @@ def test_gray_to_yuv444_and_props(tint: Path) -> None:
     f420 = colorize(om.noise_clip(vs.GRAY8), tint, render_factor=4).get_frame(0)
     assert f420.props["_ChromaLocation"] == 0
     with pytest.raises(vs.Error, match=r"colorize: subsampling='420' needs an even frame size"):
-        colorize(src, tint, render_factor=4)
+        colorize(src, tint, render_factor=4, subsampling="420")
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
-"""``vs-colorize superres`` (vs_colorize.superres_cli): TIFF stacks and videos end to end, exit codes."""
+"""``vs-colorize superres`` (vs_colorize.cli.superres): TIFF stacks and videos end to end, exit codes."""
 
 from __future__ import annotations
 
+import tracemalloc
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import tifffile
 from test_superres import sr_model
 
 from vs_colorize.cli import main as cli_main
+from vs_colorize.io import tiff_stack
 
 
 def main(argv: list[str]) -> int:
@@ -102,3 +104,70 @@ def test_video_keeps_the_source_frame_rate_and_range(tmp_path: Path, rate: Fract
         np.testing.assert_array_equal(np.stack(got), up(frames))
     else:  # 4:2:0 untagged (= limited range): converted from full range
         assert got[1].mean() == pytest.approx(16 + frames[1].mean() * 219 / 255, abs=2)
+
+
+def _peak_bytes(tmp_path: Path, model: Path, frames: int) -> int:
+    """Python-heap peak (numpy arrays included) of one TIFF-stack render of ``frames`` 128² frames."""
+    src, dst = tmp_path / f"in{frames}.tif", tmp_path / f"out{frames}.tif"
+    data = np.random.default_rng(frames).integers(0, 65535, (frames, 128, 128), dtype=np.uint16)
+    tifffile.imwrite(src, data, photometric="minisblack")
+    del data
+    tracemalloc.start()
+    try:
+        assert main([str(src), str(dst), "--model", str(model), "-q"]) == 0
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_tiff_stacks_stream_in_bounded_memory(tmp_path: Path) -> None:
+    """A stack 12x longer (48 frames: 1.5 MB in, 6 MB out at 2x) must not need more memory than 4 frames."""
+    model = sr_model(tmp_path / "m.onnx")
+    _peak_bytes(tmp_path, model, 2)  # warm-up: imports, sessions, caches
+    short, long = _peak_bytes(tmp_path, model, 4), _peak_bytes(tmp_path, model, 48)
+    assert long - short < 1_000_000, (short, long)
+    with tifffile.TiffFile(tmp_path / "out48.tif") as tif:
+        assert tif.series[0].shape == (48, 256, 256) and not tif.is_bigtiff
+
+
+def test_big_stacks_are_written_as_bigtiff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tiff_stack, "BIGTIFF_ABOVE", 3 * 32 * 32 * 2 - 1)  # the output of this 3x16² stack
+    model = sr_model(tmp_path / "m.onnx")
+    data = np.arange(3 * 16 * 16, dtype=np.uint16).reshape(3, 16, 16)
+    tifffile.imwrite(tmp_path / "in.tif", data, photometric="minisblack")
+    assert main([str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--model", str(model)]) == 0
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.is_bigtiff
+        np.testing.assert_array_equal(tif.asarray(), up(data))
+
+
+def test_planar_rgb_stack_channel(tmp_path: Path) -> None:
+    model = sr_model(tmp_path / "m.onnx")
+    rgb = np.random.default_rng(4).integers(0, 255, (2, 3, 16, 16), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "p.tif", rgb, photometric="rgb", planarconfig="separate")
+    args = [str(tmp_path / "p.tif"), str(tmp_path / "o.tif"), "--model", str(model), "--channel", "2"]
+    assert main(args) == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "o.tif"), up(rgb[:, 2]))
+
+
+def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = sr_model(tmp_path / "m.onnx")
+    tifffile.imwrite(tmp_path / "in.tif", np.zeros((3, 8, 8), np.uint8), photometric="minisblack")
+    video = tmp_path / "in.mkv"
+    with av.open(str(video), "w") as out:
+        stream = out.add_stream("ffv1", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "gray"
+        out.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((16, 16), np.uint8), format="gray")))
+        out.mux(stream.encode())
+    cases = [
+        ([str(video), str(tmp_path / "o.mkv"), "--model", str(model), "--crf", "99"], "takes no crf"),
+        ([str(video), str(tmp_path / "o.mp4"), "--model", str(model), "--codec", "x264", "--crf", "99"], "crf must be in 0..51"),
+        ([str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), "--model", str(model), "--crf", "20"], "--crf applies to"),
+        ([str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), "--model", "video"], "is not a file (a superres model"),
+    ]  # fmt: skip
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert message in err, err
+        assert "stable" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv", "in.tif", "m.onnx"]

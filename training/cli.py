@@ -33,6 +33,8 @@ from training import inflection
 from training.config import TrainConfig, apply_overrides, load_config, to_dict
 from training.recipes import RECIPES, get_recipe
 from training.sr import cli as sr_cli
+from vs_colorize._version import __version__
+from vs_colorize.core.cli_flags import add_common_flags, log_level
 
 log = logging.getLogger("training")
 
@@ -77,13 +79,15 @@ def _add_run_arguments(p: argparse.ArgumentParser, phase: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vs-colorize-train", description="DeOldify NoGAN training.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_common_flags(parser, version=f"vs-colorize-train {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in PHASE_COMMANDS:
         _add_run_arguments(sub.add_parser(name, help=COMMAND_HELP[name]), phase=True)
     _add_run_arguments(sub.add_parser("show-config", help="print the resolved config and exit"), phase=False)
     inflection.add_arguments(sub.add_parser("pick", help="choose the GAN checkpoint before quality turns"))
     sr_cli.add_arguments(sub.add_parser("sr", help="microscopy super-resolution: train / evaluate"))
+    for command in sub.choices.values():
+        add_common_flags(command)
     return parser
 
 
@@ -101,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=log_level(args),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )

@@ -9,7 +9,10 @@ from collections.abc import Callable, Hashable
 import vapoursynth as vs
 
 #: Matrix coefficients a YUV clip may carry (vs.MatrixCoefficients minus RGB, unspecified and reserved).
-YUV_MATRICES = frozenset(int(m) for m in vs.MatrixCoefficients) - {0, 2, 3}
+#: Matrices zimg converts only with transfer/primaries details a clip rarely carries (BT.2020 constant
+#: luminance, chroma-derived, ICtCp): refused with a clear error instead of zimg's at frame time.
+UNCONVERTIBLE_MATRICES = frozenset({10, 12, 13, 14})
+YUV_MATRICES = frozenset(int(m) for m in vs.MatrixCoefficients) - {0, 2, 3} - UNCONVERTIBLE_MATRICES
 
 
 def default_matrix(width: int, height: int) -> int:
@@ -45,17 +48,33 @@ def frame_matrix(props: vs.FrameProps, family: vs.ColorFamily, fallback: int) ->
     return int(value)
 
 
-def normalize_props(clip: vs.VideoNode, *, matrix: int, range_in: int | None) -> vs.VideoNode:
+def check_matrix(props: vs.FrameProps, func: str, n: int) -> None:
+    """Raise ``vs.Error`` naming ``func`` and frame ``n`` when ``_Matrix`` is one zimg cannot convert."""
+    value = props.get("_Matrix")
+    if value is not None and int(value) in UNCONVERTIBLE_MATRICES:
+        name = vs.MatrixCoefficients(int(value)).name
+        raise vs.Error(
+            f"{func}: frame {n} is tagged _Matrix={int(value)} ({name}), which cannot be converted without "
+            "more colour information; convert the clip to a BT.709/BT.601/BT.2020 (NCL) Y'CbCr matrix first"
+        )
+
+
+def normalize_props(
+    clip: vs.VideoNode, *, matrix: int, range_in: int | None, func: str | None = None
+) -> vs.VideoNode:
     """Write explicit ``_Matrix`` and ``_Range`` on every frame and drop the deprecated ``_ColorRange``.
 
     ``matrix`` replaces a missing or unspecified ``_Matrix`` (RGB always gets 0); ``range_in`` replaces a
-    missing range (see :func:`frame_range`). Planes are not touched (the frame data is shared).
+    missing range (see :func:`frame_range`). Planes are not touched (the frame data is shared). With
+    ``func``, a frame whose matrix cannot be converted raises (:func:`check_matrix`).
     """
     family = clip.format.color_family
 
     def fix(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         out = f.copy()
         props = out.props
+        if func is not None and family != vs.RGB:
+            check_matrix(props, func, n)
         rng = frame_range(props, family, range_in)
         props["_Matrix"] = frame_matrix(props, family, matrix)
         # R81 aliases _ColorRange to _Range (deleting one deletes both): drop first, then write _Range.

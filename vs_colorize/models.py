@@ -60,7 +60,7 @@ def artifact_format(path: Path) -> str | None:
 def model_format(model: str | os.PathLike[str] | None) -> str:
     """The artifact format a filter's ``model`` argument names: ``pt2`` / ``engine`` by suffix, ``onnx`` for
     ``.onnx``, registry names, None and anything unrecognised."""
-    if model is None:
+    if not isinstance(model, (str, os.PathLike)):  # None, or a bad value resolve_model refuses clearly
         return "onnx"
     return artifact_format(Path(os.fspath(model))) or "onnx"
 
@@ -110,6 +110,10 @@ def resolve_model(
         vs.Error: missing or unreadable file, a format the backend cannot load, no vs_colorize metadata,
             or metadata of another kind.
     """
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        raise error(func, f"model must be a file path or a registry name (str), got {type(model).__name__}")
+    if model is None and kind != "colorize":
+        raise error(func, f"model is required: a {kind} .onnx artifact (vs-colorize-export {kind} …)")
     if model is None:
         for name in DEFAULT_CHAIN:
             path = _find_registry(name, precision, formats[0])
@@ -122,7 +126,7 @@ def resolve_model(
             f"get weights with `vs-colorize-export deoldify video` (writes {wanted}) or pass model=<file.onnx>",
         )
     text = os.fspath(model)
-    if text in cache.REGISTRY_NAMES and not Path(text).is_file():
+    if kind == "colorize" and text in cache.REGISTRY_NAMES and not Path(text).is_file():
         path = _find_registry(text, precision, formats[0])
         if path is None:
             raise error(
@@ -132,6 +136,8 @@ def resolve_model(
             )
         return _checked(path, text, kind=kind, func=func, formats=formats)
     path = Path(text).expanduser()
+    if not path.is_file() and kind != "colorize":
+        raise error(func, f"model {text!r} is not a file (a {kind} model is an .onnx artifact path)")
     if not path.is_file():
         raise error(
             func,

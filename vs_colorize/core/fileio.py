@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
-import tempfile
+import re
+import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks, so stale temporaries are never judged (nor removed)
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
 
 
 def _read_umask() -> int:
@@ -38,29 +48,107 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+#: A temporary file younger than this is never taken for stale: it may be between its creation and its
+#: writer's lock (see :func:`clean_stale_parts`).
+STALE_AFTER_S = 10.0
+
+
+#: The temporary names :func:`atomic_output` makes: ``.NAME.<16 hex>.part`` plus the extension.
+_PART = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{16}\.part(?P<ext>.*)")
+
+
+def _try_lock(fd: int) -> bool:
+    """Take an exclusive ``flock`` on ``fd`` without waiting; False when another process holds one
+    (or where there are no ``flock`` locks)."""
+    if fcntl is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def clean_stale_parts(*paths: str | os.PathLike[str], suffix: str = "") -> list[Path]:
+    """Delete temporary files of ``paths`` left by writers that died (``kill -9``, power cut); return them.
+
+    Only names :func:`atomic_output` makes for these very outputs are considered (``.NAME.<16 hex>.part``
+    plus the extension, ``suffix`` or the output's own), and only those no live process holds: every
+    writer keeps an exclusive ``flock`` on its temporary file until it is renamed or deleted, and the
+    kernel drops the lock when the writer dies, however it dies. Files younger than
+    :data:`STALE_AFTER_S` are left alone. Each folder is listed once, however many outputs it holds.
+    """
+    wanted: dict[Path, set[str]] = {}
+    for p in map(Path, paths):
+        wanted.setdefault(p.parent, set()).add(p.name)
+    removed: list[Path] = []
+    for folder, names in wanted.items():
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for entry in entries:
+            m = _PART.fullmatch(entry)
+            if m is None or m["name"] not in names or m["ext"] != (suffix or Path(m["name"]).suffix):
+                continue
+            if _remove_if_stale(folder / entry):
+                removed.append(folder / entry)
+    return removed
+
+
+def _remove_if_stale(part: Path) -> bool:
+    try:
+        fd = os.open(part, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        if time.time() - os.fstat(fd).st_mtime < STALE_AFTER_S or not _try_lock(fd):
+            return False
+        part.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+    log.warning("removed %s, a partial file left by an interrupted earlier run", part)
+    return True
+
+
+def _new_part(final: Path, suffix: str) -> tuple[Path, int]:
+    """Create and lock a fresh temporary file beside ``final``; return it and its open descriptor."""
+    while True:
+        tmp = final.parent / f".{final.name}.{secrets.token_hex(8)}.part{suffix}"
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            continue
+        _try_lock(fd)  # a brand-new name: nobody else can hold it
+        return tmp, fd
+
+
 @contextlib.contextmanager
 def atomic_output(
-    path: str | os.PathLike[str], *, overwrite: bool = False, suffix: str = ""
+    path: str | os.PathLike[str], *, overwrite: bool = False, suffix: str = "", clean: bool = True
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it into place, on error delete it.
 
     The final name never holds a half-written file. Refuses to replace an existing file unless
     ``overwrite``. ``suffix`` keeps the temporary name's extension (muxers pick formats from it).
+    The temporary file (``.NAME.<16 hex>.part.EXT``) stays ``flock``-ed by this process while it is
+    written, and stale ones of the same output left by killed writers are deleted first
+    (:func:`clean_stale_parts`; ``clean=False`` when the caller already did, e.g. once for a whole
+    image sequence).
     """
     final = Path(path)
     if final.exists() and not overwrite:
         raise FileExistsError(f"{os.fspath(final)!r} exists; pass overwrite to replace it")
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.name}.", suffix=".part" + (suffix or final.suffix), dir=final.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    ext = suffix or final.suffix
+    if clean:
+        clean_stale_parts(final, suffix=ext)
+    tmp, fd = _new_part(final, ext)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        # mkstemp creates 0600 files; give the result the permissions a plain open() would have.
+        # The file is created 0600; give the result the permissions a plain open() would have.
         os.chmod(tmp, 0o666 & ~UMASK)
         if final.exists() and not overwrite:
             raise FileExistsError(f"{os.fspath(final)!r} appeared while writing; not replacing it")
@@ -68,6 +156,8 @@ def atomic_output(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:

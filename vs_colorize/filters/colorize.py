@@ -94,7 +94,7 @@ def colorize(
     scene_threshold: float = 0.1,
     matrix: int | None = None,
     range_in: int | None = None,
-    subsampling: str = "420",
+    subsampling: str | None = None,
 ) -> vs.VideoNode:
     """Colorize a clip with a DeOldify-style model, keeping the source luma.
 
@@ -127,7 +127,8 @@ def colorize(
             high, else BT.601 (170M). RGB: the working-space matrix (default BT.709).
         range_in: 0 (limited) or 1 (full), assumed where neither ``_Range`` nor the deprecated
             ``_ColorRange`` says; default limited for YUV/GRAY, full for RGB.
-        subsampling: GRAY input only: ``"420"`` (default) or ``"444"`` output chroma.
+        subsampling: GRAY input only: ``"420"`` or ``"444"`` output chroma. None (default): 4:2:0 when
+            the frame size is even, 4:4:4 when a side is odd (4:2:0 cannot hold an odd size).
 
     Returns:
         The colorized clip. Frame props: ``_Matrix`` and ``_Range`` explicit, ``VSColorizeModel`` (the
@@ -143,7 +144,8 @@ def colorize(
     check_choice(fit, FUNC, "fit", ("stretch", "pad"))
     radius = check_int(temporal_radius, FUNC, "temporal_radius", 0, 7)
     threshold = check_float(scene_threshold, FUNC, "scene_threshold", 0.0, 1.0)
-    check_choice(subsampling, FUNC, "subsampling", ("420", "444"))
+    if subsampling is not None:
+        check_choice(subsampling, FUNC, "subsampling", ("420", "444"))
     family = clip.format.color_family
     if matrix is not None:
         check_int(matrix, FUNC, "matrix", 0, 255)
@@ -172,7 +174,7 @@ def colorize(
         default = int(matrix if matrix is not None else vs.MATRIX_BT709)
     else:
         default = int(matrix if matrix is not None else color_props.default_matrix(clip.width, clip.height))
-    src = color_props.normalize_props(clip, matrix=default, range_in=range_in)
+    src = color_props.normalize_props(clip, matrix=default, range_in=range_in, func=FUNC)
     # RGB: a float YUV 4:4:4 working space whose Y is kept; YUV/GRAY: the source luma plane itself.
     work = core.resize.Point(src, format=vs.YUV444PS, matrix=default) if family == vs.RGB else src
     luma = work if family == vs.GRAY else work.std.ShufflePlanes(0, vs.GRAY)
@@ -237,10 +239,12 @@ def _merge_rgb(
     )
 
 
-def _output_format(clip: vs.VideoNode, subsampling: str) -> vs.VideoFormat:
+def _output_format(clip: vs.VideoNode, subsampling: str | None) -> vs.VideoFormat:
     fmt = clip.format
     if fmt.color_family != vs.GRAY:
         return fmt
+    if subsampling is None:
+        subsampling = "444" if clip.width % 2 or clip.height % 2 else "420"
     sub = 1 if subsampling == "420" else 0
     if sub and (clip.width % 2 or clip.height % 2):
         raise error(

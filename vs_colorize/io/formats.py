@@ -81,7 +81,9 @@ class ColourTags:
         return args
 
 
-_YUV_SUB: dict[tuple[int, int], str] = {(1, 1): "420", (1, 0): "422", (0, 0): "444", (2, 0): "411"}
+_YUV_SUB: dict[tuple[int, int], str] = {
+    (1, 1): "420", (1, 0): "422", (0, 0): "444", (2, 0): "411", (2, 2): "410", (0, 1): "440",
+}  # fmt: skip
 
 
 def pix_fmt_of(fmt: vs.VideoFormat) -> str:
@@ -95,9 +97,22 @@ def pix_fmt_of(fmt: vs.VideoFormat) -> str:
     if fmt.color_family == vs.RGB:
         return "gbrp" + depth
     sub = _YUV_SUB.get((fmt.subsampling_w, fmt.subsampling_h))
-    if sub is None:
-        raise ValueError(f"{fmt.name} has a chroma subsampling FFmpeg cannot hold")
-    return f"yuv{sub}p" + depth
+    name = f"yuv{sub}p{depth}"
+    if sub is None or not _ffmpeg_has(name):
+        raise ValueError(
+            f"{fmt.name} has no FFmpeg pixel format (subsampling or depth); convert it with --pix-fmt first"
+        )
+    return name
+
+
+def _ffmpeg_has(pix_fmt: str) -> bool:
+    import av
+
+    try:
+        av.VideoFormat(pix_fmt)
+    except ValueError:
+        return False
+    return True
 
 
 #: FFmpeg full-range "J" formats → their plain counterparts (same planes, full range).

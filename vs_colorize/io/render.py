@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +21,7 @@ from .encode import EncoderKind, EncodeSettings, check_codec, container_of, enco
 from .ffmpeg import encode_ffmpeg
 from .formats import vs_format_of
 from .image import IMAGE_OUTPUTS, encode_image, image_names, is_image_output, to_image_clip
+from .outputs import check_outputs
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +38,24 @@ class OutputPlan:
 
 
 def plan_output(
-    path: str | os.PathLike[str], *, frames: int, first: int = 0, encoder: EncoderKind = "auto"
+    path: str | os.PathLike[str],
+    *,
+    frames: int,
+    first: int = 0,
+    encoder: EncoderKind = "auto",
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> OutputPlan:
     """Check an output path before any work is done.
 
     ``frames``/``first``: how many frames will be written and the source number of the first (image
-    sequences are numbered by source frame, so chunks of one film fit together). Raises ValueError for
-    an unsupported extension, a bad pattern or encoder, FileNotFoundError when the directory is missing,
-    PermissionError when it is not writable.
-    Targets that already exist are listed in ``existing``; the caller decides (refuse, skip, replace).
+    sequences are numbered by source frame, so chunks of one film fit together). ``inputs``: the files
+    the render reads, which no output may be (however spelled). Raises ValueError for an unsupported
+    extension, a bad pattern or encoder, and :class:`~.outputs.OutputError` (a ValueError) for an output
+    that is an input or a directory, or whose folder is missing or not writable (see
+    :func:`~.outputs.check_outputs`). Targets that already exist are listed in ``existing``; the caller
+    decides (refuse, skip, replace).
     """
     p = Path(path)
-    if not p.parent.is_dir():
-        raise FileNotFoundError(f"output directory {os.fspath(p.parent)!r} does not exist")
-    if not os.access(p.parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"output directory {os.fspath(p.parent)!r} is not writable")
     if is_image_output(p):
         files = tuple(image_names(p, first, frames))
         kind = IMAGE_OUTPUTS[p.suffix.lower()]
@@ -59,7 +63,7 @@ def plan_output(
     else:
         container_of(p)
         files, kind, image = (p,), pick_encoder(encoder), False
-    existing = tuple(f for f in files if f.exists())
+    existing = tuple(check_outputs(files, inputs=inputs))
     return OutputPlan(path=p, files=files, existing=existing, image=image, encoder=kind)
 
 
@@ -130,9 +134,10 @@ def write_output(
     """
     if plan.image:
         todo = pending_frames(plan, clip.num_frames, skip_existing=skip_existing)
+        fileio.clean_stale_parts(*plan.files)  # once for the sequence, not once per image
         for k, frame in enumerate(_select(clip, todo).frames(close=True)):
             data = encode_image(frame, plan.encoder)
-            with fileio.atomic_output(plan.files[todo[k]], overwrite=overwrite) as tmp:
+            with fileio.atomic_output(plan.files[todo[k]], overwrite=overwrite, clean=False) as tmp:
                 tmp.write_bytes(data)
             if progress is not None:
                 progress(k + 1)

@@ -1,0 +1,220 @@
+"""``vs-colorize colorize IN OUT``: colorize a film or a still image into a new file (see docs/cli.md)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from fractions import Fraction
+from pathlib import Path
+
+import vapoursynth as vs
+
+from ..backends import NAMES, get_backend
+from ..filters.colorize import colorize
+from ..io.audio import check_audio
+from ..io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
+from ..io.outputs import OutputError, same_file
+from ..io.render import pending_frames, plan_output, prepare_clip, write_output
+from ..io.source import SOURCES, SourceError, open_source, probe
+from ..models import model_format
+from ..progress import Progress
+from .common import add_run_flags, check_first_frame, refuse_existing
+from .errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError, render_failed
+
+log = logging.getLogger("vs_colorize")
+
+
+def parse_frames(text: str, length: int) -> tuple[int, int]:
+    """``A:B`` (Python slice semantics, no step; negative counts from the end) → ``(start, stop)``.
+
+    Raises ValueError for bad syntax or a selection with no frames of a ``length``-frame clip.
+    """
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise ValueError(f"--frames must look like A:B (a slice, e.g. 0:1000 or 5000:), got {text!r}")
+    try:
+        a, b = (int(p) if p.strip() else None for p in parts)
+    except ValueError:
+        raise ValueError(f"--frames must hold integers, got {text!r}") from None
+    start, stop, _ = slice(a, b).indices(length)
+    if start >= stop:
+        raise ValueError(f"--frames {text} selects no frames of a {length}-frame clip")
+    return start, stop
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    c = sub.add_parser("colorize", help="colorize a film or a still image into a new file")
+    c.add_argument("input", help="film (anything FFmpeg reads) or still image (PNG/JPEG/TIFF)")
+    c.add_argument("output", help=".mkv/.mp4/.mov, or .png/.tif (one image, or a sequence: out_%%06d.png)")
+    m = c.add_argument_group("model")
+    m.add_argument(
+        "--model",
+        metavar="NAME|FILE",
+        help="registry name (video, stable, artistic, demo) or .onnx path; default: video, else demo",
+    )
+    m.add_argument(
+        "--render-factor",
+        metavar="N",
+        type=int,
+        default=21,
+        help="model size = 16 x this, 4..64 (default 21 = 336 px)",
+    )
+    m.add_argument(
+        "--backend", choices=sorted(NAMES), help="inference backend (default: the fastest available)"
+    )
+    m.add_argument(
+        "--streams",
+        metavar="N",
+        type=int,
+        default=None,
+        help="frames inferred concurrently (backend num_streams; default: the backend's own, 2 on multi-core CPUs)",
+    )
+    m.add_argument(
+        "--fit", choices=("stretch", "pad"), default="stretch", help="stretch (DeOldify) or pad (keep aspect)"
+    )
+    m.add_argument(
+        "--temporal-radius",
+        metavar="N",
+        type=int,
+        default=0,
+        help="average chroma over 2N+1 frames, 0..7 (default 0)",
+    )
+    e = c.add_argument_group("encoding")
+    e.add_argument(
+        "--codec",
+        metavar="C",
+        default="x264",
+        help=f"video encoder: FFmpeg name or one of {', '.join(CODEC_ALIASES)} (default x264; ffv1 = lossless)",
+    )
+    e.add_argument(
+        "--crf", metavar="Q", type=int, help="quality (x264/x265 0..51, default 18/20; vp9/av1 0..63)"
+    )
+    e.add_argument(
+        "--pix-fmt",
+        metavar="F",
+        help="convert to this planar pixel format first (e.g. yuv422p10le for ProRes)",
+    )
+    e.add_argument("--preset", metavar="P", help="x264/x265 preset (default medium)")
+    e.add_argument(
+        "--encoder",
+        choices=ENCODERS,
+        default="auto",
+        help="auto/pyav = in-process PyAV; ffmpeg = pipe into the ffmpeg binary",
+    )
+    e.add_argument("--no-audio", action="store_true", help="do not copy the input's audio streams")
+    r = c.add_argument_group("run")
+    r.add_argument("--frames", metavar="A:B", help="render only frames A..B-1 (Python slice; for farms)")
+    r.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="auto",
+        help="input reader (default: BestSource if installed, else PyAV)",
+    )
+    r.add_argument(
+        "--threads",
+        metavar="N",
+        type=int,
+        default=0,
+        help="VapourSynth worker threads (default: one per core)",
+    )
+    add_run_flags(c, skip_existing=True)
+    c.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = EncodeSettings(
+        codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio
+    )
+    try:
+        settings.validate()
+        if args.threads < 0:
+            raise ValueError(f"--threads must be >= 0, got {args.threads}")
+        if args.streams is not None and args.streams < 1:
+            raise ValueError(f"--streams must be >= 1, got {args.streams}")
+    except ValueError as exc:
+        raise CliError(EXIT_USAGE, str(exc)) from None
+    src, out = Path(args.input), Path(args.output)
+    if args.skip_existing and out.is_file() and not same_file(src, out):
+        log.info("colorize: %s exists, skipping", out)
+        return EXIT_OK
+    try:
+        clip = open_source(src, source=args.source)
+        info = probe(src)
+    except (FileNotFoundError, SourceError) as exc:
+        raise CliError(EXIT_INPUT, str(exc)) from None
+    if args.threads:
+        vs.core.num_threads = args.threads
+    try:
+        start, stop = parse_frames(args.frames, clip.num_frames) if args.frames else (0, clip.num_frames)
+        plan = plan_output(out, frames=stop - start, first=start, encoder=args.encoder, inputs=[src])
+    except (ValueError, OutputError) as exc:
+        raise CliError(EXIT_USAGE, str(exc)) from None
+    if plan.existing and not args.overwrite:
+        if not args.skip_existing:
+            refuse_existing(plan.existing)
+        if len(plan.existing) == len(plan.files):
+            log.info("colorize: all %d output files exist, skipping", len(plan.files))
+            return EXIT_OK
+        log.info("colorize: %d of %d images exist; rendering the rest", len(plan.existing), len(plan.files))
+    check_first_frame(clip[start], "colorize", src)
+    audio_from, window = _audio(info.audio_streams, src, clip, start, stop, settings, plan.image)
+    if (start, stop) != (0, clip.num_frames):
+        clip = clip[start:stop]
+    try:
+        streams = {} if args.streams is None else {"num_streams": args.streams}
+        backend = get_backend(args.backend, func="colorize", model_format=model_format(args.model), **streams)
+        colored = colorize(
+            clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
+        )
+        colored = prepare_clip(colored, plan, settings)
+        if audio_from is not None:
+            check_audio(audio_from, container_of(plan.path))
+    except (vs.Error, ValueError) as exc:
+        raise CliError(EXIT_USAGE, str(exc)) from None
+
+    pending = pending_frames(plan, colored.num_frames, skip_existing=args.skip_existing)
+    todo = len(pending)
+    progress = Progress(todo, label="colorize", enabled=False if args.quiet else None)
+    done = [0]
+
+    def update(n: int) -> None:
+        done[0] = n
+        progress.update(n)
+
+    try:
+        written = write_output(
+            colored,
+            plan,
+            settings,
+            overwrite=args.overwrite,
+            skip_existing=args.skip_existing,
+            audio_from=audio_from,
+            audio_window=window,
+            progress=update,
+        )
+    except (vs.Error, EncodeError, OSError) as exc:  # inference, encoder, disk full …
+        frame = start + (pending[min(done[0], todo - 1)] if pending else 0)
+        raise render_failed("colorize", exc, output=out, frame=frame) from None
+    finally:
+        progress.close()
+    if written != todo:
+        raise render_failed(
+            "colorize", EncodeError(f"wrote {written} of {todo} frames"), output=out, frame=start + written
+        )
+    progress.finish(f"colorize: {args.input} -> {args.output}")
+    return EXIT_OK
+
+
+def _audio(
+    streams: int, src: Path, clip: vs.VideoNode, start: int, stop: int, settings: EncodeSettings, image: bool
+) -> tuple[Path | None, tuple[Fraction, Fraction | None]]:
+    """Which file to copy audio from, and the time window of the rendered frames."""
+    if image or not settings.audio or streams == 0:
+        return None, (Fraction(0), None)
+    if start == 0 and stop == clip.num_frames:
+        return src, (Fraction(0), None)
+    if not clip.fps.numerator:
+        log.warning("colorize: variable frame rate with --frames: audio not copied (mux it after joining)")
+        return None, (Fraction(0), None)
+    step = 1 / Fraction(clip.fps)
+    return src, (start * step, stop * step)
