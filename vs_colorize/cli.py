@@ -31,6 +31,7 @@ from .colorize import colorize
 from .contract import ContractError, read_model_info
 from .io.audio import check_audio
 from .io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
+from .io.pyav_source import DAMAGED
 from .io.render import pending_frames, plan_output, prepare_clip, write_output
 from .io.source import SOURCES, SourceError, open_source, probe
 from .models import DEFAULT_CHAIN, artifact_format, registry_candidates
@@ -147,6 +148,11 @@ def _parser() -> argparse.ArgumentParser:
         help="input reader (default: BestSource if installed, else PyAV)",
     )
     r.add_argument(
+        "--allow-damaged",
+        action="store_true",
+        help="render what decodes of a damaged input (default: exit 3 naming what is missing)",
+    )
+    r.add_argument(
         "--threads",
         metavar="N",
         type=int,
@@ -192,7 +198,7 @@ def _colorize(args: argparse.Namespace) -> int:
         log.info("colorize: %s exists, skipping", out)
         return EXIT_OK
     try:
-        clip = open_source(src, source=args.source)
+        clip = open_source(src, source=args.source, allow_damaged=args.allow_damaged)
         info = probe(src)
     except (FileNotFoundError, SourceError) as exc:
         raise CliError(EXIT_INPUT, str(exc)) from None
@@ -243,7 +249,10 @@ def _colorize(args: argparse.Namespace) -> int:
             audio_window=window,
             progress=progress.update,
         )
-    except (vs.Error, EncodeError, OSError) as exc:  # inference, encoder, disk full …
+    except (vs.Error, EncodeError, OSError) as exc:  # inference, encoder, disk full, undecodable input …
+        damaged = [line for line in str(exc).splitlines() if DAMAGED in line]
+        if damaged:  # undecodable input: the reader's one line, not VapourSynth's traceback
+            raise CliError(EXIT_INPUT, f"render of {args.input!r} failed: {damaged[-1]}") from None
         raise CliError(EXIT_FAILED, f"render of {args.input!r} failed: {exc}") from None
     finally:
         progress.close()
