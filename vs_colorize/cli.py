@@ -5,7 +5,7 @@ installed and which one is the default. (``superres`` will sit beside them.)
 
 Exit codes (see docs/cli.md): 0 done (or skipped with ``--skip-existing``), 1 the render failed,
 2 the command is wrong (arguments, existing output, missing output directory, model or codec),
-3 the input is missing or unusable, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+3 the input is missing, unusable or damaged, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 Nothing is printed on stdout except by ``models``; logs and the progress bar go to stderr.
 """
 
