@@ -36,6 +36,13 @@ def ramp(seed: int, peak: int) -> np.ndarray:
     return img
 
 
+def colourful(grey: np.ndarray, peak: float, seed: int) -> np.ndarray:
+    """RGB from three grey ramps, with a band of random saturated colours (out-of-gamut chroma bait)."""
+    rgb = np.dstack([grey, grey[::-1], grey[:, ::-1]])
+    rgb[16:32] = np.random.default_rng(seed).integers(0, 2, (16, W, 3)) * peak
+    return rgb
+
+
 def luma(rgb: np.ndarray, matrix: int) -> np.ndarray:
     kr, kb = KRB[matrix]
     return kr * rgb[..., 0] + (1 - kr - kb) * rgb[..., 1] + kb * rgb[..., 2]
@@ -79,7 +86,7 @@ def grey_png(bits: int) -> Case:
 def rgb_png(bits: int) -> Case:
     def write(d: Path) -> tuple[Path, list[np.ndarray], int, int, bool]:
         peak = (1 << bits) - 1
-        rgb = np.dstack([ramp(2, peak), ramp(3, peak)[::-1], ramp(4, peak)[:, ::-1]])
+        rgb = colourful(ramp(2, peak), peak, 3)
         fmt = "rgb24" if bits == 8 else "rgb48le"
         enc = "rgb24" if bits == 8 else "rgb48be"
         write_av(d / "in.png", rgb.astype(np.uint8 if bits == 8 else np.uint16), "png", fmt, enc)
@@ -108,7 +115,7 @@ def tiff(kind: str, rgb: bool = False, lzw: bool = False) -> Case:
         floating = kind.startswith("f")
         peak = 1.0 if floating else float((1 << int(kind)) - 1)
         grey = ramp(6, 65535) / 65535 * peak if floating else ramp(6, int(peak))
-        arr = np.dstack([grey, grey[::-1], grey[:, ::-1]]) if rgb else grey
+        arr = colourful(grey, peak, 7) if rgb else grey
         arr = arr.astype(dtype)
         if lzw:
             Image.fromarray(arr).save(d / "in.tif", compression="tiff_lzw")
