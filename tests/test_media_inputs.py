@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 import vapoursynth as vs
-from test_encode import write_synthetic
+from test_encode import ffmpeg_binary, write_synthetic
 
 from vs_colorize.cli import EXIT_INPUT, EXIT_OK, main
 from vs_colorize.io.pyav_source import pyav_source
@@ -104,17 +104,29 @@ def test_whole_media_is_not_damaged(capsys: pytest.CaptureFixture[str], tmp_path
             assert code == EXIT_OK and err == "", err
 
 
-@pytest.mark.parametrize("source", ["auto", "pyav"])
+@pytest.mark.parametrize(("source", "encoder"), [("auto", "pyav"), ("pyav", "pyav"), ("auto", "ffmpeg")])
 def test_interlaced_input_keeps_its_field_order(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, source: str
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    encoder: str,
 ) -> None:
+    if encoder == "ffmpeg":
+        binary = ffmpeg_binary()
+        if binary is None:
+            pytest.skip("no ffmpeg binary (install imageio-ffmpeg or put ffmpeg on PATH)")
+        (tmp_path / "bin").mkdir()
+        (tmp_path / "bin" / "ffmpeg").symlink_to(binary)
+        monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     src = x264(tmp_path / "bff.mkv", frames=8, params="interlaced=1:bff=1")
     out = tmp_path / "out.mkv"
-    code, err = cli(capsys, src, out, "--source", source)
+    code, err = cli(capsys, src, out, "--source", source, "--encoder", encoder)
     assert code == EXIT_OK, err
     assert "is interlaced (bottom field first)" in err and "deinterlace first" in err
     with av.open(str(out)) as c:
-        assert c.streams.video[0].codec_context.field_order == 3  # BB: bottom field first
+        # bottom field first: BB (PyAV encoder), or BT as the ffmpeg command line writes it
+        assert c.streams.video[0].codec_context.field_order in (3, 5)
 
 
 def test_alpha_and_hdr_are_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -213,3 +213,28 @@ def test_luma_survives_the_cli(capsys: pytest.CaptureFixture[str], tmp_path: Pat
         assert rgb.dtype == (np.uint8 if bits == 8 else np.uint16)
         assert np.abs(luma(rgb.astype(np.float64), matrix) - ref).max() <= 1.0, "luma moved"
         assert np.ptp(rgb.astype(np.float64), axis=-1).max() > 0, "the picture was not colorized"
+
+
+def test_real_bw_photo_keeps_its_tones(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    """The issue's case: a real grey JPEG (Ansel Adams, public domain) as grey TIFF and grey JPEG.
+
+    Before the fix: mean luma error 9.0/255, 11 % of the pixels crushed to black (0.1 % in the source).
+    """
+    photo = data_dir / "bw_historical_photos/zhang_ansel_adams_tetons_snake_river.jpg"
+    with av.open(str(photo)) as c:
+        frame = next(c.decode(video=0))
+    assert frame.format.name == "gray"
+    grey = np.frombuffer(frame.planes[0], np.uint8).reshape(frame.planes[0].height, -1)[:330, :374]
+    tifffile.imwrite(tmp_path / "photo.tif", grey)
+    Image.fromarray(np.ascontiguousarray(grey), "L").save(tmp_path / "photo.jpg", quality=95)
+    with av.open(str(tmp_path / "photo.jpg")) as c:
+        frame = next(c.decode(video=0))
+    grey_jpeg = np.frombuffer(frame.planes[0], np.uint8).reshape(frame.planes[0].height, -1)[:330, :374]
+    for name, ref in (("photo.tif", grey), ("photo.jpg", grey_jpeg)):
+        out = tmp_path / f"{name}.png"
+        assert main(["colorize", str(tmp_path / name), str(out), "--model", "demo", "-q"]) == EXIT_OK
+        rgb = image_frames(out)[0].astype(np.float64)
+        error = np.abs(luma(rgb, 6) - ref)
+        assert error.max() <= 1.0 and error.mean() < 0.3, (name, error.max(), error.mean())

@@ -70,8 +70,8 @@ def ffmpeg_command(
         dar = sar * Fraction(clip.width, clip.height)
         cmd += ["-aspect", f"{dar.numerator}:{dar.denominator}"]
     order = field_order(first)
-    if order:  # interlaced: flag the field order, and let x264/x265 code the fields
-        cmd += ["-field_order", {2: "tt", 3: "bb"}[order], "-flags", "+ildct+ilme"]
+    if order:  # interlaced (y4m from VapourSynth says progressive): flag the frames, code the fields
+        cmd += ["-vf", "setfield=" + {2: "tff", 3: "bff"}[order], "-flags", "+ildct+ilme"]
     cmd += ["-f", muxer, os.fspath(out)]
     return cmd
 
