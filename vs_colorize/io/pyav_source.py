@@ -107,7 +107,9 @@ class _Decoder:
         if self.container is not None:
             self.container.close()
         self.container = av.open(self.path)
-        self.container.streams[self.stream_index].thread_type = "AUTO"
+        stream = self.container.streams[self.stream_index]
+        assert isinstance(stream, av.VideoStream)
+        stream.thread_type = "AUTO"
         self.frames = self._decode()
         self.next_index = 0 if self.pts is None else -1
         self.tainted = False
@@ -137,7 +139,7 @@ class _Decoder:
         stream = self.container.streams[self.stream_index]
         for packet in self.container.demux(stream):
             try:
-                yield from packet.decode()
+                yield from (f for f in packet.decode() if isinstance(f, av.VideoFrame))
             except av.FFmpegError as exc:
                 self.tainted = True
                 log.debug("pyav_source: a packet of %s does not decode: %s", self.path, exc)
@@ -200,7 +202,7 @@ def _decodable(container: av.container.InputContainer) -> list[int | None]:
     stamps: list[int | None] = []
     for packet in container.demux(stream):
         try:
-            stamps += [f.pts for f in packet.decode() if not f.is_corrupt]
+            stamps += [f.pts for f in packet.decode() if isinstance(f, av.VideoFrame) and not f.is_corrupt]
         except av.FFmpegError:
             continue
     return stamps
@@ -211,10 +213,11 @@ def _scan(path: str, decodable_only: bool) -> tuple[int, list[int] | None, int, 
     try:
         with _open(path) as container:
             stream = container.streams.video[0]
-            if decodable_only:
-                stamps = _decodable(container)
-            else:
-                stamps = [p.pts for p in container.demux(stream) if p.size]
+            stamps = (
+                _decodable(container)
+                if decodable_only
+                else [p.pts for p in container.demux(stream) if p.size]
+            )
         with _open(path) as container:
             stream = container.streams.video[0]
             first = next(container.decode(stream), None)
@@ -222,8 +225,9 @@ def _scan(path: str, decodable_only: bool) -> tuple[int, list[int] | None, int, 
                 raise SourceError(f"pyav_source: {path!r} holds no decodable video frame")
             fps = Fraction(stream.average_rate or stream.guessed_rate or 0)
             order = int(stream.codec_context.field_order or 0)
-            if stamps and all(t is not None for t in stamps):
-                pts = sorted(set(stamps))  # type: ignore[type-var]
+            known = [t for t in stamps if t is not None]
+            if stamps and len(known) == len(stamps):
+                pts = sorted(set(known))
                 return stream.index, pts, len(pts), fps, first, order
             count = 1 + sum(1 for _ in container.decode(stream))  # no timestamps: count by decoding
             return stream.index, None, count, fps, first, order

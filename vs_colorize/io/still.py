@@ -168,7 +168,7 @@ def read_tiff(path: Path, page: int) -> Picture:
             grey = (1.0 if fmt[0] == vs.FLOAT else np.iinfo(grey.dtype).max) - grey
         planes, family, alpha = (np.ascontiguousarray(grey),), vs.GRAY, samples > 1
     else:
-        raise SourceError(f"still_source: page {page} of {name!r} is {photometric.name}; use grey or RGB")
+        raise SourceError(f"still_source: page {page} of {name!r} is {PM(photometric).name}; use grey or RGB")
     if fmt[0] == vs.FLOAT:
         lo, hi = float(min(p.min() for p in planes)), float(max(p.max() for p in planes))
         if lo < 0.0 or hi > 1.0:
