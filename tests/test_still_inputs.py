@@ -17,9 +17,12 @@ import av
 import numpy as np
 import pytest
 import tifffile
+import vapoursynth as vs
 from PIL import Image
 
 from vs_colorize.cli import EXIT_OK, main
+from vs_colorize.io.pyav_source import pyav_source
+from vs_colorize.io.still import still_source
 
 W, H = 64, 48
 #: (Kr, Kb) of the matrices these tests meet: BT.601 (5, 6) for small YUV/GRAY frames, BT.709 (1) for RGB.
@@ -238,3 +241,32 @@ def test_real_bw_photo_keeps_its_tones(
         rgb = image_frames(out)[0].astype(np.float64)
         error = np.abs(luma(rgb, 6) - ref)
         assert error.max() <= 1.0 and error.mean() < 0.3, (name, error.max(), error.mean())
+
+
+@pytest.mark.parametrize("kind", ["grey.jpg", "grey.tif", "grey.png", "grey.bmp", "float.tif", "rgba.png"])
+def test_every_still_reader_says_range_and_sample_type(
+    tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    img = ramp(30, 255).astype(np.uint8)
+    path = tmp_path / kind
+    if kind == "float.tif":
+        tifffile.imwrite(path, (img / 255).astype(np.float16))
+    elif kind == "rgba.png":
+        Image.fromarray(np.dstack([img, img, img, img]), "RGBA").save(path)
+    else:
+        Image.fromarray(img, "L").save(path)  # Pillow writes grey BMP as an 8-bit palette
+    clip = still_source(path)
+    props = clip.get_frame(0).props
+    assert props["_Range"] == 1
+    if kind == "float.tif":
+        assert clip.format.sample_type == vs.FLOAT and clip.format.bits_per_sample == 32
+        exact = (img / 255).astype(np.float16).astype(np.float32)  # float16 -> float32 is exact
+        assert np.array_equal(np.asarray(clip.get_frame(0)[0]), exact)
+        return
+    if kind == "rgba.png":
+        assert "has an alpha channel; it is dropped" in caplog.text
+        return
+    if not kind.endswith(".jpg"):  # lossless: the picture itself (a grey palette reads as RGB)
+        assert np.array_equal(np.asarray(clip.get_frame(0)[0]), img)
+    # the film reader, pointed at a still directly, says the same range
+    assert pyav_source(path).get_frame(0).props["_Range"] == 1

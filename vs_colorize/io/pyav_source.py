@@ -58,11 +58,16 @@ def _target_pix_fmt(fmt: av.VideoFormat) -> str:
     return ("yuv444p" if fmt.chroma_width == fmt.width else "yuv420p") + depth
 
 
+#: FFmpeg decoders of still pictures: their grey pictures are full range even when untagged.
+IMAGE_CODECS = frozenset(
+    {"png", "apng", "mjpeg", "jpegls", "tiff", "bmp", "webp", "jpeg2000", "qoi", "pgm", "pgmyuv"}
+)
+
 #: FFmpeg ``AVFieldOrder`` (TT, BB, TB, BT) → VS ``_FieldBased`` (2 top field first, 1 bottom first).
 FIELD_BASED: dict[int, int] = {2: 2, 3: 1, 4: 2, 5: 1}
 
 
-def _props_of(frame: av.VideoFrame, fps: Fraction, field_order: int = 0) -> dict[str, int]:
+def _props_of(frame: av.VideoFrame, fps: Fraction, field_order: int = 0, codec: str = "") -> dict[str, int]:
     interlaced = frame.interlaced_frame or field_order in FIELD_BASED
     props: dict[str, int] = {"_FieldBased": FIELD_BASED.get(field_order, 2) if interlaced else 0}
     if fps:
@@ -71,9 +76,13 @@ def _props_of(frame: av.VideoFrame, fps: Fraction, field_order: int = 0) -> dict
         props["_Range"] = 1
     elif int(frame.color_range) in AV_TO_VS_RANGE:
         props["_Range"] = AV_TO_VS_RANGE[int(frame.color_range)]
-    elif frame.format.is_rgb:
+    elif (
+        frame.format.is_rgb
+        or frame.format.has_palette
+        or (codec in IMAGE_CODECS and len(frame.format.components) <= 2)
+    ):
         props["_Range"] = 1
-    if frame.format.is_rgb:
+    if frame.format.is_rgb or frame.format.has_palette:
         props["_Matrix"] = 0
     for key, value in (
         ("_Matrix", frame.colorspace),
@@ -208,7 +217,9 @@ def _decodable(container: av.container.InputContainer) -> list[int | None]:
     return stamps
 
 
-def _scan(path: str, decodable_only: bool) -> tuple[int, list[int] | None, int, Fraction, av.VideoFrame, int]:
+def _scan(
+    path: str, decodable_only: bool
+) -> tuple[int, list[int] | None, int, Fraction, av.VideoFrame, int, str]:
     """Demux once for the pts list (None without timestamps), then decode the first frame."""
     try:
         with _open(path) as container:
@@ -224,13 +235,13 @@ def _scan(path: str, decodable_only: bool) -> tuple[int, list[int] | None, int, 
             if first is None:
                 raise SourceError(f"pyav_source: {path!r} holds no decodable video frame")
             fps = Fraction(stream.average_rate or stream.guessed_rate or 0)
-            order = int(stream.codec_context.field_order or 0)
+            order, codec = int(stream.codec_context.field_order or 0), stream.codec_context.name
             known = [t for t in stamps if t is not None]
             if stamps and len(known) == len(stamps):
                 pts = sorted(set(known))
-                return stream.index, pts, len(pts), fps, first, order
+                return stream.index, pts, len(pts), fps, first, order, codec
             count = 1 + sum(1 for _ in container.decode(stream))  # no timestamps: count by decoding
-            return stream.index, None, count, fps, first, order
+            return stream.index, None, count, fps, first, order, codec
     except av.FFmpegError as exc:
         raise SourceError(f"pyav_source: cannot decode {path!r}: {exc}") from exc
 
@@ -242,7 +253,8 @@ def pyav_source(
 
     ``path``: any file FFmpeg (as bundled with PyAV) can demux and decode, still images included
     (one frame). Formats VS cannot hold plane for plane (packed RGB, NV12, …) are converted to the
-    nearest planar format. Sets ``_Range`` (and ``_Matrix``/``_Primaries``/``_Transfer`` when the stream
+    nearest planar format (palettes to RGB, float pictures to 32-bit float). Sets ``_Range`` (untagged
+    grey pictures of still-image decoders, :data:`IMAGE_CODECS`, are full range) (and ``_Matrix``/``_Primaries``/``_Transfer`` when the stream
     says), ``_FieldBased`` from the decoder, plus ``_DurationNum/_DurationDen``. Raises
     :class:`SourceError` when the file cannot be used, or (marked :data:`DAMAGED`) when a frame cannot
     be decoded. ``decodable_only``: decode the whole file first and keep only the frames that decode
@@ -250,7 +262,7 @@ def pyav_source(
     """
     core = core or vs.core
     spath = os.fspath(path)
-    stream_index, pts, length, fps, first, field_order = _scan(spath, decodable_only)
+    stream_index, pts, length, fps, first, field_order, codec = _scan(spath, decodable_only)
     pix_fmt = _target_pix_fmt(first.format)
     family, sample_type, bits, ssw, ssh = vs_format_of(pix_fmt)  # type: ignore[misc]
     fmt = core.query_video_format(family, sample_type, bits, ssw, ssh)
@@ -264,7 +276,7 @@ def pyav_source(
         fpsden=fps_den,
         keep=True,
     )
-    props = _props_of(first, fps, field_order)
+    props = _props_of(first, fps, field_order, codec)
     if length == 1:  # a still image: keep the frame we already have
         frames = {0: first if first.format.name == pix_fmt else first.reformat(format=pix_fmt)}
     else:
