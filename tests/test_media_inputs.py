@@ -189,3 +189,24 @@ def test_sequence_with_a_hole_is_damaged(capsys: pytest.CaptureFixture[str], tmp
     assert frame_count(tmp_path / "out.mkv") == 4
     os.remove(tmp_path / "s_06.tif")
     assert cli(capsys, pattern, tmp_path / "out2.mkv")[0] == EXIT_OK
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "ts"])
+def test_variable_frame_rate_is_not_damage(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, ext: str
+) -> None:
+    """A long frame is a hole by its timestamps alone: MP4 says the frame lasts, MKV/TS only get a warning."""
+    src = tmp_path / f"vfr.{ext}"
+    with av.open(str(src), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.options = {"preset": "ultrafast"}
+        for i, t in enumerate([0, 1, 2, 3, 10, 11, 12, 13]):
+            frame = av.VideoFrame.from_ndarray(np.full((72, 64), 16 + 20 * i, np.uint8), format="yuv420p")
+            frame.pts = t
+            out.mux(s.encode(frame))
+        out.mux(s.encode(None))
+    code, err = cli(capsys, src, tmp_path / "out.mkv", "-q")
+    assert code == EXIT_OK, err
+    assert frame_count(tmp_path / "out.mkv") == 8
+    assert ("timestamps jump at 0.160-0.400 s" in err) == (ext != "mp4"), err

@@ -4,7 +4,10 @@ One demux-only pass over the first video stream (no decoding, so it costs about 
 collects every packet's timestamp. The film is damaged when
 
 * the demuxer fails part-way, or flags packets as corrupt;
-* timestamps jump by more than 1.5 nominal frame durations (a hole: frames lost to garbage);
+* timestamps jump by more than 1.5 nominal frame durations past what the packet before says it lasts
+  (a hole: frames lost to garbage), where that is evidence: in MP4/MOV, whose sample table gives every
+  frame's duration, or in a stream with corrupt packets or a failed demux. Elsewhere (MKV, MPEG-TS
+  without corruption) a jump may be a variable frame rate, so it is only logged as a warning;
 * the container promises more: a frame count (MP4's sample table) or a stream duration (MP4, MKV's
   ``DURATION`` tag, MPEG-TS) beyond the last packet (a cut-off download);
 * the reader delivers fewer frames than there are packets (BestSource drops undecodable frames; its
@@ -45,6 +48,8 @@ class Damage:
 @dataclass(frozen=True, kw_only=True)
 class _Scan:
     times: np.ndarray  # packet presentation times, seconds, sorted
+    ends: np.ndarray  # each packet's time plus its declared duration (= time when unknown)
+    durations_exact: bool  # the container's durations are per frame (MP4/MOV sample tables)
     step: float  # nominal frame duration, seconds
     promised_end: float | None  # seconds, from the container
     promised_frames: int
@@ -54,9 +59,10 @@ class _Scan:
 
 def _scan(path: str) -> _Scan:
     corrupt: list[float] = []
-    stamps: list[float] = []
+    stamps: list[tuple[float, float]] = []
     error = None
     with av.open(path) as container:
+        exact = any(name in container.format.name.split(",") for name in ("mov", "mp4"))
         stream = container.streams.video[0]
         tb = float(stream.time_base or 0)
         rate = stream.average_rate or stream.guessed_rate
@@ -71,16 +77,19 @@ def _scan(path: str) -> _Scan:
             for packet in container.demux(stream):
                 if packet.size and packet.pts is not None:
                     t = float(packet.pts * tb)
-                    stamps.append(t)
+                    stamps.append((t, t + float((packet.duration or 0) * tb)))
                     if packet.is_corrupt:
                         corrupt.append(t)
         except av.FFmpegError as exc:
             error = str(exc)
-    times = np.sort(np.asarray(stamps, np.float64))
+    pairs = np.asarray(sorted(stamps), np.float64).reshape(-1, 2)
+    times, ends = pairs[:, 0], pairs[:, 1]
     diffs = np.diff(times)
     step = float(np.median(diffs)) if len(diffs) else (1 / float(rate) if rate else 0.04)
     return _Scan(
         times=times,
+        ends=ends,
+        durations_exact=exact,
         step=step,
         promised_end=promised_end,
         promised_frames=promised_frames,
@@ -116,8 +125,18 @@ def find_damage(path: str | os.PathLike[str], clip: vs.VideoNode, *, reader: str
     t0 = float(times[0])
     gaps: list[tuple[float, float]] = []
     notes: list[str] = []
+    jumps: list[tuple[float, float]] = []
     for i in np.nonzero(np.diff(times) > 1.5 * step)[0]:
-        gaps.append((float(times[i]) + step - t0, float(times[i + 1]) - t0))
+        if scan.ends[i] < times[i + 1] - step / 2:  # longer than the packet says it lasts
+            jumps.append((float(times[i]) + step - t0, float(times[i + 1]) - t0))
+    if scan.durations_exact or scan.corrupt or scan.error is not None:
+        gaps += jumps
+    elif jumps:
+        log.warning(
+            "%s: timestamps jump at %s (a variable frame rate, or frames lost)",
+            spath,
+            ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in jumps[:5]),
+        )
     end = float(times[-1]) + step
     if scan.error is not None:
         notes.append(f"the demuxer failed after {end - t0:.3f} s ({scan.error})")
