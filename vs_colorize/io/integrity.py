@@ -152,7 +152,8 @@ def find_damage(path: str | os.PathLike[str], clip: vs.VideoNode, *, reader: str
         if delivered is not None and len(delivered) == clip.num_frames:
             rel = times - t0
             lost = [t for t in rel if not len(delivered) or np.min(np.abs(delivered - t)) > step / 2]
-            notes.append(f"{len(lost)} frames do not decode, at " + _spans(lost, step))
+            if lost:  # none lost: packets without a frame of their own (field pairs), not damage
+                notes.append(f"{len(lost)} frames do not decode, at " + _spans(lost, step))
         else:
             notes.append(f"the reader decodes {clip.num_frames} of {len(times)} frames")
     if not gaps and not notes:
