@@ -270,3 +270,16 @@ def test_every_still_reader_says_range_and_sample_type(
         assert np.array_equal(np.asarray(clip.get_frame(0)[0]), img)
     # the film reader, pointed at a still directly, says the same range
     assert pyav_source(path).get_frame(0).props["_Range"] == 1
+
+
+def test_a_sequence_is_never_its_own_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for i in range(3):
+        tifffile.imwrite(tmp_path / f"f_{i:02d}.tif", ramp(40 + i, 255).astype(np.uint8))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    (tmp_path / "sub").mkdir()
+    for out in ("f_%02d.tif", "sub/../f_%02d.tif"):  # the same files, spelled two ways
+        code = main(
+            ["colorize", str(tmp_path / "f_%02d.tif"), str(tmp_path / out), "--model", "demo", "--overwrite"]
+        )
+        assert code == 2 and "is an input file" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before

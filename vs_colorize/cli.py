@@ -33,7 +33,7 @@ from .io.audio import check_audio
 from .io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
 from .io.pyav_source import DAMAGED
 from .io.render import pending_frames, plan_output, prepare_clip, write_output
-from .io.source import SOURCES, SourceError, open_source, probe
+from .io.source import SOURCES, SourceError, input_files, open_source, probe
 from .models import DEFAULT_CHAIN, artifact_format, registry_candidates
 from .progress import Progress
 
@@ -209,6 +209,10 @@ def _colorize(args: argparse.Namespace) -> int:
         plan = plan_output(out, frames=stop - start, first=start, encoder=args.encoder)
     except (ValueError, OSError) as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
+    inputs = {f.resolve() for f in input_files(src)}  # a sequence's files, or the file itself
+    clash = next((f for f in plan.files if f.resolve() in inputs), None)
+    if clash is not None:
+        raise CliError(EXIT_USAGE, f"output {str(clash)!r} is an input file")
     if plan.existing and not args.overwrite:
         if not args.skip_existing:
             more = f" (and {len(plan.existing) - 1} more)" if len(plan.existing) > 1 else ""

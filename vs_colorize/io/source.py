@@ -27,7 +27,17 @@ SourceKind = Literal["auto", "bestsource", "pyav"]
 SOURCES: tuple[str, ...] = ("auto", "bestsource", "pyav")
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 
-__all__ = ["IMAGE_EXTENSIONS", "SOURCES", "MediaInfo", "SourceError", "is_image", "open_source", "probe"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "SOURCES",
+    "MediaInfo",
+    "SourceError",
+    "input_files",
+    "is_image",
+    "open_source",
+    "probe",
+    "warn_about",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +93,14 @@ def _bestsource(path: str, core: vs.Core) -> vs.VideoNode:
         return core.bs.VideoSource(source=path, cachepath=os.fspath(cache.subdir("bsindex")), showprogress=0)
     except vs.Error as exc:
         raise SourceError(f"open_source: BestSource cannot open {path!r}: {exc}") from exc
+
+
+def input_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The files an input reads: a ``%d`` sequence's files, else the path itself."""
+    p = Path(path)
+    if is_image(p) and is_pattern(p) and not p.exists():
+        return [page.path for page in still_pages(p, allow_damaged=True)[0]]
+    return [p]
 
 
 #: H.273 transfer characteristics of HDR signals.
