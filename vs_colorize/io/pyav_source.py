@@ -254,8 +254,9 @@ def pyav_source(
     ``path``: any file FFmpeg (as bundled with PyAV) can demux and decode, still images included
     (one frame). Formats VS cannot hold plane for plane (packed RGB, NV12, …) are converted to the
     nearest planar format (palettes to RGB, float pictures to 32-bit float). Sets ``_Range`` (untagged
-    grey pictures of still-image decoders, :data:`IMAGE_CODECS`, are full range) (and ``_Matrix``/``_Primaries``/``_Transfer`` when the stream
-    says), ``_FieldBased`` from the decoder, plus ``_DurationNum/_DurationDen``. Raises
+    grey pictures of still-image decoders, :data:`IMAGE_CODECS`, are full range), ``_Matrix``/
+    ``_Primaries``/``_Transfer`` when the stream says, ``_FieldBased`` from the decoder, and
+    ``_DurationNum/_DurationDen``. Still images are better read by :func:`.still.still_source`. Raises
     :class:`SourceError` when the file cannot be used, or (marked :data:`DAMAGED`) when a frame cannot
     be decoded. ``decodable_only``: decode the whole file first and keep only the frames that decode
     whole (for damaged files; the clip is then shorter than the container says).

@@ -69,8 +69,8 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
     """The clip in a format the output takes, checked against the codec before rendering starts.
 
     Images: RGB (GRAY stays GRAY). Video: RGB clips become full-range YUV 4:4:4 BT.709 (x264/ffv1 take
-    no 8-bit planar RGB; full range keeps every luma level), then ``settings.pix_fmt`` is applied when given (float clips become 16-bit otherwise);
-    then the codec must accept the format and fit the container, and the ffmpeg path needs
+    no 8-bit planar RGB; full range keeps every luma level), then ``settings.pix_fmt`` is applied when
+    given (float clips become 16-bit otherwise); then the codec must accept the format and fit the container, and the ffmpeg path needs
     a constant frame rate (ValueError otherwise).
     """
     if plan.image:
