@@ -8,6 +8,8 @@ from collections.abc import Callable, Hashable
 
 import vapoursynth as vs
 
+core = vs.core
+
 #: Matrix coefficients a YUV clip may carry (vs.MatrixCoefficients minus RGB, unspecified and reserved).
 #: Matrices zimg converts only with transfer/primaries details a clip rarely carries (BT.2020 constant
 #: luminance, chroma-derived, ICtCp): refused with a clear error instead of zimg's at frame time.
@@ -18,6 +20,39 @@ YUV_MATRICES = frozenset(int(m) for m in vs.MatrixCoefficients) - {0, 2, 3} - UN
 def default_matrix(width: int, height: int) -> int:
     """BT.709 (1) for HD frames (width ≥ 1280 or height ≥ 720), else BT.601 / SMPTE 170M (6)."""
     return int(vs.MATRIX_BT709) if width >= 1280 or height >= 720 else int(vs.MATRIX_ST170_M)
+
+
+#: (Kr, Kb) of the YUV matrices whose RGB gamut :func:`fit_gamut` knows (H.273 code points).
+MATRIX_KRB: dict[int, tuple[float, float]] = {
+    1: (0.2126, 0.0722), 4: (0.30, 0.11), 5: (0.299, 0.114), 6: (0.299, 0.114), 7: (0.212, 0.087),
+    9: (0.2627, 0.0593),
+}  # fmt: skip
+
+
+def fit_gamut(clip: vs.VideoNode, matrix: int) -> vs.VideoNode:
+    """Scale each pixel's chroma of a YUV444PS ``clip`` just enough that ``matrix`` maps it into RGB 0..1.
+
+    Y is untouched, so the luma of the RGB picture equals the source luma up to the final rounding:
+    plain clipping of out-of-gamut RGB (strong colour on near-black or near-white pixels) moves it by
+    several code values. ``matrix`` must be a key of :data:`MATRIX_KRB`.
+    """
+    kr, kb = MATRIX_KRB[matrix]
+    kg = 1.0 - kr - kb
+    yc = "x 0 max 1 min"
+    deltas = (
+        f"z {2 * (1 - kr)} *",
+        f"y {2 * (1 - kb)} *",
+        f"0 y {2 * kb * (1 - kb) / kg} * z {2 * kr * (1 - kr) / kg} * + -",
+    )
+
+    def limit(d: str) -> str:  # the largest chroma scale keeping Y + d inside 0..1
+        return f"{d} 0 > 1 {yc} - {d} / {d} 0 < 0 {yc} - {d} / 1 ? ?"
+
+    scale = " ".join(["1", *(f"{limit(d)} min" for d in deltas)])
+    planes = [core.std.ShufflePlanes(clip, p, vs.GRAY) for p in range(3)]
+    u = core.std.Expr(planes, f"y {scale} 0 max *")
+    v = core.std.Expr(planes, f"z {scale} 0 max *")
+    return core.std.ShufflePlanes([clip, u, v], [0, 0, 0], vs.YUV)
 
 
 def frame_range(props: vs.FrameProps, family: vs.ColorFamily, fallback: int | None) -> int:

@@ -14,8 +14,9 @@ from ..filters.colorize import colorize
 from ..io.audio import check_audio
 from ..io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
 from ..io.outputs import OutputError, same_file
+from ..io.pyav_source import DAMAGED
 from ..io.render import pending_frames, plan_output, prepare_clip, write_output
-from ..io.source import SOURCES, SourceError, open_source, probe
+from ..io.source import SOURCES, SourceError, input_files, open_source, probe
 from ..models import model_format
 from ..progress import Progress
 from .common import add_run_flags, check_first_frame, refuse_existing
@@ -111,6 +112,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="input reader (default: BestSource if installed, else PyAV)",
     )
     r.add_argument(
+        "--allow-damaged",
+        action="store_true",
+        help="render what decodes of a damaged input (default: exit 3 naming what is missing)",
+    )
+    r.add_argument(
         "--threads",
         metavar="N",
         type=int,
@@ -138,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         log.info("colorize: %s exists, skipping", out)
         return EXIT_OK
     try:
-        clip = open_source(src, source=args.source)
+        clip = open_source(src, source=args.source, allow_damaged=args.allow_damaged)
         info = probe(src)
     except (FileNotFoundError, SourceError) as exc:
         raise CliError(EXIT_INPUT, str(exc)) from None
@@ -146,7 +152,9 @@ def run(args: argparse.Namespace) -> int:
         vs.core.num_threads = args.threads
     try:
         start, stop = parse_frames(args.frames, clip.num_frames) if args.frames else (0, clip.num_frames)
-        plan = plan_output(out, frames=stop - start, first=start, encoder=args.encoder, inputs=[src])
+        plan = plan_output(
+            out, frames=stop - start, first=start, encoder=args.encoder, inputs=input_files(src)
+        )
     except (ValueError, OutputError) as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
     if plan.existing and not args.overwrite:
@@ -192,8 +200,11 @@ def run(args: argparse.Namespace) -> int:
             audio_window=window,
             progress=update,
         )
-    except (vs.Error, EncodeError, OSError) as exc:  # inference, encoder, disk full …
+    except (vs.Error, EncodeError, OSError) as exc:  # inference, encoder, disk full, undecodable input …
         frame = start + (pending[min(done[0], todo - 1)] if pending else 0)
+        damaged = [line for line in str(exc).splitlines() if DAMAGED in line]
+        if damaged:  # undecodable input: the reader's one line, exit 3 (a retry cannot help)
+            raise CliError(EXIT_INPUT, f"colorize: render of {args.input!r} failed: {damaged[-1]}") from None
         raise render_failed("colorize", exc, output=out, frame=frame) from None
     finally:
         progress.close()

@@ -107,7 +107,8 @@ def colorize(
             float 16/32 bit. YUV in → same format out. GRAY in → YUV of the same depth
             (see ``subsampling``). RGB in → same RGB format out: the clip is converted to a float
             YUV 4:4:4 working space with ``matrix`` (default BT.709), its Y is kept, U/V come from the
-            model, and it is converted back (luminance kept up to rounding in the output format).
+            model, and it is converted back (luminance kept up to rounding in the output format: chroma
+            that would leave the RGB cube is scaled down per pixel, see ``color_props.fit_gamut``).
         model: ``.onnx`` / ``.engine`` / ``.plan`` / ``.pt2`` path or a registry name (``video``,
             ``stable``, ``artistic``, ``demo``). None: ``video`` if installed, else ``demo``.
             GPU backends prefer a registry name's fp16 artifact, CPU backends fp32.
@@ -231,6 +232,8 @@ def _merge_rgb(
     """Working-space Y + the render's chroma, back to the source RGB format at the source's range."""
     chroma = core.resize.Bilinear(render, src.width, src.height, format=vs.YUV444PS, matrix=matrix)
     merged = core.std.ShufflePlanes([work, chroma, chroma], [0, 1, 2], vs.YUV)
+    if matrix in color_props.MATRIX_KRB:  # scale out-of-gamut chroma down rather than clip (clipping moves Y)
+        merged = color_props.fit_gamut(merged, matrix)
     return color_props.select_by_props(
         src,
         core.std.BlankClip(src, keep=True),

@@ -2,7 +2,8 @@
 
 The container comes from the output's extension (``.mkv``/``.mp4``/``.mov``; ``.png``/``.tif`` for
 stills, see :mod:`.image`). Colour is tagged from the clip's frame props (``_Matrix``, ``_Primaries``,
-``_Transfer``, ``_Range``) on the encoder, frame rate and frame count are kept, and the input's audio
+``_Transfer``, ``_Range``) on the encoder, the field order from ``_FieldBased``, frame rate and frame
+count are kept, and the input's audio
 streams are copied packet for packet (:mod:`.audio`). The ``ffmpeg`` binary path lives in :mod:`.ffmpeg`.
 """
 
@@ -169,6 +170,12 @@ def sample_aspect_ratio(frame: vs.VideoFrame) -> Fraction | None:
     return Fraction(num, den) if num > 0 and den > 0 and num != den else None
 
 
+def field_order(frame: vs.VideoFrame) -> int:
+    """FFmpeg ``AVFieldOrder`` for a frame's ``_FieldBased``: 2 (TT) top field first, 3 (BB) bottom
+    first, 0 progressive."""
+    return {2: 2, 1: 3}.get(int(frame.props.get("_FieldBased", 0)), 0)
+
+
 def _copy_planes(src: vs.VideoFrame, dst: av.VideoFrame) -> None:
     dtype = np.uint8 if src.format.bytes_per_sample == 1 else np.uint16
     order = (2, 0, 1) if src.format.color_family == vs.RGB else (0, 1, 2)  # gbrp stores G, B, R
@@ -210,6 +217,7 @@ def encode_pyav(
             sar = sample_aspect_ratio(first)
             if sar is not None:  # carried by codecs that store it (x264/x265), not by ffv1 here
                 ctx.sample_aspect_ratio = sar
+            ctx.field_order = field_order(first)  # stored by Matroska/MOV: interlaced output stays flagged
             ctx.thread_count = settings.threads
             ctx.options = settings.codec_options()
             copier = (

@@ -16,7 +16,15 @@ from fractions import Fraction
 
 import vapoursynth as vs
 
-from .encode import EncodeError, EncodeSettings, ProgressFn, check_codec, container_of, sample_aspect_ratio
+from .encode import (
+    EncodeError,
+    EncodeSettings,
+    ProgressFn,
+    check_codec,
+    container_of,
+    field_order,
+    sample_aspect_ratio,
+)
 from .formats import ColourTags
 
 log = logging.getLogger(__name__)
@@ -61,6 +69,9 @@ def ffmpeg_command(
     if sar is not None:  # ffmpeg takes the display aspect ratio
         dar = sar * Fraction(clip.width, clip.height)
         cmd += ["-aspect", f"{dar.numerator}:{dar.denominator}"]
+    order = field_order(first)
+    if order:  # interlaced (y4m from VapourSynth says progressive): flag the frames, code the fields
+        cmd += ["-vf", "setfield=" + {2: "tff", 3: "bff"}[order], "-flags", "+ildct+ilme"]
     cmd += ["-f", muxer, os.fspath(out)]
     return cmd
 

@@ -127,6 +127,8 @@ JPEG_FORMATS: dict[str, str] = {
 def vs_format_of(pix_fmt: str) -> tuple[int, int, int, int, int] | None:
     """``(color_family, sample_type, bits, ssw, ssh)`` for a planar FFmpeg format VS can hold, else None."""
     name = JPEG_FORMATS.get(pix_fmt, pix_fmt)
+    if name in ("grayf32le", "gbrpf32le"):
+        return (vs.GRAY if name == "grayf32le" else vs.RGB, vs.FLOAT, 32, 0, 0)
     bits = 8
     for suffix in ("9le", "10le", "12le", "14le", "16le"):
         if name.endswith(suffix):

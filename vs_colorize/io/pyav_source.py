@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Decode forward instead of seeking when the request lies at most this many frames ahead.
 SEEK_THRESHOLD = 48
+#: Marks source errors caused by undecodable data (the CLI maps them to "unreadable input").
+DAMAGED = "damaged input"
 
 
 class SourceError(RuntimeError):
@@ -45,26 +47,42 @@ def _target_pix_fmt(fmt: av.VideoFormat) -> str:
             return fmt.name
         full = "yuvj444p" if fmt.name in JPEG_FORMATS else "yuv444p"
         return full + ("" if held[2] == 8 else f"{held[2]}le")
+    if "f32" in fmt.name or "f16" in fmt.name:  # float pictures (EXR, float TIFF) stay float
+        return "gbrpf32le" if fmt.is_rgb or len(fmt.components) > 2 else "grayf32le"
     bits = max(c.bits for c in fmt.components)
     depth = "" if bits <= 8 else "16le"
-    if fmt.is_rgb:
+    if fmt.is_rgb or fmt.has_palette:
         return "gbrp" + depth
     if len(fmt.components) <= 2:  # gray, gray + alpha
         return "gray" + depth
     return ("yuv444p" if fmt.chroma_width == fmt.width else "yuv420p") + depth
 
 
-def _props_of(frame: av.VideoFrame, fps: Fraction) -> dict[str, int]:
-    props: dict[str, int] = {"_FieldBased": 0}
+#: FFmpeg decoders of still pictures: their grey pictures are full range even when untagged.
+IMAGE_CODECS = frozenset(
+    {"png", "apng", "mjpeg", "jpegls", "tiff", "bmp", "webp", "jpeg2000", "qoi", "pgm", "pgmyuv"}
+)
+
+#: FFmpeg ``AVFieldOrder`` (TT, BB, TB, BT) → VS ``_FieldBased`` (2 top field first, 1 bottom first).
+FIELD_BASED: dict[int, int] = {2: 2, 3: 1, 4: 2, 5: 1}
+
+
+def _props_of(frame: av.VideoFrame, fps: Fraction, field_order: int = 0, codec: str = "") -> dict[str, int]:
+    interlaced = frame.interlaced_frame or field_order in FIELD_BASED
+    props: dict[str, int] = {"_FieldBased": FIELD_BASED.get(field_order, 2) if interlaced else 0}
     if fps:
         props["_DurationNum"], props["_DurationDen"] = fps.denominator, fps.numerator
     if frame.format.name in JPEG_FORMATS:
         props["_Range"] = 1
     elif int(frame.color_range) in AV_TO_VS_RANGE:
         props["_Range"] = AV_TO_VS_RANGE[int(frame.color_range)]
-    elif frame.format.is_rgb:
+    elif (
+        frame.format.is_rgb
+        or frame.format.has_palette
+        or (codec in IMAGE_CODECS and len(frame.format.components) <= 2)
+    ):
         props["_Range"] = 1
-    if frame.format.is_rgb:
+    if frame.format.is_rgb or frame.format.has_palette:
         props["_Matrix"] = 0
     for key, value in (
         ("_Matrix", frame.colorspace),
@@ -92,25 +110,48 @@ class _Decoder:
         self.tainted = False  # a frame decoded since the last seek was flagged corrupt
         self.seeked_to = 0  # the frame the last seek aimed at (0 = decoding from the start)
 
+    def _restart(self) -> None:
+        """Decode from the start of the file on a fresh open: no seek (MPEG-TS, whose streams start
+        late, landed past frame 0 after a seek to it)."""
+        if self.container is not None:
+            self.container.close()
+        self.container = av.open(self.path)
+        stream = self.container.streams[self.stream_index]
+        assert isinstance(stream, av.VideoStream)
+        stream.thread_type = "AUTO"
+        self.frames = self._decode()
+        self.next_index = 0 if self.pts is None else -1
+        self.tainted = False
+        self.seeked_to = 0
+
     def _seek(self, n: int) -> None:
+        if n == 0 or self.pts is None:
+            self._restart()
+            return
         if self.container is None:
-            self.container = av.open(self.path)
-            stream = self.container.streams[self.stream_index]
-            stream.thread_type = "AUTO"
+            self._restart()
             # Prime the decoder with the first frame before any seek: H.264 decoders learn encoder
             # quirks from in-band SEI (x264's version string picks FFmpeg's workarounds). Seeking
             # straight into a 4:4:4 x264 stream without it decoded garbage (cockatoo.mp4, tested).
-            next(self.container.decode(stream), None)
+            next(self.frames, None)
+        assert self.container is not None
         stream = self.container.streams[self.stream_index]
-        if self.pts is None:
-            self.container.seek(0)
-            self.next_index = 0
-        else:
-            self.container.seek(self.pts[n], stream=stream, backward=True)
-            self.next_index = -1
-        self.frames = self.container.decode(stream)
+        self.container.seek(self.pts[n], stream=stream, backward=True)
+        self.frames = self._decode()
+        self.next_index = -1
         self.tainted = False
-        self.seeked_to = 0 if self.pts is None else n
+        self.seeked_to = n
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """Frames from the current position; a packet that fails to decode taints and is skipped."""
+        assert self.container is not None
+        stream = self.container.streams[self.stream_index]
+        for packet in self.container.demux(stream):
+            try:
+                yield from (f for f in packet.decode() if isinstance(f, av.VideoFrame))
+            except av.FFmpegError as exc:
+                self.tainted = True
+                log.debug("pyav_source: a packet of %s does not decode: %s", self.path, exc)
 
     def _decode_until(self, n: int) -> av.VideoFrame | None:
         for frame in self.frames:
@@ -129,18 +170,27 @@ class _Decoder:
         return None
 
     def get(self, n: int) -> av.VideoFrame:
-        """Frame ``n`` (0-based, presentation order) in the target pixel format."""
-        if not (0 <= self.next_index <= n <= self.next_index + SEEK_THRESHOLD):
-            self._seek(n)
-        frame = self._decode_until(n)
-        if (frame is None or self.tainted) and self.seeked_to > 0:
-            # the seek landed past frame n, or decoding after it reported corruption (references to
-            # frames before the keyframe): decode from the start instead, slow but right
-            log.debug("pyav_source: seeking to frame %d of %s failed; decoding from the start", n, self.path)
-            self._seek(0)
+        """Frame ``n`` (0-based, presentation order) in the target pixel format.
+
+        Raises SourceError (naming the frame, marked :data:`DAMAGED`) when it cannot be decoded.
+        """
+        try:
+            if not (0 <= self.next_index <= n <= self.next_index + SEEK_THRESHOLD):
+                self._seek(n)
             frame = self._decode_until(n)
+            if (frame is None or self.tainted) and self.seeked_to > 0:
+                # the seek landed past frame n, or decoding after it reported corruption (references
+                # to frames before the keyframe): decode from the start instead, slow but right
+                log.debug(
+                    "pyav_source: seeking to frame %d of %s failed; decoding from the start", n, self.path
+                )
+                self._restart()
+                frame = self._decode_until(n)
+        except av.FFmpegError as exc:
+            self.next_index = -1  # the decoder is in an unknown state: reposition on the next request
+            raise SourceError(f"pyav_source: frame {n} of {self.path!r}: {DAMAGED}: {exc}") from exc
         if frame is None:
-            raise SourceError(f"pyav_source: frame {n} of {self.path!r} could not be decoded")
+            raise SourceError(f"pyav_source: frame {n} of {self.path!r}: {DAMAGED}: it could not be decoded")
         return frame
 
 
@@ -155,38 +205,65 @@ def _open(path: str) -> av.container.InputContainer:
     return container
 
 
-def _scan(path: str) -> tuple[int, list[int] | None, int, Fraction, av.VideoFrame]:
+def _decodable(container: av.container.InputContainer) -> list[int | None]:
+    """Timestamps of the frames that decode whole (the slow scan behind ``decodable_only``)."""
+    stream = container.streams.video[0]
+    stamps: list[int | None] = []
+    for packet in container.demux(stream):
+        try:
+            stamps += [f.pts for f in packet.decode() if isinstance(f, av.VideoFrame) and not f.is_corrupt]
+        except av.FFmpegError:
+            continue
+    return stamps
+
+
+def _scan(
+    path: str, decodable_only: bool
+) -> tuple[int, list[int] | None, int, Fraction, av.VideoFrame, int, str]:
     """Demux once for the pts list (None without timestamps), then decode the first frame."""
     try:
         with _open(path) as container:
             stream = container.streams.video[0]
-            stamps = [p.pts for p in container.demux(stream) if p.size]
+            stamps = (
+                _decodable(container)
+                if decodable_only
+                else [p.pts for p in container.demux(stream) if p.size]
+            )
         with _open(path) as container:
             stream = container.streams.video[0]
             first = next(container.decode(stream), None)
             if first is None:
                 raise SourceError(f"pyav_source: {path!r} holds no decodable video frame")
             fps = Fraction(stream.average_rate or stream.guessed_rate or 0)
-            if all(t is not None for t in stamps):
-                pts = sorted(set(stamps))  # type: ignore[type-var]
-                return stream.index, pts, len(pts), fps, first
+            order, codec = int(stream.codec_context.field_order or 0), stream.codec_context.name
+            known = [t for t in stamps if t is not None]
+            if stamps and len(known) == len(stamps):
+                pts = sorted(set(known))
+                return stream.index, pts, len(pts), fps, first, order, codec
             count = 1 + sum(1 for _ in container.decode(stream))  # no timestamps: count by decoding
-            return stream.index, None, count, fps, first
+            return stream.index, None, count, fps, first, order, codec
     except av.FFmpegError as exc:
         raise SourceError(f"pyav_source: cannot decode {path!r}: {exc}") from exc
 
 
-def pyav_source(path: str | os.PathLike[str], *, core: vs.Core | None = None) -> vs.VideoNode:
+def pyav_source(
+    path: str | os.PathLike[str], *, core: vs.Core | None = None, decodable_only: bool = False
+) -> vs.VideoNode:
     """Open the first video stream of ``path`` as a VapourSynth clip through PyAV.
 
     ``path``: any file FFmpeg (as bundled with PyAV) can demux and decode, still images included
     (one frame). Formats VS cannot hold plane for plane (packed RGB, NV12, …) are converted to the
-    nearest planar format. Sets ``_Range`` (and ``_Matrix``/``_Primaries``/``_Transfer`` when the stream
-    says) plus ``_DurationNum/_DurationDen``. Raises :class:`SourceError` when the file cannot be used.
+    nearest planar format (palettes to RGB, float pictures to 32-bit float). Sets ``_Range`` (untagged
+    grey pictures of still-image decoders, :data:`IMAGE_CODECS`, are full range), ``_Matrix``/
+    ``_Primaries``/``_Transfer`` when the stream says, ``_FieldBased`` from the decoder, and
+    ``_DurationNum/_DurationDen``. Still images are better read by :func:`.still.still_source`. Raises
+    :class:`SourceError` when the file cannot be used, or (marked :data:`DAMAGED`) when a frame cannot
+    be decoded. ``decodable_only``: decode the whole file first and keep only the frames that decode
+    whole (for damaged files; the clip is then shorter than the container says).
     """
     core = core or vs.core
     spath = os.fspath(path)
-    stream_index, pts, length, fps, first = _scan(spath)
+    stream_index, pts, length, fps, first, field_order, codec = _scan(spath, decodable_only)
     pix_fmt = _target_pix_fmt(first.format)
     family, sample_type, bits, ssw, ssh = vs_format_of(pix_fmt)  # type: ignore[misc]
     fmt = core.query_video_format(family, sample_type, bits, ssw, ssh)
@@ -200,7 +277,7 @@ def pyav_source(path: str | os.PathLike[str], *, core: vs.Core | None = None) ->
         fpsden=fps_den,
         keep=True,
     )
-    props = _props_of(first, fps)
+    props = _props_of(first, fps, field_order, codec)
     if length == 1:  # a still image: keep the frame we already have
         frames = {0: first if first.format.name == pix_fmt else first.reformat(format=pix_fmt)}
     else:
@@ -209,7 +286,7 @@ def pyav_source(path: str | os.PathLike[str], *, core: vs.Core | None = None) ->
     lock = threading.Lock()
     # VS plane i → FFmpeg plane: gbrp stores G, B, R.
     order = (2, 0, 1) if family == vs.RGB else (0, 1, 2)
-    dtype = np.uint8 if bits == 8 else np.uint16
+    dtype = np.float32 if sample_type == vs.FLOAT else np.uint8 if bits == 8 else np.uint16
 
     def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         with lock:

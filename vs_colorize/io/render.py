@@ -20,7 +20,7 @@ from ..core import fileio
 from .encode import EncoderKind, EncodeSettings, check_codec, container_of, encode_pyav, pick_encoder
 from .ffmpeg import encode_ffmpeg
 from .formats import vs_format_of
-from .image import IMAGE_OUTPUTS, encode_image, image_names, is_image_output, to_image_clip
+from .image import IMAGE_OUTPUTS, encode_image, image_names, is_image_output, to_image_clip, write_tiff_pages
 from .outputs import check_outputs
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class OutputPlan:
     existing: tuple[Path, ...]
     image: bool
     encoder: str  # "pyav", "ffmpeg" or the image codec ("png", "tiff")
+    multipage: bool = False  # one TIFF holding every frame as a page
 
 
 def plan_output(
@@ -64,22 +65,23 @@ def plan_output(
         container_of(p)
         files, kind, image = (p,), pick_encoder(encoder), False
     existing = tuple(check_outputs(files, inputs=inputs))
-    return OutputPlan(path=p, files=files, existing=existing, image=image, encoder=kind)
+    multipage = image and len(files) == 1 and frames > 1
+    return OutputPlan(path=p, files=files, existing=existing, image=image, encoder=kind, multipage=multipage)
 
 
 def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings) -> vs.VideoNode:
     """The clip in a format the output takes, checked against the codec before rendering starts.
 
-    Images: RGB (GRAY stays GRAY). Video: RGB clips become YUV 4:4:4 BT.709 (x264/ffv1 take no 8-bit
-    planar RGB), then ``settings.pix_fmt`` is applied when given (float clips become 16-bit otherwise);
-    then the codec must accept the format and fit the container, and the ffmpeg path needs
+    Images: RGB (GRAY stays GRAY). Video: RGB clips become full-range YUV 4:4:4 BT.709 (x264/ffv1 take
+    no 8-bit planar RGB; full range keeps every luma level), then ``settings.pix_fmt`` is applied when
+    given (float clips become 16-bit otherwise); then the codec must accept the format and fit the container, and the ffmpeg path needs
     a constant frame rate (ValueError otherwise).
     """
     if plan.image:
         return to_image_clip(clip)
     if clip.format.color_family == vs.RGB:
         fmt = vs.core.query_video_format(vs.YUV, clip.format.sample_type, clip.format.bits_per_sample, 0, 0)
-        clip = vs.core.resize.Bicubic(clip, format=fmt.id, matrix=vs.MATRIX_BT709)
+        clip = vs.core.resize.Bicubic(clip, format=fmt.id, matrix=vs.MATRIX_BT709, range=vs.RANGE_FULL)
     if settings.pix_fmt is not None:
         family, sample_type, bits, ssw, ssh = vs_format_of(settings.pix_fmt)  # type: ignore[misc]
         fmt = vs.core.query_video_format(family, sample_type, bits, ssw, ssh)
@@ -97,7 +99,7 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
 def pending_frames(plan: OutputPlan, frames: int, *, skip_existing: bool = False) -> list[int]:
     """Indices of the ``frames`` rendered frames still to write: all of them, except for an image
     sequence with ``skip_existing``, where frames whose file exists are left out (a sequence resumes)."""
-    if not (skip_existing and plan.image):
+    if not (skip_existing and plan.image) or plan.multipage:
         return list(range(frames))
     done = set(plan.existing)
     return [i for i, f in enumerate(plan.files) if f not in done]
@@ -132,6 +134,9 @@ def write_output(
     ``overwrite`` replaces existing files; ``skip_existing`` leaves the existing files of an image
     sequence alone and renders only the others (see :func:`pending_frames`).
     """
+    if plan.multipage:
+        with fileio.atomic_output(plan.path, overwrite=overwrite) as tmp:
+            return write_tiff_pages(clip.frames(close=True), tmp, progress)
     if plan.image:
         todo = pending_frames(plan, clip.num_frames, skip_existing=skip_existing)
         fileio.clean_stale_parts(*plan.files)  # once for the sequence, not once per image

@@ -1,7 +1,8 @@
 """Open a film or a still image as a VapourSynth clip: BestSource when installed, PyAV otherwise.
 
 BestSource keeps its index files in the user cache (``cache.subdir("bsindex")``), never next to the
-user's media. Still images (PNG, JPEG, TIFF, BMP, WebP) always open through PyAV as one frame.
+user's media. Still images (PNG, JPEG, TIFF, BMP, WebP), multi-page TIFFs and ``%d`` image sequences
+always open through :mod:`.still` (one frame per picture, range and sample type said).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import av
 import vapoursynth as vs
 
 from ..core import cache
+from .integrity import find_damage
 from .pyav_source import SourceError, pyav_source
+from .still import is_pattern, still_pages, still_source
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +27,17 @@ SourceKind = Literal["auto", "bestsource", "pyav"]
 SOURCES: tuple[str, ...] = ("auto", "bestsource", "pyav")
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 
-__all__ = ["IMAGE_EXTENSIONS", "SOURCES", "MediaInfo", "SourceError", "is_image", "open_source", "probe"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "SOURCES",
+    "MediaInfo",
+    "SourceError",
+    "input_files",
+    "is_image",
+    "open_source",
+    "probe",
+    "warn_about",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,19 +47,25 @@ class MediaInfo:
     path: Path
     audio_streams: int
     container: str
+    alpha: bool = False  # the video stream's pixel format carries alpha
+    transfer: int = 2  # H.273 transfer characteristics of the video stream (16 PQ, 18 HLG)
 
 
 def is_image(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names a still image by its extension."""
+    """Whether ``path`` names a still image (or a ``%d`` image sequence) by its extension."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def probe(path: str | os.PathLike[str], *, func: str = "probe") -> MediaInfo:
     """Check that ``path`` exists and holds a video stream; raise FileNotFoundError or SourceError.
 
+    Still images and ``%d`` sequences (:func:`is_image`) are checked for their files only.
     ``func`` names the caller in error messages.
     """
     p = Path(path)
+    if is_image(p) and is_pattern(p) and not p.exists():
+        still_pages(p, allow_damaged=True)
+        return MediaInfo(path=p, audio_streams=0, container="image2")
     if not p.exists():
         raise FileNotFoundError(f"{func}: input {os.fspath(p)!r} does not exist")
     if p.is_dir():
@@ -58,7 +77,15 @@ def probe(path: str | os.PathLike[str], *, func: str = "probe") -> MediaInfo:
     with container:
         if not container.streams.video:
             raise SourceError(f"{func}: {os.fspath(p)!r} has no video stream")
-        return MediaInfo(path=p, audio_streams=len(container.streams.audio), container=container.format.name)
+        video = container.streams.video[0]
+        fmt = video.codec_context.format
+        return MediaInfo(
+            path=p,
+            audio_streams=len(container.streams.audio),
+            container=container.format.name,
+            alpha=fmt is not None and any(c.is_alpha for c in fmt.components),
+            transfer=int(video.codec_context.color_trc or 2),
+        )
 
 
 def _bestsource(path: str, core: vs.Core) -> vs.VideoNode:
@@ -68,27 +95,92 @@ def _bestsource(path: str, core: vs.Core) -> vs.VideoNode:
         raise SourceError(f"open_source: BestSource cannot open {path!r}: {exc}") from exc
 
 
+def input_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The files an input reads: a ``%d`` sequence's files, else the path itself."""
+    p = Path(path)
+    if is_image(p) and is_pattern(p) and not p.exists():
+        return [page.path for page in still_pages(p, allow_damaged=True)[0]]
+    return [p]
+
+
+#: H.273 transfer characteristics of HDR signals.
+HDR_TRANSFERS: dict[int, str] = {16: "PQ (SMPTE ST 2084)", 18: "HLG (ARIB STD-B67)"}
+
+
+def warn_about(clip: vs.VideoNode, info: MediaInfo) -> None:
+    """Log a warning for what colorizing loses or gets wrong: alpha, HDR transfer, interlacing."""
+    props = clip.get_frame(0).props
+    name = os.fspath(info.path)
+    if info.alpha:
+        log.warning("%s has an alpha channel; it is dropped (the output is opaque)", name)
+    transfer = int(props.get("_Transfer", info.transfer))
+    if transfer in HDR_TRANSFERS:
+        log.warning(
+            "%s is HDR (%s): the models are trained on SDR pictures, so colours will be off; "
+            "tone-map to SDR first (e.g. vs-placebo's Tonemap or zimg in VapourSynth)",
+            name,
+            HDR_TRANSFERS[transfer],
+        )
+    field = int(props.get("_FieldBased", 0))
+    if field in (1, 2):
+        log.warning(
+            "%s is interlaced (%s field first): frames are colorized whole and the output keeps the "
+            "field order; for clean colour on motion deinterlace first (e.g. havsfunc.QTGMC or core.bwdif)",
+            name,
+            "top" if field == 2 else "bottom",
+        )
+
+
 def open_source(
-    path: str | os.PathLike[str], *, source: SourceKind = "auto", core: vs.Core | None = None
+    path: str | os.PathLike[str],
+    *,
+    source: SourceKind = "auto",
+    core: vs.Core | None = None,
+    allow_damaged: bool = False,
 ) -> vs.VideoNode:
     """Open the first video stream of ``path`` as a clip.
 
     ``source``: ``"auto"`` (default) uses BestSource (``core.bs``) when installed and PyAV otherwise;
-    ``"bestsource"`` or ``"pyav"`` force one. Still images always use PyAV (a one-frame clip).
+    ``"bestsource"`` or ``"pyav"`` force one. Still images, multi-page TIFFs and ``%d`` image
+    sequences always use :func:`.still.still_source` (one frame per picture).
+    A film is checked against what its container promises (:mod:`.integrity`): a damaged one raises
+    :class:`SourceError` naming the missing ranges, unless ``allow_damaged``, which logs them and
+    returns the frames that decode (the PyAV reader then decodes the whole file first).
+    Warnings are logged for alpha (dropped), HDR transfer and interlacing (:func:`warn_about`).
     Raises FileNotFoundError for a missing file, :class:`SourceError` for a file without decodable
     video, ValueError for a bad ``source``.
     """
     if source not in SOURCES:
         raise ValueError(f"open_source: source must be one of {SOURCES}, got {source!r}")
     core = core or vs.core
+    if is_image(path):  # whatever ``source`` says: neither film reader knows pages, sequences or float
+        return still_source(path, core=core, allow_damaged=allow_damaged)
     info = probe(path, func="open_source")
     spath = os.fspath(Path(path).resolve())
-    use_bs = source == "bestsource" or (source == "auto" and hasattr(core, "bs") and not is_image(path))
+    use_bs = source == "bestsource" or (source == "auto" and hasattr(core, "bs"))
     if use_bs:
         if not hasattr(core, "bs"):
             raise SourceError("open_source: source='bestsource' but the BestSource plugin is not installed")
         clip = _bestsource(spath, core)
     else:
-        clip = pyav_source(spath, core=core)
-    log.debug("open_source: %s via %s (%s)", spath, "bestsource" if use_bs else "pyav", info.container)
+        clip = pyav_source(spath, core=core, decodable_only=allow_damaged)
+    reader = "bestsource" if use_bs else "pyav"
+    log.debug("open_source: %s via %s (%s)", spath, reader, info.container)
+    try:
+        damage = find_damage(spath, clip, reader=reader)
+    except (av.FFmpegError, OSError, vs.Error) as exc:
+        raise SourceError(f"open_source: cannot check {spath!r} for damage: {exc}") from exc
+    if damage is not None:
+        if not allow_damaged:
+            raise SourceError(
+                f"open_source: {spath!r} is damaged: {damage.describe()} "
+                f"({clip.num_frames} frames decode; pass --allow-damaged / allow_damaged=True to render them)"
+            )
+        log.warning(
+            "%s is damaged: %s; rendering the %d frames that decode",
+            spath,
+            damage.describe(),
+            clip.num_frames,
+        )
+    warn_about(clip, info)
     return clip
