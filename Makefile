@@ -67,7 +67,7 @@ demo-input:
 demo: demo-input
 	$(MAKE) --no-print-directory $(DEMO_VENV)/.installed
 	PATH=$(abspath $(DEMO_VENV))/bin:$$PATH XDG_CONFIG_HOME=$(abspath $(DEMO_VENV))/xdg-config \
-		PYTHON=$(abspath $(DEMO_VENV))/bin/python bash scripts/demo.sh $(DEMO_CLIP)
+		bash scripts/demo.sh $(DEMO_CLIP)
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) out .pytest_cache .ruff_cache

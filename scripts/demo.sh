@@ -18,7 +18,6 @@ OUT_DIR=${2:-out}
 NAME=$(basename "${CLIP%.*}")
 VIDEO="$OUT_DIR/${NAME}_colorized.mkv"
 SHEET="$OUT_DIR/${NAME}_contact_sheet.png"
-PYTHON=${PYTHON:-python}
 
 if [[ ! -f "$CLIP" ]]; then
   echo "demo.sh: CLIP not found: $CLIP" >&2
@@ -28,5 +27,5 @@ mkdir -p "$OUT_DIR"
 
 vs-colorize models >&2
 vs-colorize colorize "$CLIP" "$VIDEO" --overwrite
-"$PYTHON" "$HERE/contact_sheet.py" "$CLIP" "$VIDEO" "$SHEET" --frames 4 --overwrite
+vs-colorize sheet "$CLIP" "$VIDEO" "$SHEET" --frames 4 --overwrite
 echo "demo.sh: wrote $VIDEO and $SHEET" >&2

@@ -10,9 +10,9 @@ import av
 import numpy as np
 import pytest
 
-from scripts.contact_sheet import GAP, pick_frames, read_frames, write_contact_sheet
 from vs_colorize.core.contract import read_model_info
 from vs_colorize.models import ASSETS
+from vs_colorize.sheet import GAP, pick_frames, read_frames, write_contact_sheet
 
 MAX_BYTES = 25 * 1024 * 1024
 CLIP = Path("bw_film_clips") / "a-bomb_blast_effects_part.mp4"
@@ -136,3 +136,20 @@ def test_contact_sheet_puts_before_above_after(tmp_path: Path) -> None:
     _film(after, [(0, 0, 0)] * 9)
     with pytest.raises(ValueError, match="9 frames but before has 10"):
         write_contact_sheet(before, after, sheet_path, overwrite=True)
+
+
+def test_sheet_subcommand(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vs_colorize.cli import main
+
+    before, after, sheet_path = tmp_path / "b.mkv", tmp_path / "a.mkv", tmp_path / "sheet.png"
+    _film(before, [(10 * i,) * 3 for i in range(6)])
+    _film(after, [(10 * i, 200, 50) for i in range(6)])
+    assert main(["sheet", str(before), str(after), str(sheet_path), "--frames", "2", "-q"]) == 0
+    assert capsys.readouterr().out == ""
+    with av.open(str(sheet_path)) as png:
+        assert next(png.decode(video=0)).width == 2 * 48 + GAP
+    assert main(["sheet", str(before), str(after), str(sheet_path)]) == 2  # exists
+    assert "pass -y/--overwrite" in capsys.readouterr().err
+    assert main(["sheet", str(before), str(after), str(before), "-y"]) == 2  # never over an input
+    assert "is the input file" in capsys.readouterr().err
+    assert main(["sheet", str(before), str(tmp_path / "missing.mkv"), str(tmp_path / "s2.png")]) == 3

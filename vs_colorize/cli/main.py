@@ -28,6 +28,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "vs_colorize.cli.colorize",
     "vs_colorize.cli.superres",
     "vs_colorize.cli.models",
+    "vs_colorize.cli.sheet",
 )
 
 

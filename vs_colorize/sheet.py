@@ -1,29 +1,27 @@
 """Before/after contact sheet of a colorized film: a few frames of the source above the same frames of the output.
 
-```sh
-python scripts/contact_sheet.py IN.mp4 OUT.mkv SHEET.png [--frames 4] [--overwrite]
-```
+``vs-colorize sheet BEFORE AFTER SHEET.png [--frames 4] [-y]`` (or :func:`write_contact_sheet`).
 
 Both films are decoded with PyAV and converted to RGB by FFmpeg's swscale (the same conversion for both rows);
 the frames are spread evenly over the film (first and last frame avoided), laid out left to right, source on
-the top row and colorized output on the bottom row, separated by a 4-pixel white gap. The PNG is written with
-PyAV's PNG encoder through a temporary file and renamed into place, so a half-written sheet never exists.
-Only PyAV and numpy are needed (both are runtime dependencies of vs-colorize).
+the top row and colorized output on the bottom row, separated by a 4-pixel white gap. The PNG is written
+through :func:`~vs_colorize.core.fileio.atomic_output`, so a half-written sheet never exists. Only PyAV and
+numpy are needed.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-log = logging.getLogger("contact_sheet")
+from .core.fileio import atomic_output
+
+log = logging.getLogger(__name__)
 
 GAP = 4
 
@@ -126,35 +124,7 @@ def write_contact_sheet(
         )
     indices = pick_frames(total_before, frames)
     sheet = compose(read_frames(before, indices), read_frames(after, indices))
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    try:
+    with atomic_output(out, overwrite=overwrite) as tmp:
         tmp.write_bytes(encode_png(sheet))
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     log.info("contact sheet: frames %s of %s -> %s", indices, after, out)
     return indices
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("before", help="source film")
-    parser.add_argument("after", help="its colorized render")
-    parser.add_argument("out_png", help="PNG to write")
-    parser.add_argument("--frames", type=int, default=4, help="frames to show, 1..16 (default 4)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing PNG")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
-    try:
-        write_contact_sheet(
-            args.before, args.after, args.out_png, frames=args.frames, overwrite=args.overwrite
-        )
-    except (ValueError, FileExistsError, OSError, av.FFmpegError) as exc:
-        log.error("%s", exc)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
