@@ -233,7 +233,7 @@ def test_models_lists_registry_and_default(capsys: pytest.CaptureFixture[str], m
     shutil.copy(model, target)
     assert main(["models"]) == EXIT_OK
     out = capsys.readouterr().out
-    assert f"* video     {target}  (tiny, fp32, sides (16, 2048))" in out
+    assert f"* video     {target}  (colorize tiny fp32, sides 16..2048, multiple of 16)" in out
     assert "  stable    not installed" in out
     assert "default (model=None): video" in out
 

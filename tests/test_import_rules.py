@@ -50,7 +50,7 @@ LAZY_ONLY: dict[str, tuple[str, ...]] = {
 }
 
 #: Third-party modules the pure core may import at all (besides the standard library).
-CORE_THIRD_PARTY = ("numpy", "onnx")
+CORE_THIRD_PARTY = ("numpy", "onnx", "shtab")  # shtab: lazily, for shell completion scripts
 
 
 @dataclass(frozen=True)

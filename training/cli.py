@@ -34,7 +34,7 @@ from training.config import TrainConfig, apply_overrides, load_config, to_dict
 from training.recipes import RECIPES, get_recipe
 from training.sr import cli as sr_cli
 from vs_colorize._version import __version__
-from vs_colorize.core.cli_flags import add_common_flags, log_level
+from vs_colorize.core.cli_flags import add_common_flags, add_completion, examples, log_level
 
 log = logging.getLogger("training")
 
@@ -78,7 +78,16 @@ def _add_run_arguments(p: argparse.ArgumentParser, phase: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vs-colorize-train", description="DeOldify NoGAN training.")
+    parser = argparse.ArgumentParser(
+        prog="vs-colorize-train",
+        description="DeOldify NoGAN training, the inflection picker and microscopy SR training.",
+        **examples(
+            "vs-colorize-train nogan --recipe tiny --data photos/ --out runs/smoke",
+            "vs-colorize-train nogan --out runs/smoke --resume",
+            "vs-colorize-train pick --ckpts runs/smoke/cycle0/gan --holdout val/ --out runs/smoke/pick",
+        ),
+    )
+    add_completion(parser)
     add_common_flags(parser, version=f"vs-colorize-train {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in PHASE_COMMANDS:

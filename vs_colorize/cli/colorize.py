@@ -10,19 +10,23 @@ from pathlib import Path
 import vapoursynth as vs
 
 from ..backends import NAMES, get_backend
+from ..core.cli_flags import examples
 from ..filters.colorize import colorize
 from ..io.audio import check_audio
 from ..io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
 from ..io.outputs import OutputError, same_file
 from ..io.pyav_source import DAMAGED
-from ..io.render import pending_frames, plan_output, prepare_clip, write_output
+from ..io.render import pending_frames, plan_output, prepare_clip, stream_plan, write_output
 from ..io.source import SOURCES, SourceError, input_files, open_source, probe
+from ..io.stdout import STREAM_FORMATS, write_stdout
 from ..models import model_format
-from ..progress import Progress
-from .common import add_run_flags, check_first_frame, refuse_existing
+from .common import add_progress_flag, add_run_flags, check_first_frame, make_progress, refuse_existing
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError, render_failed
 
 log = logging.getLogger("vs_colorize")
+
+#: The output name that means standard output.
+STDOUT = "-"
 
 
 def parse_frames(text: str, length: int) -> tuple[int, int]:
@@ -44,7 +48,16 @@ def parse_frames(text: str, length: int) -> tuple[int, int]:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    c = sub.add_parser("colorize", help="colorize a film or a still image into a new file")
+    c = sub.add_parser(
+        "colorize",
+        help="colorize a film or a still image into a new file",
+        description="Colorize a film or a still: the source luma is kept, the chroma comes from the model.",
+        **examples(
+            "vs-colorize colorize film.mp4 film_color.mkv                 # x264 crf 18, audio copied",
+            "vs-colorize colorize film.mp4 master.mkv --codec ffv1 -y     # lossless master",
+            "vs-colorize colorize film.mp4 - | ffmpeg -i - -c:v libx264 out.mp4   # y4m on stdout",
+        ),
+    )
     c.add_argument("input", help="film (anything FFmpeg reads) or still image (PNG/JPEG/TIFF)")
     c.add_argument("output", help=".mkv/.mp4/.mov, or .png/.tif (one image, or a sequence: out_%%06d.png)")
     m = c.add_argument_group("model")
@@ -111,6 +124,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="auto",
         help="input reader (default: BestSource if installed, else PyAV)",
     )
+    e.add_argument(
+        "--format",
+        choices=STREAM_FORMATS,
+        help="for output '-' (stdout): y4m (default; like vspipe -c y4m) or a streamable container",
+    )
     r.add_argument(
         "--allow-damaged",
         action="store_true",
@@ -123,6 +141,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=0,
         help="VapourSynth worker threads (default: one per core)",
     )
+    add_progress_flag(c)
     add_run_flags(c, skip_existing=True)
     c.set_defaults(run=run)
 
@@ -140,6 +159,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
     src, out = Path(args.input), Path(args.output)
+    to_stdout = args.output == STDOUT
+    if to_stdout and (args.skip_existing or args.overwrite):
+        raise CliError(
+            EXIT_USAGE, "output '-' is standard output: -y/--overwrite and --skip-existing do not apply"
+        )
+    if args.format is not None and not to_stdout:
+        raise CliError(EXIT_USAGE, "--format is for output '-' (a file's extension picks its container)")
     if args.skip_existing and out.is_file() and not same_file(src, out):
         log.info("colorize: %s exists, skipping", out)
         return EXIT_OK
@@ -150,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(EXIT_INPUT, str(exc)) from None
     if args.threads:
         vs.core.num_threads = args.threads
+    if to_stdout:
+        return _run_stdout(args, settings, clip, src, info.audio_streams)
     try:
         start, stop = parse_frames(args.frames, clip.num_frames) if args.frames else (0, clip.num_frames)
         plan = plan_output(
@@ -182,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
 
     pending = pending_frames(plan, colored.num_frames, skip_existing=args.skip_existing)
     todo = len(pending)
-    progress = Progress(todo, label="colorize", enabled=False if args.quiet else None)
+    progress = make_progress(args, todo, "colorize")
     done = [0]
 
     def update(n: int) -> None:
@@ -213,6 +241,46 @@ def run(args: argparse.Namespace) -> int:
             "colorize", EncodeError(f"wrote {written} of {todo} frames"), output=out, frame=start + written
         )
     progress.finish(f"colorize: {args.input} -> {args.output}")
+    return EXIT_OK
+
+
+def _run_stdout(
+    args: argparse.Namespace, settings: EncodeSettings, clip: vs.VideoNode, src: Path, audio_streams: int
+) -> int:
+    """``colorize IN -``: stream the render to stdout as y4m or a streamable container (``--format``)."""
+    fmt = args.format or "y4m"
+    try:
+        start, stop = parse_frames(args.frames, clip.num_frames) if args.frames else (0, clip.num_frames)
+    except ValueError as exc:
+        raise CliError(EXIT_USAGE, str(exc)) from None
+    check_first_frame(clip[start], "colorize", src)
+    audio_from, window = (
+        _audio(audio_streams, src, clip, start, stop, settings, False)
+        if fmt != "y4m"
+        else (None, (Fraction(0), None))
+    )
+    if (start, stop) != (0, clip.num_frames):
+        clip = clip[start:stop]
+    try:
+        streams = {} if args.streams is None else {"num_streams": args.streams}
+        backend = get_backend(args.backend, func="colorize", model_format=model_format(args.model), **streams)
+        colored = colorize(
+            clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
+        )
+        if fmt != "y4m":
+            colored = prepare_clip(colored, stream_plan(fmt), settings)
+    except (vs.Error, ValueError) as exc:
+        raise CliError(EXIT_USAGE, str(exc)) from None
+    progress = make_progress(args, colored.num_frames, "colorize")
+    try:
+        written = write_stdout(
+            colored, fmt, settings, audio_from=audio_from, audio_window=window, progress=progress.update
+        )
+    except (vs.Error, EncodeError, OSError, ValueError) as exc:
+        raise render_failed("colorize", exc, output="<stdout>", frame=start + progress.done) from None
+    finally:
+        progress.close()
+    progress.finish(f"colorize: {args.input} -> stdout ({fmt}, {written} frames)")
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ import vapoursynth as vs
 from ..color_props import check_matrix
 from ..core.cli_flags import add_common_flags
 from ..io.outputs import OutputError, check_outputs
+from ..progress import PROGRESS_MODES, Progress
 from .errors import EXIT_INPUT, EXIT_USAGE, CliError
 
 
@@ -26,6 +27,26 @@ def add_run_flags(parser: argparse.ArgumentParser, *, skip_existing: bool = Fals
             help="exit 0 at once when the output exists (idempotent reruns)",
         )
     add_common_flags(parser)
+
+
+def add_progress_flag(parser: argparse.ArgumentParser) -> None:
+    """``--progress auto|bar|json|none`` (on stderr; ``json`` = one object per line for farm dashboards)."""
+    parser.add_argument(
+        "--progress",
+        choices=PROGRESS_MODES,
+        default="auto",
+        help="progress on stderr: auto (a bar on a terminal), bar, json (one object per line), none",
+    )
+
+
+def make_progress(args: argparse.Namespace, total: int, label: str) -> Progress:
+    """The progress reporter ``--progress`` (and ``-q``, which silences the bar, not JSON) asks for."""
+    mode = getattr(args, "progress", "auto")
+    if mode == "json":
+        return Progress(total, label=label, json_lines=True)
+    if mode == "none" or getattr(args, "quiet", False):
+        return Progress(total, label=label, enabled=False)
+    return Progress(total, label=label, enabled=True if mode == "bar" else None)
 
 
 def checked_outputs(

@@ -8,14 +8,18 @@ from __future__ import annotations
 import argparse
 
 from ..core import cache
-from ..core.cli_flags import add_common_flags
+from ..core.cli_flags import add_common_flags, examples
 from ..core.contract import ContractError, read_model_info
 from ..models import DEFAULT_CHAIN, registry_candidates
 from .errors import EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("models", help="list the registry models found in the cache and the default")
+    p = sub.add_parser(
+        "models",
+        help="list the registry models found in the cache and the default",
+        **examples("vs-colorize models", "vs-colorize-export deoldify video && vs-colorize models"),
+    )
     add_common_flags(p)
     p.set_defaults(run=run)
 
@@ -33,12 +37,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{mark} {name:<9} not installed")
         for path in found:
             try:
-                mi = read_model_info(path)
-                desc = f"{mi.arch}, {mi.precision}, " + (
-                    f"static {mi.static_size[1]}x{mi.static_size[0]}"
-                    if mi.static_size
-                    else f"sides {mi.dynamic_range}"
-                )
+                desc = read_model_info(path).describe()
             except (ContractError, OSError) as exc:
                 desc = f"unusable: {exc}"
             print(f"{mark} {name:<9} {path}  ({desc})")

@@ -7,6 +7,7 @@ from typing import Any
 
 import av
 
+from ..core.cli_flags import examples
 from ..sheet import write_contact_sheet
 from .common import add_run_flags, checked_outputs
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError
@@ -17,10 +18,10 @@ def register(sub: Any) -> None:
         "sheet",
         help="before/after contact sheet (PNG) of a film and its render",
         description="A few frames of the source above the same frames of its colorized render, as one PNG.",
-        epilog="examples:\n"
-        "  vs-colorize sheet film.mp4 film_color.mkv sheet.png\n"
-        "  vs-colorize sheet film.mp4 film_color.mkv sheet.png --frames 8 -y",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **examples(
+            "vs-colorize sheet film.mp4 film_color.mkv sheet.png",
+            "vs-colorize sheet film.mp4 film_color.mkv sheet.png --frames 8 -y",
+        ),
     )
     s.add_argument("before", help="the source film")
     s.add_argument("after", help="its colorized render (same frame count)")

@@ -14,21 +14,29 @@ from pathlib import Path
 
 import vapoursynth as vs
 
+from ..core.cli_flags import examples
 from ..filters.superres import superres
 from ..io.encode import EncodeError, EncodeSettings
 from ..io.outputs import OutputError
 from ..io.render import plan_output, prepare_clip, write_output
 from ..io.source import SourceError, open_source
 from ..io.tiff_stack import is_tiff, open_tiff_stack, write_tiff_stack
-from ..progress import Progress
-from .common import add_run_flags, checked_outputs, refuse_existing
+from .common import add_progress_flag, add_run_flags, checked_outputs, make_progress, refuse_existing
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError, render_failed
 
 CODECS = {"ffv1": "ffv1", "x264": "libx264", "x265": "libx265"}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("superres", help="3-frame microscopy super-resolution (TIFF stack or video)")
+    p = sub.add_parser(
+        "superres",
+        help="3-frame microscopy super-resolution (TIFF stack or video)",
+        description="4x super-resolution of a grey time-lapse from frames t-1, t, t+1.",
+        **examples(
+            "vs-colorize superres movie.tif movie_4x.tif --model pssr3.onnx",
+            "vs-colorize superres movie.tif movie_4x.tif --model pssr3.onnx --tile 256 --progress json",
+        ),
+    )
     p.add_argument("input", help="TIFF stack (.tif/.tiff) or a video file")
     p.add_argument(
         "output", help="TIFF stack for TIFF input; .mkv (or .mp4 with --codec x264/x265) for video"
@@ -43,6 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--range", choices=("full", "limited"), default="full", help="input range (default full)")
     p.add_argument("--codec", choices=sorted(CODECS), default="ffv1", help="video encoder (default ffv1)")
     p.add_argument("--crf", type=int, help="x264/x265 quality 0..51 (default 18/20; refused with ffv1)")
+    add_progress_flag(p)
     add_run_flags(p)
     p.set_defaults(run=run)
 
@@ -104,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(EXIT_USAGE, str(exc)) from None
     if plan is not None and not args.overwrite:
         refuse_existing(plan.existing)
-    progress = Progress(result.num_frames, label="superres", enabled=False if args.quiet else None)
+    progress = make_progress(args, result.num_frames, "superres")
     done = [0]
 
     def update(n: int) -> None:

@@ -1,4 +1,5 @@
-"""The flags every command line of the project shares: ``--version``, ``-q/--quiet``, ``-v/--verbose``.
+"""The flags every command line of the project shares: ``--version``, ``-q/--quiet``, ``-v/--verbose``,
+``--print-completion bash|zsh|tcsh`` (shell completion, by shtab), and the examples ending each ``--help``.
 
 ``vs-colorize``, ``vs-colorize-export`` and ``vs-colorize-train`` take them the same way: ``--version``
 on the command, ``-q``/``-v`` before or after the subcommand. Standard library only (the training and
@@ -9,8 +10,35 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TypedDict
 
-__all__ = ["add_common_flags", "log_level"]
+__all__ = ["add_common_flags", "add_completion", "examples", "log_level"]
+
+
+class HelpEnding(TypedDict):
+    epilog: str
+    formatter_class: type[argparse.HelpFormatter]
+
+
+def examples(*lines: str) -> HelpEnding:
+    """``add_parser``/``ArgumentParser`` keywords that end ``--help`` with these example command lines."""
+    return {
+        "epilog": "examples:\n" + "\n".join(f"  {line}" for line in lines),
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
+
+
+def add_completion(parser: argparse.ArgumentParser) -> None:
+    """``--print-completion bash|zsh|tcsh``: print a completion script for the shell (shtab), then exit.
+
+    ``eval "$(vs-colorize --print-completion bash)"`` in ``~/.bashrc``; where shtab is not installed the
+    flag is simply absent.
+    """
+    try:
+        import shtab
+    except ImportError:
+        return
+    shtab.add_argument_to(parser, ["--print-completion"], help="print a shell completion script and exit")
 
 
 def add_common_flags(parser: argparse.ArgumentParser, *, version: str | None = None) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import av
 import numpy as np
@@ -188,27 +188,33 @@ def _copy_planes(src: vs.VideoFrame, dst: av.VideoFrame) -> None:
 
 def encode_pyav(
     clip: vs.VideoNode,
-    out: str | os.PathLike[str],
+    out: str | os.PathLike[str] | BinaryIO,
     settings: EncodeSettings,
     *,
     audio_from: str | os.PathLike[str] | None = None,
     audio_window: tuple[Fraction, Fraction | None] = (Fraction(0), None),
     progress: ProgressFn | None = None,
+    muxer: str | None = None,
 ) -> int:
     """Encode ``clip`` into ``out`` in-process with PyAV; return the number of frames written.
 
-    ``out``'s extension picks the container. ``audio_from``: a file whose audio streams are copied
+    ``out``'s extension picks the container, or ``muxer`` does (required when ``out`` is a binary stream
+    such as standard output). ``audio_from``: a file whose audio streams are copied
     (only packets inside ``audio_window`` = (start, end) seconds, shifted to start at 0; end None = to
     the end). ``progress`` is called after every frame.
     """
-    muxer = container_of(out)
+    if muxer is None:
+        if not isinstance(out, str | os.PathLike):
+            raise ValueError("encode: writing to a stream needs its muxer")
+        muxer = container_of(out)
     pix_fmt = check_codec(settings, clip.format, muxer)
     time_base, pts_of = _timestamps(clip)
     first = clip.get_frame(0)
     tags = ColourTags.from_frame(first)
     written = 0
     try:
-        with av.open(os.fspath(out), "w", format=muxer) as container:
+        target = os.fspath(out) if isinstance(out, str | os.PathLike) else out
+        with av.open(target, "w", format=muxer) as container:
             stream = container.add_stream(settings.encoder, rate=clip.fps if clip.fps.numerator else None)
             ctx = stream.codec_context
             ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = clip.width, clip.height, pix_fmt, time_base

@@ -36,6 +36,12 @@ class OutputPlan:
     image: bool
     encoder: str  # "pyav", "ffmpeg" or the image codec ("png", "tiff")
     multipage: bool = False  # one TIFF holding every frame as a page
+    muxer: str = ""  # the container, where no file extension names it (a stream to stdout)
+
+
+def stream_plan(muxer: str) -> OutputPlan:
+    """The plan of a render streamed (to stdout) in container ``muxer``: no files, PyAV's encoder."""
+    return OutputPlan(path=Path("-"), files=(), existing=(), image=False, encoder="pyav", muxer=muxer)
 
 
 def plan_output(
@@ -90,7 +96,7 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
     elif clip.format.sample_type == vs.FLOAT:
         fmt = clip.format.replace(sample_type=vs.INTEGER, bits_per_sample=16)
         clip = vs.core.resize.Point(clip, format=fmt.id)
-    check_codec(settings, clip.format, container_of(plan.path))
+    check_codec(settings, clip.format, plan.muxer or container_of(plan.path))
     if plan.encoder == "ffmpeg" and not clip.fps.numerator:
         raise ValueError("encode: --encoder ffmpeg reads y4m, which needs a constant frame rate; use pyav")
     return clip
