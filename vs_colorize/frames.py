@@ -29,7 +29,8 @@ class Session(Protocol):
     ``description`` names the runtime that really runs it (e.g. ``ORT[CPUExecutionProvider]``).
     """
 
-    description: str
+    @property
+    def description(self) -> str: ...
 
     def __call__(self, x: np.ndarray) -> np.ndarray: ...
 

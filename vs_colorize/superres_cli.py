@@ -179,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(result.num_frames, label="superres", enabled=False if args.quiet else None)
     try:
         if is_tiff:
+            assert dtype is not None  # tiff_clip set it
             write_tiff(result, dtype, out, args.overwrite, progress)
         else:
             write_video(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import vapoursynth as vs
 
@@ -94,7 +94,14 @@ def autoselect(*, model_format: str = "onnx") -> Backend:
     return ORT(provider="cpu", **cpu_layout())
 
 
-def cpu_layout() -> dict[str, int]:
+class CpuLayout(TypedDict):
+    """:func:`cpu_layout`'s answer, keyword arguments of :class:`ORT`."""
+
+    num_streams: int
+    intra_op_threads: int
+
+
+def cpu_layout() -> CpuLayout:
     """How the ONNX Runtime CPU backend spreads over this process's cores: ``num_streams`` and ``intra_op_threads``.
 
     Two sessions, each with half the cores (one thread each on a 2-core machine), capped by ``core.num_threads``.
@@ -119,7 +126,8 @@ def get_backend(backend: object, *, func: str, model_format: str = "onnx") -> Ba
     if isinstance(backend, Backend):
         return backend
     if isinstance(backend, str) and backend.lower() in NAMES:
-        return __getattr__(NAMES[backend.lower()])()
+        cls: type[Backend] = __getattr__(NAMES[backend.lower()])
+        return cls()
     raise error(
         func,
         f"backend must be None, one of {', '.join(map(repr, NAMES))} or a Backend instance, got {backend!r}",

@@ -75,7 +75,8 @@ def _tile_size(
                 FUNC, f"tile must be None or the model's static size {info.static_size}, got {tile!r}"
             )
         return info.static_size
-    lo, hi = info.dynamic_range  # type: ignore[misc]
+    assert info.dynamic_range is not None  # set exactly when static_size is not
+    lo, hi = info.dynamic_range
     if tile is None:
         if max(padded_size(s, multiple=info.multiple, min_size=lo) for s in (width, height)) <= hi:
             return None
@@ -197,5 +198,6 @@ def single_cpu_session(backend: Backend) -> Backend:
 def _describe(info: ModelInfo) -> str:
     if info.static_size is not None:
         return f"static {info.static_size[1]}x{info.static_size[0]}"
-    lo, hi = info.dynamic_range  # type: ignore[misc]
+    assert info.dynamic_range is not None  # set exactly when static_size is not
+    lo, hi = info.dynamic_range
     return f"sides {lo}..{hi}, multiple of {info.multiple}"

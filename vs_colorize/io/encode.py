@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import av
 import numpy as np
@@ -202,7 +202,10 @@ def encode_pyav(
     written = 0
     try:
         with av.open(os.fspath(out), "w", format=muxer) as container:
-            stream = container.add_stream(settings.encoder, rate=clip.fps if clip.fps.numerator else None)
+            stream = cast(  # check_codec accepted settings.encoder as a video encoder
+                av.VideoStream,
+                container.add_stream(settings.encoder, rate=clip.fps if clip.fps.numerator else None),
+            )
             ctx = stream.codec_context
             ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = clip.width, clip.height, pix_fmt, time_base
             ctx.colorspace, ctx.color_primaries, ctx.color_trc = tags.matrix, tags.primaries, tags.transfer

@@ -51,7 +51,7 @@ def _target_pix_fmt(fmt: av.VideoFormat) -> str:
         return "gbrp" + depth
     if len(fmt.components) <= 2:  # gray, gray + alpha
         return "gray" + depth
-    return ("yuv444p" if fmt.chroma_width == fmt.width else "yuv420p") + depth
+    return ("yuv444p" if fmt.chroma_width() == fmt.width else "yuv420p") + depth
 
 
 def _props_of(frame: av.VideoFrame, fps: Fraction) -> dict[str, int]:
@@ -92,16 +92,21 @@ class _Decoder:
         self.tainted = False  # a frame decoded since the last seek was flagged corrupt
         self.seeked_to = 0  # the frame the last seek aimed at (0 = decoding from the start)
 
+    def _stream(self, container: av.container.InputContainer) -> av.VideoStream:
+        stream = container.streams[self.stream_index]
+        assert isinstance(stream, av.VideoStream)  # _scan took the index from streams.video
+        return stream
+
     def _seek(self, n: int) -> None:
         if self.container is None:
             self.container = av.open(self.path)
-            stream = self.container.streams[self.stream_index]
+            stream = self._stream(self.container)
             stream.thread_type = "AUTO"
             # Prime the decoder with the first frame before any seek: H.264 decoders learn encoder
             # quirks from in-band SEI (x264's version string picks FFmpeg's workarounds). Seeking
             # straight into a 4:4:4 x264 stream without it decoded garbage (cockatoo.mp4, tested).
             next(self.container.decode(stream), None)
-        stream = self.container.streams[self.stream_index]
+        stream = self._stream(self.container)
         if self.pts is None:
             self.container.seek(0)
             self.next_index = 0
@@ -114,10 +119,11 @@ class _Decoder:
 
     def _decode_until(self, n: int) -> av.VideoFrame | None:
         for frame in self.frames:
+            i: int | None
             if self.pts is None:
                 i = self.next_index
             else:
-                i = self.index_of.get(frame.pts)  # type: ignore[arg-type]
+                i = None if frame.pts is None else self.index_of.get(frame.pts)
                 if i is None:
                     continue
             self.next_index = i + 1
@@ -166,9 +172,11 @@ def _scan(path: str) -> tuple[int, list[int] | None, int, Fraction, av.VideoFram
             first = next(container.decode(stream), None)
             if first is None:
                 raise SourceError(f"pyav_source: {path!r} holds no decodable video frame")
-            fps = Fraction(stream.average_rate or stream.guessed_rate or 0)
-            if all(t is not None for t in stamps):
-                pts = sorted(set(stamps))  # type: ignore[type-var]
+            rate = stream.average_rate or stream.guessed_rate
+            fps = Fraction(rate.numerator, rate.denominator) if rate else Fraction(0)
+            known = [t for t in stamps if t is not None]
+            if len(known) == len(stamps):
+                pts = sorted(set(known))
                 return stream.index, pts, len(pts), fps, first
             count = 1 + sum(1 for _ in container.decode(stream))  # no timestamps: count by decoding
             return stream.index, None, count, fps, first
@@ -188,7 +196,9 @@ def pyav_source(path: str | os.PathLike[str], *, core: vs.Core | None = None) ->
     spath = os.fspath(path)
     stream_index, pts, length, fps, first = _scan(spath)
     pix_fmt = _target_pix_fmt(first.format)
-    family, sample_type, bits, ssw, ssh = vs_format_of(pix_fmt)  # type: ignore[misc]
+    held = vs_format_of(pix_fmt)
+    assert held is not None  # _target_pix_fmt picks only formats VS can hold
+    family, sample_type, bits, ssw, ssh = held
     fmt = core.query_video_format(family, sample_type, bits, ssw, ssh)
     fps_num, fps_den = (fps.numerator, fps.denominator) if fps else (1, 1)
     blank = core.std.BlankClip(
