@@ -39,7 +39,7 @@ def _to_fp16(proto: onnx.ModelProto) -> onnx.ModelProto:
     with warnings.catch_warnings(record=True) as caught:
         # one UserWarning per weight below fp16's range; the parity check judges the result instead
         warnings.simplefilter("always", UserWarning)
-        converted = float16.convert_float_to_float16(proto, keep_io_types=True)
+        converted: onnx.ModelProto = float16.convert_float_to_float16(proto, keep_io_types=True)
     if caught:
         log.info("fp16: %d values were outside float16's range and were clamped", len(caught))
     return converted
@@ -133,6 +133,7 @@ def to_onnx(
         )
     except Exception as exc:  # the exporter raises its own error hierarchy
         raise ExportError(f"{func}: ONNX conversion failed: {exc}") from exc
+    assert onnx_program is not None  # dynamo=True without a file name always returns the program
     proto = onnx_program.model_proto
     if fp16:
         log.info("converting to fp16 …")
@@ -158,9 +159,9 @@ def to_onnx(
 
 
 def _describe(info: ModelInfo) -> str:
-    shape = (
-        f"{info.static_size[0]}x{info.static_size[1]}"
-        if info.static_size
-        else f"dynamic {info.dynamic_range[0]}..{info.dynamic_range[1]}"  # type: ignore[index]
-    )
+    if info.static_size is not None:
+        shape = f"{info.static_size[0]}x{info.static_size[1]}"
+    else:
+        assert info.dynamic_range is not None  # set exactly when static_size is not
+        shape = f"dynamic {info.dynamic_range[0]}..{info.dynamic_range[1]}"
     return f"{shape}, {info.precision}, opset {info.opset}"

@@ -32,7 +32,8 @@ class HalfPrecision(nn.Module):
         self.inner = inner.half()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(x.half()).float()
+        y: torch.Tensor = self.inner(x.half())
+        return y.float()
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ class Geometry:
         """The cheapest accepted input size (used to probe the model before exporting)."""
         if self.static_size is not None:
             return self.static_size
-        lo = self.dynamic_range[0]  # type: ignore[index]
+        assert self.dynamic_range is not None  # set exactly when static_size is not
+        lo = self.dynamic_range[0]
         return (lo, lo)
 
 

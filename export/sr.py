@@ -37,7 +37,8 @@ class SRWrapper(nn.Module):
         self.net = net
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        y: Tensor = self.net(x)
+        return y
 
 
 def sr_spec(model: nn.Module | None, func: str) -> KindSpec:
