@@ -104,10 +104,9 @@ class CpuLayout(TypedDict):
 def cpu_layout() -> CpuLayout:
     """How the ONNX Runtime CPU backend spreads over this process's cores: ``num_streams`` and ``intra_op_threads``.
 
-    Two sessions, each with half the cores (one thread each on a 2-core machine), capped by ``core.num_threads``.
-    Measured with ``scripts/bench.py`` on 2 cores (docs/benchmarks.md), colorize at 1080p: two one-thread sessions
-    ran ``tiny`` 1.35× faster than one two-thread session (small layers parallelise poorly inside one session) and
-    ``video`` as fast, and twice as fast as one one-thread session (the class defaults, which use one core).
+    Two sessions, each with half the cores (one thread each on a 2-core machine), capped by ``core.num_threads``:
+    small layers parallelise poorly inside one session, and the class defaults (one session, one thread) leave
+    cores idle. The measured comparison (``scripts/bench.py --sections pipeline``) is in docs/benchmarks.md.
     """
     try:
         cores = len(os.sched_getaffinity(0))

@@ -136,7 +136,7 @@ class ModelInfo:
 
 # --- reading metadata_props straight from the protobuf, without the onnx package ------------------------
 # ModelProto: field 14 = repeated StringStringEntryProto metadata_props {1: key, 2: value}.
-# Large fields (the graph) are skipped by seeking, so reading a 900 MB model costs microseconds.
+# Large fields (the graph) are skipped by seeking, so the cost does not grow with the model's size.
 
 _WIRE_VARINT, _WIRE_I64, _WIRE_LEN, _WIRE_I32 = 0, 1, 2, 5
 

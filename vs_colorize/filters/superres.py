@@ -116,9 +116,8 @@ def superres(
             size range), an int side or ``(height, width)`` of the tiles on the *input* grid; a multiple of the
             model's ``multiple`` within its size range. Tiles let 2048² frames run on small GPUs.
         overlap: input pixels shared by adjacent tiles, >= 0 and < the tile side (default None: 32, or half
-            the tile side for tiles under 64). With ``overlap`` >= 4×
-            the model's receptive radius, tiling equals the untiled result up to float rounding; for the
-            trained 4× PSSR net, tile 64 / overlap 32 stayed within 0.0032 (< one 8-bit code) of untiled.
+            the tile side for tiles under 64). With ``overlap`` >= 4× the model's receptive radius, tiling
+            equals the untiled result up to float rounding (measured differences: docs/superres.md).
         range_in: 1 (full, default: microscopy data uses the whole code range) or 0 (limited), used only where
             the frames carry no ``_Range`` prop; None keeps VapourSynth's default (limited for GRAY).
 
@@ -182,10 +181,10 @@ def superres(
 def single_cpu_session(backend: Backend) -> Backend:
     """An autoselected ONNX Runtime CPU backend folded into one session over all its threads.
 
-    ``autoselect`` runs two CPU streams (twice the colorize throughput of one one-thread session), but a
-    whole-frame SR session is big: ONNX Runtime's arena held about 17 GiB for a 1024² → 4096² frame of the default
-    4× model (``scripts/bench.py --sections superres``), so a second stream could exhaust the machine's memory while
-    the filter's own work around the model stays negligible there. Explicit backends are left as given.
+    ``autoselect`` runs two CPU streams (faster for colorize), but a whole-frame SR session is big (ONNX
+    Runtime's arena for a 1024² → 4096² frame of the default 4× model: docs/benchmarks.md, ``superres``), so a
+    second stream could exhaust the machine's memory while the filter's own work around the model stays
+    negligible there. Explicit backends are left as given.
     """
     from ..backends import ORT
 
