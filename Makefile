@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh Linux machine with Python 3.12+:
 #   make demo   -- builds .venv and runs the main job
-#   make test   -- builds .venv and runs ruff + the test suite (what CI runs)
+#   make test   -- builds .venv and runs ruff, mypy and the test suite (what CI runs)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -18,11 +18,12 @@ export XDG_CONFIG_HOME ?= $(abspath $(VENV))/xdg-config
 PYTHON_BOOT ?= $(shell for c in python3.12 python3.13 python3 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
 	$$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$c; break; }; done)
 
-.PHONY: help env test lint format demo clean
+.PHONY: help env test lint typecheck format demo clean
 
 help:
 	@echo "make demo  - set up .venv and run the main job"
-	@echo "make test  - set up .venv, run ruff and pytest"
+	@echo "make test  - set up .venv, run ruff, mypy and pytest"
+	@echo "make typecheck - mypy only (settings in pyproject.toml [tool.mypy])"
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON_BOOT)" || { echo "error: need Python >= 3.12 (python3.12 on PATH or PYTHON_BOOT=...)" >&2; exit 1; }
@@ -39,15 +40,19 @@ lint: env
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
+# Settings (strictness, files, third-party overrides) live in pyproject.toml [tool.mypy].
+typecheck: env
+	$(VENV)/bin/mypy
+
 format: env
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: env lint
+test: env lint typecheck
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: env
 	PATH=$(abspath $(VENV))/bin:$$PATH bash scripts/demo.sh $(DATA)
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache
