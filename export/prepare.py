@@ -16,7 +16,7 @@ from torch import nn
 
 from training.archs import ColorizeWrapper, bake_norms
 from vs_colorize._version import __version__
-from vs_colorize.core.contract import ModelInfo
+from vs_colorize.core.contract import Kind, ModelInfo
 
 from .errors import ExportError
 
@@ -45,7 +45,7 @@ class KindSpec:
     of ``multiple``.
     """
 
-    kind: str
+    kind: Kind
     wrap: Callable[[nn.Module], nn.Module]
     in_channels: int
     out_channels: int
@@ -240,7 +240,7 @@ def model_info(
     """The metadata record for an artifact (shared by ONNX and ``.pt2`` exports)."""
     spec = kind_spec(kind, func, model)
     return ModelInfo(
-        kind=spec.kind,  # type: ignore[arg-type]
+        kind=spec.kind,
         arch=arch,
         precision="fp16" if fp16 else "fp32",
         static_size=geometry.static_size,
