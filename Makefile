@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh Linux machine with Python 3.12+:
 #   make demo   -- builds .venv-demo (runtime + CPU inference, no torch) and runs the main job
-#   make test   -- builds .venv (everything for development) and runs ruff + the test suite (what CI runs)
+#   make test   -- builds .venv (everything for development) and runs ruff, mypy, the docs build and the tests (CI)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -18,11 +18,12 @@ export XDG_CONFIG_HOME ?= $(abspath $(VENV))/xdg-config
 PYTHON_BOOT ?= $(shell for c in python3.12 python3.13 python3 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
 	$$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$c; break; }; done)
 
-.PHONY: help env test lint format docs demo demo-input clean
+.PHONY: help env test lint typecheck format docs demo demo-input clean
 
 help:
 	@echo "make demo  - set up .venv-demo (runtime + CPU inference) and run the main job"
-	@echo "make test  - set up .venv, run ruff, build the docs site and run pytest"
+	@echo "make test  - set up .venv, run ruff, mypy, build the docs site and run pytest"
+	@echo "make typecheck - mypy only (settings in pyproject.toml [tool.mypy])"
 	@echo "make docs  - build the docs site into build/site (strict)"
 
 # $(call venv,DIR,EXTRAS): a venv at DIR with this checkout installed (editable) with EXTRAS, by uv.
@@ -48,11 +49,15 @@ lint: env
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
+# Settings (strictness, files, third-party overrides) live in pyproject.toml [tool.mypy].
+typecheck: env
+	$(VENV)/bin/mypy
+
 format: env
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: env lint docs
+test: env lint typecheck docs
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The docs site, strict: a broken link, a missing page or a bad API reference fails the build.
@@ -70,4 +75,4 @@ demo: demo-input
 		bash scripts/demo.sh $(DEMO_CLIP)
 
 clean:
-	rm -rf $(VENV) $(DEMO_VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_VENV) out build .pytest_cache .ruff_cache .mypy_cache

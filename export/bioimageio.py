@@ -25,6 +25,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,8 @@ PSSR_CITATION = (
 )
 
 
-def _import_spec():
+def _import_spec() -> tuple[Any, Any]:
+    """The spec's model module and packager, imported on first use (an optional dependency)."""
     try:
         from bioimageio.spec import save_bioimageio_package
         from bioimageio.spec.model import v0_5
@@ -219,7 +221,7 @@ def package(
             description=f"{info.scale}x super-resolution of point-scanning microscopy from three consecutive frames",
             authors=[v0_5.Author(name=a) for a in authors],
             cite=[v0_5.CiteEntry(text=PSSR_CITATION[0], doi=v0_5.Doi(PSSR_CITATION[1]))],
-            license=license,  # type: ignore[arg-type]  # the spec checks the SPDX id
+            license=license,
             documentation=v0_5.FileDescr(source=work / "README.md"),
             covers=[v0_5.FileDescr(source=work / "cover.png")],
             tags=["super-resolution", "microscopy", "time-lapse", "pssr", "onnx", "2d"],

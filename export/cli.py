@@ -12,13 +12,16 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from vs_colorize._version import __version__
 from vs_colorize.core.cli_flags import add_common_flags, add_completion, examples, log_level
 from vs_colorize.core.contract import ContractError
 
 from .errors import ExportError, ParityError
+
+if TYPE_CHECKING:
+    from training.archs import UnetGenerator
 
 log = logging.getLogger("export")
 
@@ -105,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(checkpoint: str, name: str | None):  # -> UnetGenerator
+def _load(checkpoint: str, name: str | None) -> UnetGenerator:
     from training.checkpoint import CheckpointError, load_generator
 
     try:
@@ -236,14 +239,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-class _CLIHandler(logging.StreamHandler):
+class _CLIHandler(logging.StreamHandler[TextIO]):
     """Logs to whatever ``sys.stderr`` is at the time of the call (tests and callers may swap it)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

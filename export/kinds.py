@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from training.archs import ColorizeWrapper
 from training.archs.sr import SRNet
+from vs_colorize.core.contract import Kind
 
 from .errors import ExportError
 
@@ -55,7 +56,7 @@ class KindSpec:
     of ``multiple``.
     """
 
-    kind: str
+    kind: Kind
     wrap: Callable[[nn.Module], nn.Module]
     in_channels: int
     out_channels: int
@@ -98,7 +99,8 @@ class SRWrapper(nn.Module):
         self.net = net
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        out: Tensor = self.net(x)
+        return out
 
 
 @register_kind("superres")

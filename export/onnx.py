@@ -40,7 +40,7 @@ def _to_fp16(proto: onnx.ModelProto) -> onnx.ModelProto:
     with warnings.catch_warnings(record=True) as caught:
         # one UserWarning per weight below fp16's range; the parity check judges the result instead
         warnings.simplefilter("always", UserWarning)
-        converted = float16.convert_float_to_float16(proto, keep_io_types=True)
+        converted: onnx.ModelProto = float16.convert_float_to_float16(proto, keep_io_types=True)
     if caught:
         log.info("fp16: %d values were outside float16's range and were clamped", len(caught))
     return converted
@@ -134,6 +134,7 @@ def to_onnx(
         )
     except Exception as exc:  # the exporter raises its own error hierarchy
         raise ExportError(f"{func}: ONNX conversion failed: {exc}") from exc
+    assert onnx_program is not None  # dynamo=True without a file name always returns the program
     proto = onnx_program.model_proto
     if fp16:
         log.info("converting to fp16 …")

@@ -90,7 +90,8 @@ def check_sizes(info: ModelInfo) -> list[tuple[int, int, int]]:
     """
     if info.static_size is not None:
         return [(2, *info.static_size)]
-    lo, hi = info.dynamic_range  # type: ignore[misc]
+    assert info.dynamic_range is not None  # set exactly when static_size is not
+    lo, hi = info.dynamic_range
     m = info.multiple
     steps = (lo + hi) // 2 // m
     if steps % 2 == 0 and (steps + 1) * m <= hi:
@@ -107,7 +108,12 @@ def _onnx_runner(path: Path, threads: int) -> tuple[Callable[[np.ndarray], np.nd
     opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
     session = ort.InferenceSession(os.fspath(path), opts, providers=["CPUExecutionProvider"])
-    return (lambda x: session.run(None, {INPUT_NAME: x})[0]), f"onnxruntime {ort.__version__} CPU"
+
+    def run(x: np.ndarray) -> np.ndarray:
+        y: np.ndarray = session.run(None, {INPUT_NAME: x})[0]
+        return y
+
+    return run, f"onnxruntime {ort.__version__} CPU"
 
 
 def _pt2_runner(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
@@ -115,7 +121,8 @@ def _pt2_runner(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
 
     def run(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return module(torch.from_numpy(x)).numpy()
+            y: np.ndarray = module(torch.from_numpy(x)).numpy()
+            return y
 
     return run, f"torch.export {torch.__version__} CPU"
 

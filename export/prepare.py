@@ -31,7 +31,8 @@ class HalfPrecision(nn.Module):
         self.inner = inner.half()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(x.half()).float()
+        y: torch.Tensor = self.inner(x.half())
+        return y.float()
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class Geometry:
         """The cheapest accepted input size (used to probe the model before exporting)."""
         if self.static_size is not None:
             return self.static_size
-        lo = self.dynamic_range[0]  # type: ignore[index]
+        assert self.dynamic_range is not None  # set exactly when static_size is not
+        lo = self.dynamic_range[0]
         return (lo, lo)
 
 
@@ -181,7 +183,7 @@ def model_info(
     """The metadata record for an artifact (shared by ONNX and ``.pt2`` exports)."""
     spec = kind_spec(kind, func, model)
     return ModelInfo(
-        kind=spec.kind,  # type: ignore[arg-type]
+        kind=spec.kind,
         arch=arch,
         precision="fp16" if fp16 else "fp32",
         static_size=geometry.static_size,

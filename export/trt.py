@@ -32,7 +32,8 @@ def profile_shapes(info: ModelInfo, *, opt_size: int = 336, max_batch: int = 1) 
     if info.static_size is not None:
         h, w = info.static_size
         return (1, c, h, w), (1, c, h, w), (max_batch, c, h, w)
-    lo, hi = info.dynamic_range  # type: ignore[misc]
+    assert info.dynamic_range is not None  # set exactly when static_size is not
+    lo, hi = info.dynamic_range
     if opt_size < 1:
         raise ExportError(f"engine: opt_size must be >= 1, got {opt_size}")
     opt = min(max(round(opt_size / info.multiple) * info.multiple, lo), hi)

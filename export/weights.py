@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from http.client import HTTPException
+from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 
 from vs_colorize._version import __version__
@@ -129,8 +129,8 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-def _total_from(resp: object, offset: int) -> int | None:
-    headers = resp.headers  # type: ignore[attr-defined]
+def _total_from(resp: HTTPResponse, offset: int) -> int | None:
+    headers = resp.headers
     match = re.match(r"bytes \d+-\d+/(\d+)", headers.get("Content-Range", ""))
     if match:
         return int(match.group(1))

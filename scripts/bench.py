@@ -26,7 +26,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks import machine, report
 from benchmarks.common import MODELS, RENDER_FACTORS, Settings
@@ -39,7 +41,7 @@ log = logging.getLogger("bench")
 SECTIONS = {"model": "model_only", "pipeline": "pipeline", "superres": "superres", "train": "train_step"}
 
 
-def _csv(kind: type) -> object:
+def _csv(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
     return lambda text: tuple(kind(v) for v in text.split(",") if v)
 
 
@@ -75,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     quick = dict(models=("tiny",), render_factors=(12,), pipeline_models=("tiny",), pipeline_rf=12, warmup=1)
-    chosen = dict(quick) if args.quick else {}
+    chosen: dict[str, Any] = dict(quick) if args.quick else {}
     if args.models:
         chosen["models"] = chosen["pipeline_models"] = args.models
     if args.render_factors:
@@ -99,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from(args)
     log.info("bench: %s", ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(settings).items()))
 
-    peaks: dict[str, object] = {"cpu_tflops": {}, "gpu": None}
+    cpu_tflops: dict[int, float] = {}
+    peaks: dict[str, object] = {"cpu_tflops": cpu_tflops, "gpu": None}
     for n in sorted({1, settings.threads}):
-        peaks["cpu_tflops"][n] = machine.cpu_peak_tflops(n)  # type: ignore[index]
+        cpu_tflops[n] = machine.cpu_peak_tflops(n)
     if machine.gpu_name():
         peaks["gpu"] = machine.gpu_peak_tflops()
     records = []

@@ -75,7 +75,7 @@ def train(args: argparse.Namespace, ckpt_dir: Path) -> int:
     gen.train()
     opt = torch.optim.Adam(gen.parameters(), lr=args.lr, betas=(0.9, 0.99))
     rng = torch.Generator().manual_seed(args.seed)
-    improve_steps = args.improve * args.every
+    improve_steps: int = args.improve * args.every
     total = improve_steps + args.degrade * args.every
     save_generator(ckpt_dir / "gen_00000.pt", gen, step=0)
     for step in range(1, total + 1):

@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -71,7 +72,8 @@ def ort_colorizer(path: Path, threads: int) -> Colorizer:
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def run(grey: np.ndarray) -> np.ndarray:
-        return session.run(["output"], {"input": grey[None].astype(np.float32)})[0][0]
+        y: np.ndarray = session.run(["output"], {"input": grey[None].astype(np.float32)})[0][0]
+        return y
 
     return run
 
@@ -120,7 +122,7 @@ def grey_colorizer(grey: np.ndarray) -> np.ndarray:
 
 def score_set(
     folder: Path, colorizers: dict[str, Colorizer], size: int, samples: Path, max_images: int = 0
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """Mean ``colour_metrics`` per colorizer over the images of ``folder`` (the first ``max_images`` by name,
     0 = all); writes a sample grid."""
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[: max_images or None]
@@ -139,7 +141,7 @@ def score_set(
         if i < 6:
             tiles.append([*row, target])
     write_grid(tiles, samples)
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, rows in per.items():
         out[name] = {"images": len(rows)}
         for key in rows[0]:
@@ -202,7 +204,7 @@ def flicker(
     }
 
 
-def tables(report: dict) -> str:
+def tables(report: dict[str, Any]) -> str:
     lines = []
     for name in SETS:
         res = report["photos"][name]
@@ -254,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     size = 16 * args.render_factor
-    report: dict = {
+    report: dict[str, Any] = {
         "model": str(args.model),
         "render_factor": args.render_factor,
         "max_images": args.max_images,

@@ -117,6 +117,25 @@ def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
             open_source(wav, source=source)
 
 
+def test_pyav_source_keeps_full_chroma_of_formats_vs_cannot_hold(tmp_path: Path) -> None:
+    # yuva444p (FFV1 with alpha) has no VS format: the frames go to yuv444p, not down to 4:2:0
+    path = tmp_path / "alpha.mkv"
+    rgba = np.random.default_rng(0).integers(0, 256, (16, 32, 4), dtype=np.uint8)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 16, "yuva444p"
+        frame = av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format="yuva444p")
+        frame.pts = 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    clip = open_source(path, source="pyav")
+    assert clip.format.id == vs.YUV444P8
+    want = frame.reformat(format="yuv444p").to_ndarray()  # (3, H, W): Y, U, V planes
+    got = clip.get_frame(0)
+    for p in range(3):
+        assert np.array_equal(np.asarray(got[p]), want[p])
+
+
 def test_bad_source_name() -> None:
     with pytest.raises(ValueError, match="source must be one of"):
         open_source(__file__, source="ffms2")  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ import os
 import pickle
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, Self
 
 import torch
 from torch import Tensor, nn
@@ -74,7 +74,7 @@ def save_critic(path: str | os.PathLike[str], crit: Critic, **extra: Any) -> Pat
 
 
 def _save(
-    path: str | os.PathLike[str], model: nn.Module, fmt: str, where: str, extra: dict[str, Any]
+    path: str | os.PathLike[str], model: UnetGenerator | Critic, fmt: str, where: str, extra: dict[str, Any]
 ) -> Path:
     clash = sorted(set(extra) & set(_RESERVED))
     if clash:
@@ -207,12 +207,19 @@ def _numpy_globals() -> list[Any]:
     try:
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct, scalar  # type: ignore[no-redef]
+        from numpy.core.multiarray import _reconstruct, scalar
     kinds = (np.float64, np.float32, np.float16, np.int64, np.int32, np.uint32, np.uint8, np.bool_)
     return [scalar, _reconstruct, np.ndarray, np.dtype, *(type(np.dtype(k)) for k in kinds)]
 
 
-def _ours[C](obj: Mapping[str, Any], fmt: str, where: str, cls: type[C]) -> tuple[C, Mapping[str, Tensor]]:
+class _FromDict(Protocol):
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self: ...
+
+
+def _ours[C: _FromDict](
+    obj: Mapping[str, Any], fmt: str, where: str, cls: type[C]
+) -> tuple[C, Mapping[str, Tensor]]:
     if obj.get("format") != fmt:
         raise CheckpointError(f"{where} has format {obj.get('format')!r}, expected {fmt!r}")
     version = obj.get("version")
@@ -222,7 +229,7 @@ def _ours[C](obj: Mapping[str, Any], fmt: str, where: str, cls: type[C]) -> tupl
             f"{FORMAT_VERSION}"
         )
     try:
-        config = cls.from_dict(obj["arch_config"])  # type: ignore[attr-defined]
+        config = cls.from_dict(obj["arch_config"])
         state = obj["state_dict"]
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{where} has a broken arch_config/state_dict: {exc}") from None

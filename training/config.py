@@ -12,7 +12,10 @@ import json
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 T = TypeVar("T")
 
@@ -231,10 +234,10 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
-def from_dict[T](cls: type[T], data: dict[str, Any]) -> T:
+def from_dict[T: DataclassInstance](cls: type[T], data: dict[str, Any]) -> T:
     """Rebuild a config dataclass from :func:`to_dict` output; unknown keys raise ``ValueError``."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
     if unknown:
         raise ValueError(f"from_dict: unknown keys for {cls.__name__}: {sorted(unknown)}")
@@ -244,8 +247,8 @@ def from_dict[T](cls: type[T], data: dict[str, Any]) -> T:
 
 def _convert(tp: Any, value: Any) -> Any:
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
-        return from_dict(tp, value)  # type: ignore[arg-type]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        return from_dict(tp, value)
     if origin is tuple:
         return tuple(value)
     if origin is list:

@@ -13,7 +13,7 @@ import math
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -24,7 +24,13 @@ from training.checkpoint import read_checkpoint
 log = logging.getLogger(__name__)
 
 #: fastai ``fit_one_cycle`` defaults: lr warms from max/25, anneals to max/(25·1e4); beta1 cycles 0.95→0.85→0.95.
-ONE_CYCLE = {"div_factor": 25.0, "final_div_factor": 1e4, "base_momentum": 0.85, "max_momentum": 0.95}
+#: (Keyword arguments of OneCycleLR.)
+ONE_CYCLE: dict[str, Any] = {
+    "div_factor": 25.0,
+    "final_div_factor": 1e4,
+    "base_momentum": 0.85,
+    "max_momentum": 0.95,
+}
 #: fastai's Adam defaults for ``Learner`` (betas (0.9, 0.99), decoupled weight decay).
 ADAM_BETAS = (0.9, 0.99)
 #: DeOldify splits the generator into layer groups at ``encoder[6]`` and at the decoder (``layers.1``).
@@ -46,9 +52,9 @@ class Precision:
 
     Args:
         device: where the models run.
-        amp: ``"none"``, ``"bf16"`` or ``"fp16"``. bf16 runs on CUDA and on the CPU (a generator-pretraining
-            step of the tiny model took 1.7–1.9× less time than fp32 on a 2-core AVX-512-BF16 CPU,
-            ``scripts/bench.py --sections train``); fp16 only on CUDA, with a ``GradScaler``.
+        amp: ``"none"``, ``"bf16"`` or ``"fp16"``. bf16 runs on CUDA and on the CPU (faster than fp32 on CPUs
+            with AVX-512-BF16; measured in docs/benchmarks.md, "Training steps"); fp16 only on CUDA, with a
+            ``GradScaler``.
         channels_last: NHWC memory format for models and inputs; only honoured on CUDA.
     """
 
@@ -72,11 +78,11 @@ class Precision:
         """A gradient scaler, enabled only for fp16."""
         return torch.amp.GradScaler(self.device.type, enabled=self.fp16)
 
-    def model(self, module: nn.Module) -> nn.Module:
+    def model[M: nn.Module](self, module: M) -> M:
         """Move ``module`` to the device (NHWC when ``channels_last``); returns it."""
         module.to(self.device)
         if self.channels_last:
-            module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            module.to(memory_format=torch.channels_last)
         return module
 
     def batch(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,7 +93,7 @@ class Precision:
 
 def layer_groups(gen: nn.Module) -> list[list[nn.Parameter]]:
     """DeOldify's three generator layer groups: ``encoder[:6]``, ``encoder[6:]``, everything after the encoder."""
-    layers = gen.layers  # type: ignore[attr-defined]
+    layers = cast(nn.ModuleList, gen.layers)  # a UnetGenerator's
     encoder = list(layers[0].children())
     first = [p for m in encoder[:ENCODER_SPLIT] for p in m.parameters()]
     second = [p for m in encoder[ENCODER_SPLIT:] for p in m.parameters()]
@@ -97,7 +103,7 @@ def layer_groups(gen: nn.Module) -> list[list[nn.Parameter]]:
 
 def set_encoder_frozen(gen: nn.Module, frozen: bool) -> None:
     """Freeze (or unfreeze) the encoder; like fastai, BatchNorm layers stay trainable when frozen."""
-    encoder: nn.Module = gen.layers[0]  # type: ignore[attr-defined,index]
+    encoder = cast(nn.ModuleList, gen.layers)[0]  # a UnetGenerator's
     for module in encoder.modules():
         is_bn = isinstance(module, nn.modules.batchnorm._BatchNorm)
         for p in module.parameters(recurse=False):

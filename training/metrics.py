@@ -285,7 +285,10 @@ def load_holdout(holdout_dir: str | Path, *, size: int, max_images: int) -> tupl
         rgb = square_rgb(path, size)
         colour.append(np.asarray(rgb, dtype=np.float32) / 255.0)
         grey.append(np.asarray(rgb.convert("L").convert("RGB"), dtype=np.float32) / 255.0)
-    to_t = lambda arrs: torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+
+    def to_t(arrs: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).contiguous()
+
     return to_t(colour), to_t(grey)
 
 

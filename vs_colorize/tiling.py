@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def pad_bottom_right(x: np.ndarray, height: int, width: int) -> np.ndarray:
     ph, pw = height - x.shape[2], width - x.shape[3]
     if ph == 0 and pw == 0:
         return x
-    mode = "reflect" if ph < x.shape[2] and pw < x.shape[3] else "edge"
+    mode: Literal["reflect", "edge"] = "reflect" if ph < x.shape[2] and pw < x.shape[3] else "edge"
     return np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
 
 
@@ -133,14 +134,17 @@ def tile_plan(
         if fixed:
             padded = (th, tw)
         else:
-            padded = tuple(padded_size(v.length, multiple=multiple, min_size=min_size) for v in (r, c))
+            padded = (
+                padded_size(r.length, multiple=multiple, min_size=min_size),
+                padded_size(c.length, multiple=multiple, min_size=min_size),
+            )
         weight = (wt / total[ys, xs]).astype(np.float32)
         weight.setflags(write=False)
         tiles.append(
             Tile(
                 slice(r.start, r.start + r.length),
                 slice(c.start, c.start + c.length),
-                padded,  # type: ignore[arg-type]
+                padded,
                 ys,
                 xs,
                 weight,

@@ -13,6 +13,7 @@ name and compute capability, shapes, precision, workspace).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
@@ -35,20 +36,18 @@ class TRTError(RuntimeError):
 
 def _import_trt() -> ModuleType:
     try:
-        import tensorrt
+        return importlib.import_module("tensorrt")
     except ImportError as exc:
         raise TRTError(
             "TensorRT is not installed: pip install 'vs-colorize[trt]' (tensorrt comes from NVIDIA's index)"
         ) from exc
-    return tensorrt
 
 
 def _import_cudart() -> ModuleType:
     try:
-        from cuda.bindings import runtime
+        return importlib.import_module("cuda.bindings.runtime")
     except ImportError as exc:
         raise TRTError("cuda-python is not installed: pip install 'vs-colorize[trt]'") from exc
-    return runtime
 
 
 def _cuda(result: tuple[Any, ...], what: str) -> Any:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -170,7 +170,7 @@ def _variant(
     elif name.startswith(("ort-cuda", "ort-trt")):
         from vs_colorize.backends import ORT
 
-        provider = "cuda" if name.startswith("ort-cuda") else "tensorrt"
+        provider: Literal["cuda", "tensorrt"] = "cuda" if name.startswith("ort-cuda") else "tensorrt"
         fp16 = onnx_artifact(model, settings, fp16=True)
         session = _open(ORT(provider=provider, trt_cache_dir=str(settings.work / "ort-trt")), fp16, x.shape)
         yield (lambda: session(x)), None
@@ -242,12 +242,13 @@ def _mlrt(name: str, onnx32: Path, side: int, settings: Settings) -> Step:
 
     from vs_colorize.backends import MLRT
 
-    plugin, device, fp16 = {
+    plugins: dict[str, tuple[Literal["ort", "ov", "trt"], str, bool]] = {
         "mlrt-ort": ("ort", "CPU", False),
         "mlrt-ov": ("ov", "CPU", False),
         "mlrt-ort-cuda/fp16": ("ort", "CUDA", True),
         "mlrt-trt/fp16": ("trt", "GPU", True),
-    }[name]
+    }
+    plugin, device, fp16 = plugins[name]
     if not MLRT.available(plugin):
         raise Unavailable(f"vs-mlrt core.{plugin} is not installed")
     try:

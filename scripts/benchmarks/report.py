@@ -13,7 +13,10 @@ from .common import Record
 def markdown(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     """A markdown table with columns padded to equal width (readable in a terminal too)."""
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
 
 
@@ -93,7 +96,10 @@ def generic_table(records: Sequence[Record], section: str, columns: Sequence[str
     if not rs:
         return ""
     cols = [c for c in columns if any(c in r for r in rs)]
-    fmt = lambda c, v: _pct(v) if c in ("overhead",) else (_num(v) if isinstance(v, float) else str(v))  # noqa: E731
+
+    def fmt(c: str, v: Any) -> str:
+        return _pct(v) if c in ("overhead",) else (_num(v) if isinstance(v, float) else str(v))
+
     return markdown([[fmt(c, r[c]) if c in r else "–" for c in cols] for r in rs], cols)
 
 

@@ -29,7 +29,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -77,7 +77,7 @@ def _variants(threads: int) -> list[Variant]:
     ]  # fmt: skip
 
 
-def run(settings: Settings, peaks: dict) -> list[Record]:
+def run(settings: Settings, peaks: dict[str, Any]) -> list[Record]:
     """Model-only and filter records of the default SR model at 1024² (quick: 128²); GPU ones may skip."""
     import torch
 
@@ -119,7 +119,9 @@ def _measured(r: Record, seconds: float, frames: int, peak: float | None) -> Rec
     return {**r, **throughput(seconds, frames), **roofline(r["gmac"], frames / seconds, peak)}
 
 
-def _model_only(module: Any, onnx: Path, settings: Settings, base: Record, roof: dict) -> dict[str, Record]:
+def _model_only(
+    module: Any, onnx: Path, settings: Settings, base: Record, roof: dict[str, Any]
+) -> dict[str, Record]:
     """Records keyed ``ort-cpu``, ``torch-cpu``, ``ort-cuda`` and ``torch-cuda`` (GPU ones may skip).
 
     ``ort-cpu`` also records ``peak_gib``, how far the process's resident memory rose during the session's
@@ -132,9 +134,9 @@ def _model_only(module: Any, onnx: Path, settings: Settings, base: Record, roof:
     from vs_colorize.core.contract import read_model_info
 
     x = np.random.default_rng(0).random((1, 3, base["side"], base["side"]), dtype=np.float32)
-    n = {"warmup": settings.warmup, "iters": settings.iters, "budget_s": settings.budget_s}
+    n: dict[str, Any] = {"warmup": settings.warmup, "iters": settings.iters, "budget_s": settings.budget_s}
 
-    def ort_call(provider: str) -> Callable[[], Any]:
+    def ort_call(provider: Literal["cpu", "cuda"]) -> Callable[[], Any]:
         """The filter's own ORT session (an explicit GPU provider that does not stick raises)."""
         backend = ORT(provider=provider, intra_op_threads=settings.threads)
         session = backend.open(onnx, read_model_info(onnx), x.shape)
@@ -171,7 +173,7 @@ def _model_only(module: Any, onnx: Path, settings: Settings, base: Record, roof:
 
 
 def _filters(
-    net: Any, onnx: Path, settings: Settings, base: Record, models: dict[str, Record], roof: dict
+    net: Any, onnx: Path, settings: Settings, base: Record, models: dict[str, Record], roof: dict[str, Any]
 ) -> list[Record]:
     """One record per :func:`_variants` entry, with its overhead over the matching model-only record."""
     import torch
@@ -191,9 +193,8 @@ def _filters(
         from vs_colorize.backends.tiles import DEFAULT_OVERLAP
         from vs_colorize.tiling import plan_axis
     except ImportError as exc:
-        why = f"no vapoursynth: {exc}"
         return [
-            skipped({**rec, "backend": v.name, "precision": v.precision}, why)
+            skipped({**rec, "backend": v.name, "precision": v.precision}, f"no vapoursynth: {exc}")
             for v in _variants(settings.threads)
         ]
 

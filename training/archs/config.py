@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .resnet import ENCODERS
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 DECODERS = ("wide", "deep")
 
@@ -117,8 +120,8 @@ class CriticConfig:
         return _from_dict(cls, data)
 
 
-def _from_dict[T](cls: type[T], data: Mapping[str, Any]) -> T:
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+def _from_dict[T: DataclassInstance](cls: type[T], data: Mapping[str, Any]) -> T:
+    names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ValueError(f"{cls.__name__}.from_dict: unknown keys {unknown}")

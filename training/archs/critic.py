@@ -43,12 +43,12 @@ class Critic(nn.Sequential):
         self.config = config
         self.source_sha256: str | None = None
 
-    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.config.n_channels:
             raise ValueError(
                 f"Critic.forward: x must be [N, {self.config.n_channels}, H, W], got shape {list(x.shape)}"
             )
-        return super().forward(x)
+        return super().forward(x)  # type: ignore[no-untyped-call]  # nn.Sequential.forward is unannotated
 
 
 def build_critic(config: CriticConfig | None = None) -> Critic:

@@ -29,6 +29,9 @@ class ColorizeWrapper(nn.Module):
     What the exported artifacts compute (DESIGN.md §2) and what the colour metrics score.
     """
 
+    mean: torch.Tensor  # buffers (registered in __init__)
+    std: torch.Tensor
+
     def __init__(self, generator: nn.Module) -> None:
         super().__init__()
         self.generator = generator

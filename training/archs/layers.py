@@ -91,8 +91,9 @@ class PixelShuffleUp(nn.Module):
 
     def __init__(self, ni: int, nf: int, blur: bool = True) -> None:
         super().__init__()
-        self.conv = nn.Sequential(SNConv(ni, nf * 4, 1, bias=False), nn.BatchNorm2d(nf * 4))
-        icnr_(self.conv[0].weight_orig)
+        conv = SNConv(ni, nf * 4, 1, bias=False)
+        self.conv = nn.Sequential(conv, nn.BatchNorm2d(nf * 4))
+        icnr_(conv.weight_orig)
         self.shuf = nn.PixelShuffle(2)
         self.relu = nn.ReLU(inplace=True)
         self.blur = Blur() if blur else nn.Identity()
@@ -115,10 +116,11 @@ class FinalUp(nn.Module):
     def __init__(self, ni: int, nf: int | None = None, blur: bool = True) -> None:
         super().__init__()
         nf = ni if nf is None else nf
-        self.conv = nn.Sequential(WNConv2d(ni, nf * 4, 1))
-        icnr_(self.conv[0].weight_v)
+        conv = WNConv2d(ni, nf * 4, 1)
+        self.conv = nn.Sequential(conv)
+        icnr_(conv.weight_v)
         with torch.no_grad():
-            self.conv[0].weight_g.copy_(self.conv[0].weight_v.flatten(1).norm(dim=1).reshape(-1, 1, 1, 1))
+            conv.weight_g.copy_(conv.weight_v.flatten(1).norm(dim=1).reshape(-1, 1, 1, 1))
         self.shuf = nn.PixelShuffle(2)
         self.relu = nn.ReLU(inplace=True)
         self.blur = Blur() if blur else nn.Identity()

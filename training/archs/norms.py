@@ -45,6 +45,9 @@ class SNConv(nn.Module):
     ``weight_u``/``weight_v`` with normalised Gaussian noise, as ``spectral_norm`` does.
     """
 
+    weight_u: Tensor  # buffers (registered in __init__)
+    weight_v: Tensor
+
     def __init__(
         self,
         ni: int,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -19,7 +20,7 @@ _WEIGHTS_ENUMS = {
 
 
 def load_pretrained_encoder(
-    encoder: ResNetEncoder, config: GeneratorConfig, source: bool | str | os.PathLike[str]
+    encoder: ResNetEncoder, config: GeneratorConfig, source: Literal[True] | str | os.PathLike[str]
 ) -> None:
     """Load ImageNet weights into ``encoder``.
 

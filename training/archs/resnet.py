@@ -125,7 +125,7 @@ class ResNetEncoder(nn.Sequential):
         self.out_channels = ni
         _torchvision_init(self)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:  # type: ignore[override]
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         stem = self[2](self[1](self[0](x)))
         l1 = self[4](self[3](stem))
         l2 = self[5](l1)

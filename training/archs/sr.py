@@ -21,7 +21,9 @@ Spatial input sides must be multiples of ``2**depth`` (:attr:`SRNet.multiple`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -98,7 +100,7 @@ class SRNet(nn.Module):
         )
         self.out = nn.Conv2d(c, 1, 3, padding=1)
         nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        nn.init.zeros_(cast(Tensor, self.out.bias))  # a Conv2d built with a bias
 
     @property
     def multiple(self) -> int:
@@ -110,7 +112,7 @@ class SRNet(nn.Module):
         for block in self.down:
             feats.append(block(feats[-1]))
         y = feats.pop()
-        for block in self.up:
+        for block in cast("Iterable[nn.ModuleDict]", self.up):
             y = block["conv"](torch.cat([block["shuf"](y), feats.pop()], dim=1))
         y = self.out(self.head(self.cross(self.merge(y, x))))
         centre = x[:, self.config.window // 2 : self.config.window // 2 + 1]

@@ -11,6 +11,9 @@ The encoder hands its skip features to the blocks explicitly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -155,7 +158,8 @@ def _check_input(x: Tensor, n_in: int) -> None:
 
 def _init_decoder(model: UnetGenerator) -> None:
     """fastai's ``batchnorm_2d`` init (weight 1, bias 1e-3) for the skip BNs and the post-encoder BN."""
-    bns = [model.layers[1]] + [block.bn for block in model.layers[4:8]]
+    blocks = cast("Iterable[UnetBlockWide | UnetBlockDeep]", model.layers[4:8])
+    bns = [cast(nn.BatchNorm2d, model.layers[1])] + [block.bn for block in blocks]
     with torch.no_grad():
         for bn in bns:
             bn.weight.fill_(1.0)
@@ -191,5 +195,5 @@ def build_generator(
         raise TypeError(f"build_generator: config must be a preset name or GeneratorConfig, got {config!r}")
     model = UnetGenerator(cfg)
     if pretrained_encoder:
-        load_pretrained_encoder(model.layers[0], cfg, pretrained_encoder)
+        load_pretrained_encoder(cast(ResNetEncoder, model.layers[0]), cfg, pretrained_encoder)
     return model

@@ -123,7 +123,10 @@ def sample_grid(
     if rows == 0:
         raise ValueError("sample_grid: no sample outputs were kept (evaluate_checkpoints(samples=0)?)")
     size = grey.shape[-1]
-    to_u8 = lambda t: (t.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)  # noqa: E731
+
+    def to_u8(t: torch.Tensor) -> np.ndarray:
+        return (t.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+
     header = 14
     labels = ["grey", "truth"] + [f"{tag} {evals[i].step}" for i, tag in columns]
     canvas = Image.new("RGB", (size * len(labels), header + size * rows), "white")

@@ -91,13 +91,15 @@ def execute(
         if kind in ("gen", "gan") and loss_fn is None:
             loss_fn = build_feature_loss(run.cfg.loss)
         if kind == "gen":
-            run_gen_stage(run, int(idx), loss_fn)  # type: ignore[arg-type]
+            assert loss_fn is not None  # built just above for gen and gan phases
+            run_gen_stage(run, int(idx), loss_fn)
         elif kind == "fakes":
             run_fakes(run, int(idx))
         elif kind == "critic":
             run_critic(run, int(idx))
         else:
-            run_gan(run, int(idx), loss_fn)  # type: ignore[arg-type]
+            assert loss_fn is not None
+            run_gan(run, int(idx), loss_fn)
             if pick is not None and run.info.is_main:
                 pick_checkpoint(run, int(idx), pick)
 

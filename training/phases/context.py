@@ -74,7 +74,7 @@ class RunLog:
         k, _, c, h, w = grid.shape
         self._tb.add_image(tag, grid.permute(2, 0, 3, 1, 4).reshape(c, k * h, n * w), step)
 
-    def bar(self, phase: str, total: int, start: int) -> tqdm:
+    def bar(self, phase: str, total: int, start: int) -> tqdm[Any]:
         """A progress bar on stderr (rank 0 only)."""
         return tqdm(
             total=total, initial=start, desc=phase, file=sys.stderr, disable=not self.main, dynamic_ncols=True

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from training import dist
-from training.archs import build_generator
+from training.archs import UnetGenerator, build_generator
 from training.checkpoint import load_generator, save_generator
 from training.config import to_dict
 from training.data import ColorizeDataset, StepSampler, denormalise, make_loader
@@ -51,7 +51,7 @@ def stage_path(run: Run, stage: int) -> Path:
     return run.out / "gen_pretrain" / f"stage{stage}.pt"
 
 
-def _initial_generator(run: Run, stage: int) -> nn.Module:
+def _initial_generator(run: Run, stage: int) -> UnetGenerator:
     if stage > 0:
         return load_generator(stage_path(run, stage - 1))
     if run.cfg.gen.init:

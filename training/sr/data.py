@@ -104,7 +104,7 @@ def load_sequence(path: str | os.PathLike[str], channel: int | None = None) -> n
     return np.stack(frames)
 
 
-class TripletDataset(Dataset):
+class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     """Random (LR₁, LR₂, HR) samples from 3-frame tuples of GRAY sequences.
 
     Each item: ``lr1``, ``lr2`` float32 ``[window, crop/scale, crop/scale]`` (two independent crappifications of

@@ -26,6 +26,9 @@ class StabilityLoss(nn.Module):
         feature: optional perceptual loss for the two fit terms (see the module docstring).
     """
 
+    mean: Tensor  # buffers (registered in __init__)
+    std: Tensor
+
     def __init__(self, base: str = "l1", stability: float = 1.0, feature: FeatureLoss | None = None) -> None:
         super().__init__()
         if base not in BASE_LOSSES:

@@ -18,7 +18,7 @@ import dataclasses
 import importlib
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import vapoursynth as vs
 
@@ -101,7 +101,14 @@ def autoselect(*, model_format: str = "onnx", kind: Kind = "colorize") -> Backen
     return ORT(provider="cpu", num_streams=layout["num_streams"], intra_op_threads=layout["intra_op_threads"])
 
 
-def cpu_layout(kind: Kind = "colorize") -> dict[str, int]:
+class CpuLayout(TypedDict):
+    """ORT CPU keyword arguments: sessions and threads per session."""
+
+    num_streams: int
+    intra_op_threads: int
+
+
+def cpu_layout(kind: Kind = "colorize") -> CpuLayout:
     """How the ONNX Runtime CPU backend spreads over this process's cores: ``num_streams`` and ``intra_op_threads``.
 
     ``colorize``: two sessions, each with half the cores (one thread each on a 2-core machine), capped by

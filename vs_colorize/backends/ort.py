@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vs_colorize")
 
 Provider = Literal["auto", "cpu", "cuda", "tensorrt"]
-_EP = {
+_EP: dict[Provider, str] = {
     "cpu": "CPUExecutionProvider",
     "cuda": "CUDAExecutionProvider",
     "tensorrt": "TensorrtExecutionProvider",
@@ -104,7 +104,7 @@ class ORT(SessionBackend):
     def _providers(self) -> list[str | tuple[str, dict[str, str]]]:
         ort = import_onnxruntime()
         available = ort.get_available_providers()
-        wanted = (
+        wanted: list[Provider] = (
             ["tensorrt", "cuda", "cpu"]
             if self.provider == "auto"
             else list(dict.fromkeys([self.provider, "cpu"]))
@@ -193,14 +193,17 @@ def _field(number: int, payload: bytes | int) -> bytes:
 def probe_model() -> bytes:
     """A serialized 1-node ONNX model (``Identity`` on float ``[1]``), written without the onnx package."""
     tensor_type = _field(1, _field(1, 1) + _field(2, _field(1, _field(1, 1))))  # float, shape [1]
-    value = lambda name: _field(1, name.encode()) + _field(2, tensor_type)  # noqa: E731
+
+    def value(name: str) -> bytes:
+        return _field(1, name.encode()) + _field(2, tensor_type)
+
     node = _field(1, b"x") + _field(2, b"y") + _field(4, b"Identity")
     graph = _field(1, node) + _field(2, b"probe") + _field(11, value("x")) + _field(12, value("y"))
     return _field(1, 8) + _field(7, graph) + _field(8, _field(2, 13))
 
 
 @functools.cache
-def probe_gpu_provider(device_id: int = 0) -> str | None:
+def probe_gpu_provider(device_id: int = 0) -> Provider | None:
     """The GPU provider a real session gets here (``"tensorrt"``/``"cuda"``), None when it falls to the CPU."""
     if not _gpu_build() or cuda_device_count() == 0:
         return None

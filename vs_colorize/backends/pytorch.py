@@ -113,4 +113,5 @@ class TorchSession:
             if self._channels_last:
                 t = t.contiguous(memory_format=torch.channels_last)
             y = self._module(t)
-            return y.float().cpu().numpy()
+            out: np.ndarray = y.float().cpu().numpy()
+            return out

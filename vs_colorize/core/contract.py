@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, BinaryIO, Literal
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -87,7 +87,8 @@ class ModelInfo:
         """Whether an input of this spatial size fits the exported graph."""
         if self.static_size is not None:
             return (height, width) == self.static_size
-        lo, hi = self.dynamic_range  # type: ignore[misc]
+        assert self.dynamic_range is not None  # set exactly when static_size is not
+        lo, hi = self.dynamic_range
         return all(lo <= s <= hi and s % self.multiple == 0 for s in (height, width))
 
     def shapes(self) -> str:
@@ -125,7 +126,7 @@ class ModelInfo:
                 f"{source} carries no vs_colorize metadata; export it with vs-colorize-export "
                 "(a foreign ONNX file can still be run through vs-mlrt directly)"
             )
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, Any] = {}  # each value parsed for its field above; __post_init__ validates
         try:
             for f in dataclasses.fields(cls):
                 if f.name not in mine:
@@ -141,14 +142,14 @@ class ModelInfo:
                     kwargs[f.name] = int(raw)
                 else:
                     kwargs[f.name] = raw
-            return cls(**kwargs)  # type: ignore[arg-type]
+            return cls(**kwargs)
         except (ValueError, TypeError) as exc:
             raise ContractError(f"{source} has malformed vs_colorize metadata: {exc}") from exc
 
 
 # --- reading metadata_props straight from the protobuf, without the onnx package ------------------------
 # ModelProto: field 14 = repeated StringStringEntryProto metadata_props {1: key, 2: value}.
-# Large fields (the graph) are skipped by seeking, so reading a 900 MB model costs microseconds.
+# Large fields (the graph) are skipped by seeking, so the cost does not grow with the model's size.
 
 _WIRE_VARINT, _WIRE_I64, _WIRE_LEN, _WIRE_I32 = 0, 1, 2, 5
 
@@ -168,7 +169,7 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
             raise ContractError("varint too long")
 
 
-def _read_varint(f) -> int | None:
+def _read_varint(f: BinaryIO) -> int | None:
     result = shift = 0
     while True:
         byte = f.read(1)

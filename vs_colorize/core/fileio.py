@@ -7,6 +7,7 @@ beside it and is renamed into place only once complete and flushed to disk.
 from __future__ import annotations
 
 import contextlib
+import fcntl  # POSIX: the project runs on Linux (pyproject classifiers)
 import hashlib
 import logging
 import os
@@ -15,11 +16,6 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: no locks, so stale temporaries are never judged (nor removed)
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +54,7 @@ _PART = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{16}\.part(?P<ext>.*)")
 
 
 def _try_lock(fd: int) -> bool:
-    """Take an exclusive ``flock`` on ``fd`` without waiting; False when another process holds one
-    (or where there are no ``flock`` locks)."""
-    if fcntl is None:
-        return False
+    """Take an exclusive ``flock`` on ``fd`` without waiting; False when another process holds one"""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

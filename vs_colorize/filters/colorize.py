@@ -268,7 +268,8 @@ def _check_size(resolved: ResolvedModel, geo: Geometry, fit: str) -> None:
             f"model {resolved.name!r} was exported for a static {info.static_size[1]}x{info.static_size[0]} "
             f"input, but render_factor/fit ask for {geo.model_w}x{geo.model_h} ({hint})",
         )
-    lo, hi = info.dynamic_range  # type: ignore[misc]
+    assert info.dynamic_range is not None  # set exactly when static_size is not
+    lo, hi = info.dynamic_range
     raise error(
         FUNC,
         f"model {resolved.name!r} accepts sides {lo}..{hi} in multiples of {info.multiple}, "

@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Iterator
 from fractions import Fraction
+from typing import cast
 
 import av
 
@@ -50,15 +51,15 @@ class AudioCopier:
         for s in self.input.streams.audio:
             self.map[s.index] = out.add_stream_from_template(s)
         self.out = out
-        self.packets: Iterator[av.Packet] = (
+        self.packets: Iterator[av.Packet[av.stream.Stream]] = (
             self.input.demux(*self.input.streams.audio) if self.map else iter(())
         )
-        self.pending: av.Packet | None = None
+        self.pending: av.Packet[av.stream.Stream] | None = None
         self.pending_t = 0.0
         self.copied = 0
         log.debug("audio: copying %d stream(s) from %s", len(self.map), os.fspath(source))
 
-    def _next(self) -> tuple[av.Packet, float] | None:
+    def _next(self) -> tuple[av.Packet[av.stream.Stream], float] | None:
         for pkt in self.packets:
             if pkt.dts is None or pkt.pts is None:  # demuxer flush packets
                 continue
@@ -82,6 +83,7 @@ class AudioCopier:
             if seconds is not None and self.pending_t >= seconds:
                 return
             pkt, self.pending = self.pending, None
+            assert pkt.pts is not None and pkt.dts is not None  # _next skips packets without them
             shift = int((self.start + self.origin) / pkt.time_base)
             pkt.pts -= shift
             pkt.dts -= shift
@@ -98,7 +100,10 @@ def _origin(container: av.container.InputContainer) -> Fraction:
     container's start time, else 0)."""
     video = container.streams.video
     if video and video[0].start_time is not None and video[0].time_base is not None:
-        return Fraction(video[0].start_time) * Fraction(video[0].time_base)
-    if container.start_time is not None:
-        return Fraction(container.start_time, av.time_base)
+        tb = video[0].time_base
+        return video[0].start_time * Fraction(tb.numerator, tb.denominator)
+    # PyAV returns None when the container has no start time; its stub says int
+    start = cast("int | None", container.start_time)
+    if start is not None:
+        return Fraction(start, av.time_base)
     return Fraction(0)

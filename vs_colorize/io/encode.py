@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 import av
 import numpy as np
@@ -215,7 +215,10 @@ def encode_pyav(
     try:
         target = os.fspath(out) if isinstance(out, str | os.PathLike) else out
         with av.open(target, "w", format=muxer) as container:
-            stream = container.add_stream(settings.encoder, rate=clip.fps if clip.fps.numerator else None)
+            stream = cast(  # check_codec accepted settings.encoder as a video encoder
+                av.VideoStream,
+                container.add_stream(settings.encoder, rate=clip.fps if clip.fps.numerator else None),
+            )
             ctx = stream.codec_context
             ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = clip.width, clip.height, pix_fmt, time_base
             ctx.colorspace, ctx.color_primaries, ctx.color_trc = tags.matrix, tags.primaries, tags.transfer
@@ -248,6 +251,7 @@ def encode_pyav(
                 if copier is not None:
                     copier.close()
     except av.FFmpegError as exc:
-        raise EncodeError(f"encode: {settings.encoder} into {os.fspath(out)!r} failed: {exc}") from exc
+        where = os.fspath(out) if isinstance(out, str | os.PathLike) else "<stream>"
+        raise EncodeError(f"encode: {settings.encoder} into {where!r} failed: {exc}") from exc
     log.debug("encode: %d frames, %s %s, %s", written, settings.encoder, pix_fmt, tags)
     return written

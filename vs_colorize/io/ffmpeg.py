@@ -50,15 +50,15 @@ def ffmpeg_command(
     # (full-range output got its luma rescaled) instead of just writing them.
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe"]
     cmd += [*tags.ffmpeg_args(), "-i", "-"]
-    audio = settings.audio and audio_from is not None
-    if audio:
+    audio = audio_from if settings.audio else None
+    if audio is not None:
         start, end = audio_window
         if start:
             cmd += ["-ss", f"{float(start):.6f}"]
         if end is not None:
             cmd += ["-t", f"{float(end - start):.6f}"]
-        cmd += ["-i", os.fspath(audio_from)]  # type: ignore[arg-type]
-    cmd += ["-map", "0:v:0"] + (["-map", "1:a?", "-c:a", "copy"] if audio else [])
+        cmd += ["-i", os.fspath(audio)]
+    cmd += ["-map", "0:v:0"] + (["-map", "1:a?", "-c:a", "copy"] if audio is not None else [])
     cmd += ["-c:v", settings.encoder, "-pix_fmt", pix_fmt]
     for key, value in settings.codec_options().items():
         cmd += [f"-{key}", value]
@@ -107,11 +107,12 @@ def encode_ffmpeg(
 
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        assert proc.stdin is not None  # stdin=PIPE
         try:
             try:
                 clip.output(proc.stdin, y4m=True, progress_update=on_frame)
             finally:
-                proc.stdin.close()  # type: ignore[union-attr]
+                proc.stdin.close()
             rc = proc.wait()
         except BrokenPipeError:
             rc = proc.wait()

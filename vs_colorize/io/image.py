@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
@@ -119,7 +120,7 @@ def encode_image(frame: vs.VideoFrame, codec: str) -> bytes:
     img = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format=packed)
     if packed != enc_fmt:
         img = img.reformat(format=enc_fmt)
-    ctx = av.CodecContext.create(codec, "w")
+    ctx = cast(av.VideoCodecContext, av.CodecContext.create(codec, "w"))  # png / tiff: video codecs
     ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = frame.width, frame.height, enc_fmt, Fraction(1, 1)
     img.pts = 0
     return b"".join(bytes(p) for p in [*ctx.encode(img), *ctx.encode(None)])

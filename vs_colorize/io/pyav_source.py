@@ -55,7 +55,7 @@ def _target_pix_fmt(fmt: av.VideoFormat) -> str:
         return "gbrp" + depth
     if len(fmt.components) <= 2:  # gray, gray + alpha
         return "gray" + depth
-    return ("yuv444p" if fmt.chroma_width == fmt.width else "yuv420p") + depth
+    return ("yuv444p" if fmt.chroma_width() == fmt.width else "yuv420p") + depth
 
 
 #: FFmpeg decoders of still pictures: their grey pictures are full range even when untagged.
@@ -155,10 +155,11 @@ class _Decoder:
 
     def _decode_until(self, n: int) -> av.VideoFrame | None:
         for frame in self.frames:
+            i: int | None
             if self.pts is None:
                 i = self.next_index
             else:
-                i = self.index_of.get(frame.pts)  # type: ignore[arg-type]
+                i = None if frame.pts is None else self.index_of.get(frame.pts)
                 if i is None:
                     continue
             self.next_index = i + 1
@@ -234,7 +235,8 @@ def _scan(
             first = next(container.decode(stream), None)
             if first is None:
                 raise SourceError(f"pyav_source: {path!r} holds no decodable video frame")
-            fps = Fraction(stream.average_rate or stream.guessed_rate or 0)
+            rate = stream.average_rate or stream.guessed_rate
+            fps = Fraction(rate.numerator, rate.denominator) if rate else Fraction(0)
             order, codec = int(stream.codec_context.field_order or 0), stream.codec_context.name
             known = [t for t in stamps if t is not None]
             if stamps and len(known) == len(stamps):
@@ -265,7 +267,9 @@ def pyav_source(
     spath = os.fspath(path)
     stream_index, pts, length, fps, first, field_order, codec = _scan(spath, decodable_only)
     pix_fmt = _target_pix_fmt(first.format)
-    family, sample_type, bits, ssw, ssh = vs_format_of(pix_fmt)  # type: ignore[misc]
+    held = vs_format_of(pix_fmt)
+    assert held is not None  # _target_pix_fmt picks only formats VS can hold
+    family, sample_type, bits, ssw, ssh = held
     fmt = core.query_video_format(family, sample_type, bits, ssw, ssh)
     fps_num, fps_den = (fps.numerator, fps.denominator) if fps else (1, 1)
     blank = core.std.BlankClip(

@@ -89,7 +89,9 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
         fmt = vs.core.query_video_format(vs.YUV, clip.format.sample_type, clip.format.bits_per_sample, 0, 0)
         clip = vs.core.resize.Bicubic(clip, format=fmt.id, matrix=vs.MATRIX_BT709, range=vs.RANGE_FULL)
     if settings.pix_fmt is not None:
-        family, sample_type, bits, ssw, ssh = vs_format_of(settings.pix_fmt)  # type: ignore[misc]
+        held = vs_format_of(settings.pix_fmt)
+        assert held is not None  # EncodeSettings accepts only a pix_fmt VS can hold
+        family, sample_type, bits, ssw, ssh = held
         fmt = vs.core.query_video_format(family, sample_type, bits, ssw, ssh)
         if fmt.id != clip.format.id:  # matrix and range from the frame props
             clip = vs.core.resize.Bicubic(clip, format=fmt.id)
@@ -153,11 +155,10 @@ def write_output(
             if progress is not None:
                 progress(k + 1)
         return len(todo)
-    kwargs = {"audio_from": audio_from, "audio_window": audio_window, "progress": progress}
     with fileio.atomic_output(plan.path, overwrite=overwrite) as tmp:
-        if plan.encoder == "ffmpeg":
-            written = encode_ffmpeg(clip, tmp, settings, **kwargs)  # type: ignore[arg-type]
-        else:
-            written = encode_pyav(clip, tmp, settings, **kwargs)  # type: ignore[arg-type]
+        encode = encode_ffmpeg if plan.encoder == "ffmpeg" else encode_pyav
+        written = encode(
+            clip, tmp, settings, audio_from=audio_from, audio_window=audio_window, progress=progress
+        )
     log.debug("render: %d frames into %s", written, plan.path)
     return written

@@ -61,7 +61,8 @@ def write_stdout(
 
         clip.output(out, y4m=True, progress_update=update)
         out.flush()
-        return clip.num_frames
+        frames: int = clip.num_frames
+        return frames
     check_codec(settings, clip.format, fmt)
     written = encode_pyav(
         clip, out, settings, audio_from=audio_from, audio_window=audio_window, progress=progress, muxer=fmt
