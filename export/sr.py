@@ -16,7 +16,7 @@ import os
 from torch import Tensor, nn
 
 from training.archs.sr import SRNet
-from training.sr.checkpoint import load_checkpoint
+from training.checkpoint import meta_of, read_checkpoint, sr_from_record, sr_record
 from vs_colorize.cache import sha256_file
 from vs_colorize.contract import ModelInfo
 
@@ -80,8 +80,10 @@ def export_checkpoint(
     """
     from .onnx import to_onnx
 
-    model, meta = load_checkpoint(checkpoint)
-    log.info("exporting %s (%s steps)", model.config.arch, meta["train_state"].get("steps"))
+    where = f"export_checkpoint: {os.fspath(checkpoint)!r}"
+    record = sr_record(read_checkpoint(checkpoint, "export_checkpoint"), where)
+    model = sr_from_record(record, where).eval()
+    log.info("exporting %s (%s steps)", model.config.arch, meta_of(record).get("step"))
     return to_onnx(
         model,
         path,
