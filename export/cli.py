@@ -112,7 +112,7 @@ def _load(checkpoint: str, name: str | None) -> UnetGenerator:
     from training.checkpoint import CheckpointError, load_generator
 
     try:
-        return load_generator(checkpoint, name)
+        return load_generator(checkpoint, name, identify=True)
     except CheckpointError as exc:
         raise ExportError(str(exc)) from exc
 

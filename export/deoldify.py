@@ -78,7 +78,7 @@ def export_deoldify(
     else:
         path = fetch_deoldify(name, urls=urls)
     try:
-        model = load_generator(path, name)
+        model = load_generator(path, name, identify=True)
     except CheckpointError as exc:
         hint = "" if weights is not None else f"; delete {os.fspath(path)!r} and run again to re-download"
         raise ExportError(f"deoldify: {exc}{hint}") from exc

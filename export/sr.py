@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 
-from training.sr.checkpoint import load_checkpoint
+from training.checkpoint import meta_of, read_checkpoint, sr_from_record, sr_record
 from vs_colorize.core.contract import ModelInfo
 from vs_colorize.core.fileio import sha256_file
 
@@ -43,8 +43,10 @@ def export_checkpoint(
         overwrite: replace an existing ``path``.
         check: ONNX Runtime vs torch parity check before the file is kept.
     """
-    model, meta = load_checkpoint(checkpoint)
-    log.info("exporting %s (%s steps)", model.config.arch, meta["train_state"].get("steps"))
+    where = f"export_checkpoint: {os.fspath(checkpoint)!r}"
+    record = sr_record(read_checkpoint(checkpoint, "export_checkpoint"), where)
+    model = sr_from_record(record, where).eval()
+    log.info("exporting %s (%s steps)", model.config.arch, meta_of(record).get("step"))
     return to_onnx(
         model,
         path,

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from export.sr import export_checkpoint  # noqa: E402
 from training.archs.sr import SRConfig  # noqa: E402
 from training.sr.evaluate import evaluate, markdown_table  # noqa: E402
-from training.sr.train import TrainConfig, train  # noqa: E402
+from training.sr.train import SRTrainConfig, train  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "microscopy"
 
@@ -45,7 +45,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     ckpt = {}
     for window in (3, 1):
-        cfg = TrainConfig(
+        cfg = SRTrainConfig(
             data=tuple(args.data),
             out=str(args.out / f"window{window}"),
             model=SRConfig(window=window, width=args.width),

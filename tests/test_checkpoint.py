@@ -63,7 +63,7 @@ def test_deoldify_artistic_forms(
     if container == "fastai":  # the numpy scalars really need the allow-list
         with pytest.raises(Exception, match="Weights only load failed"):
             torch.load(path, weights_only=True)
-    gen = load_generator(path)
+    gen = load_generator(path, identify=True)
     assert gen.config.name == "artistic"
     assert not gen.training
     assert gen.source_sha256 == sha256_file(path)
@@ -146,7 +146,7 @@ def test_our_format_round_trip(tmp_path: Path) -> None:
     raw = read_checkpoint(path)
     assert raw["format"] == GENERATOR_FORMAT and raw["version"] == 1 and raw["step"] == 7
     assert np.array_equal(raw["numpy_rng"][1], np.random.get_state()[1])
-    loaded = load_generator(path)
+    loaded = load_generator(path, identify=True)
     assert loaded.config == gen.config
     assert loaded.source_sha256 == sha256_file(path)
     for key, value in gen.state_dict().items():
@@ -240,3 +240,39 @@ def test_foreign_files(tmp_path: Path) -> None:
     generator_as_critic = _tiny_file(tmp_path, True)
     with pytest.raises(CheckpointError, match="is not a DeOldify critic state dict"):
         load_critic(generator_as_critic)
+
+
+def test_sr_net_uses_the_same_layout_and_first_sr_files_still_load(tmp_path: Path) -> None:
+    from training.archs.sr import SRConfig, build_sr
+    from training.checkpoint import SR_FORMAT, load_sr, meta_of, save_sr, sr_record
+
+    torch.manual_seed(0)
+    net = build_sr(SRConfig(width=8, scale=2)).eval()
+    path = save_sr(tmp_path / "sr.pt", net, crappify={"scale": 2}, step=4)
+    raw = read_checkpoint(path)
+    assert (raw["format"], raw["version"], raw["arch_config"]) == (SR_FORMAT, 1, net.config.to_dict())
+    assert meta_of(raw) == {"crappify": {"scale": 2}, "step": 4}
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(load_sr(path)(x), net(x))
+    with pytest.raises(
+        CheckpointError, match="has format 'vs-colorize/sr', expected 'vs-colorize/generator'"
+    ):
+        load_generator(path)
+
+    # the first SR layout ("version" held the package version there)
+    legacy = tmp_path / "legacy.pt"
+    blob = {
+        "format": "vs-colorize-sr/1",
+        "version": "0.1.0",
+        "model": net.config.to_dict(),
+        "crappify": {"scale": 2},
+        "train_state": {"steps": 4, "seconds": 1.5},
+        "state_dict": net.state_dict(),
+    }
+    torch.save(blob, legacy)
+    with torch.no_grad():
+        assert torch.equal(load_sr(legacy)(x), net(x))
+    record = sr_record(read_checkpoint(legacy), "test")
+    assert record["package_version"] == "0.1.0"
+    assert meta_of(record) == {"crappify": {"scale": 2}, "step": 4, "seconds": 1.5}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from training.sr.crappify import (
-    CrappifyConfig,
+    SRCrappifyConfig,
     add_noise,
     crappify,
     crappify_stack,
@@ -17,13 +17,13 @@ from training.sr.crappify import (
     lr_noise_std,
 )
 
-QUIET = CrappifyConfig(gaussian_sigma=0, poisson_peak=0, localvar_scale=0, salt_pepper=0, spread=0)
+QUIET = SRCrappifyConfig(gaussian_sigma=0, poisson_peak=0, localvar_scale=0, salt_pepper=0, spread=0)
 
 
 @pytest.mark.parametrize("intensity", [0.2, 0.5])
 @pytest.mark.parametrize("scale", [2, 4])
 def test_lr_noise_std_matches_documented_formula(intensity: float, scale: int) -> None:
-    cfg = CrappifyConfig(scale=scale, salt_pepper=0, spread=0)
+    cfg = SRCrappifyConfig(scale=scale, salt_pepper=0, spread=0)
     lr = crappify(np.full((512, 512), intensity), cfg, np.random.default_rng(0))
     assert lr.shape == (512 // scale, 512 // scale) and lr.dtype == np.float32
     assert lr.mean() == pytest.approx(intensity, abs=0.005)
@@ -66,9 +66,9 @@ def test_spread_gain_is_shared_by_a_stack_and_within_range() -> None:
 
 def test_deterministic_for_a_seed_and_different_across_seeds() -> None:
     img = np.random.default_rng(3).random((64, 64))
-    a = crappify(img, CrappifyConfig(), np.random.default_rng(7))
-    b = crappify(img, CrappifyConfig(), np.random.default_rng(7))
-    c = crappify(img, CrappifyConfig(), np.random.default_rng(8))
+    a = crappify(img, SRCrappifyConfig(), np.random.default_rng(7))
+    b = crappify(img, SRCrappifyConfig(), np.random.default_rng(7))
+    c = crappify(img, SRCrappifyConfig(), np.random.default_rng(8))
     np.testing.assert_array_equal(a, b)
     assert np.abs(a - c).mean() > 0.01
 
@@ -92,10 +92,10 @@ def test_gaussian_blur_preserves_mean_and_smooths() -> None:
     [("scale", 3), ("gaussian_sigma", -0.1), ("poisson_peak", 0.5), ("salt_pepper", 0.6), ("spread", 1.0)],
 )
 def test_config_errors_name_the_field(field: str, value: float) -> None:
-    with pytest.raises(ValueError, match=f"CrappifyConfig: {field}"):
-        CrappifyConfig(**{field: value})
+    with pytest.raises(ValueError, match=f"SRCrappifyConfig: {field}"):
+        SRCrappifyConfig(**{field: value})
 
 
 def test_crappify_rejects_non_2d() -> None:
     with pytest.raises(ValueError, match="crappify: image"):
-        crappify(np.zeros((2, 8, 8)), CrappifyConfig(), np.random.default_rng(0))
+        crappify(np.zeros((2, 8, 8)), SRCrappifyConfig(), np.random.default_rng(0))

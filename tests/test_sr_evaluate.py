@@ -11,8 +11,8 @@ import tifffile
 import torch
 
 from training.archs.sr import SRConfig, build_sr
-from training.sr.checkpoint import save_checkpoint
-from training.sr.crappify import CrappifyConfig
+from training.checkpoint import save_sr
+from training.sr.crappify import SRCrappifyConfig
 from training.sr.evaluate import evaluate, windows
 from training.sr.metrics import flicker, psnr, ssim
 
@@ -43,9 +43,7 @@ def test_evaluate_writes_table_json_and_figure(tmp_path: Path) -> None:
     for window in (3, 1):
         torch.manual_seed(window)
         net = build_sr(SRConfig(window=window, width=8, scale=2)).eval()  # untrained: exactly bicubic
-        ckpts.append(
-            save_checkpoint(tmp_path / f"w{window}.pt", net, crappify=CrappifyConfig(scale=2), train_state={})
-        )
+        ckpts.append(save_sr(tmp_path / f"w{window}.pt", net, crappify=SRCrappifyConfig(scale=2).to_dict()))
     results = evaluate([tmp_path / "held.tif"], multi=ckpts[0], single=ckpts[1], out=tmp_path / "eval")
     table = results["sequences"]["held.tif"]
     assert list(table) == ["bicubic", "single-frame", "multi-frame"]

@@ -13,8 +13,8 @@ from export.errors import ExportError
 from export.kinds import kind_spec
 from export.sr import export_checkpoint
 from training.archs.sr import SRConfig, build_sr
-from training.sr.checkpoint import load_checkpoint, save_checkpoint
-from training.sr.crappify import CrappifyConfig
+from training.checkpoint import load_sr, save_sr
+from training.sr.crappify import SRCrappifyConfig
 from training.sr.evaluate import restore
 from vs_colorize.core.contract import read_model_info
 from vs_colorize.filters.superres import superres
@@ -34,7 +34,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for p in net.out.parameters():
             p.normal_(0, 0.05)  # the head starts at zero; make the residual visible
     path = tmp_path_factory.mktemp("sr") / "checkpoint.pt"
-    return save_checkpoint(path, net.eval(), crappify=CrappifyConfig(scale=2), train_state={"steps": 0})
+    return save_sr(path, net.eval(), crappify=SRCrappifyConfig(scale=2).to_dict(), step=0)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_filter_with_exported_model_matches_torch(artifact: Path, checkpoint: Pa
 
     clip = blank.std.ModifyFrame(blank, fill)
     out = superres(clip, artifact, backend="ort")
-    model, _ = load_checkpoint(checkpoint)
+    model = load_sr(checkpoint)
     expected = restore(model, movie)
     got = np.stack([np.asarray(out.get_frame(n)[0]) for n in range(4)])
     assert got.shape == (4, 96, 192)
@@ -83,7 +83,7 @@ def test_filter_with_exported_model_matches_torch(artifact: Path, checkpoint: Pa
 
 def test_single_frame_model_exports_with_window_one(tmp_path: Path) -> None:
     net = build_sr(SRConfig(window=1, width=8))
-    ckpt = save_checkpoint(tmp_path / "c.pt", net.eval(), crappify=CrappifyConfig(), train_state={})
+    ckpt = save_sr(tmp_path / "c.pt", net.eval(), crappify=SRCrappifyConfig().to_dict())
     info = export_checkpoint(ckpt, tmp_path / "s.onnx", dynamic=None, size=16)
     assert (info.window, info.in_channels, info.scale, info.static_size) == (1, 1, 4, (16, 16))
     clip = core.std.BlankClip(format=vs.GRAY8, width=20, height=12, length=2, color=100)

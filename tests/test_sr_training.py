@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from training.archs.sr import SRConfig, build_sr
-from training.sr.checkpoint import load_checkpoint
-from training.sr.crappify import CrappifyConfig
+from training.checkpoint import load_sr, meta_of, read_checkpoint
+from training.sr.crappify import SRCrappifyConfig
 from training.sr.data import TripletDataset, load_sequence, to_unit_gray
 from training.sr.loss import StabilityLoss
-from training.sr.train import TrainConfig, train
+from training.sr.train import SRTrainConfig, train
 
-QUIET = CrappifyConfig(scale=2, gaussian_sigma=0, poisson_peak=0, localvar_scale=0, salt_pepper=0, spread=0)
+QUIET = SRCrappifyConfig(scale=2, gaussian_sigma=0, poisson_peak=0, localvar_scale=0, salt_pepper=0, spread=0)
 
 
 def test_load_tiff_stacks_8_and_16_bit(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_network_shapes_and_bicubic_start(window: int, scale: int) -> None:
 def test_training_reduces_the_loss_on_a_fixed_batch() -> None:
     torch.manual_seed(0)
     seq = np.random.default_rng(4).random((4, 32, 32)).astype(np.float32)
-    ds = TripletDataset([seq], crop=32, cfg=CrappifyConfig(), length=4, seed=1)
+    ds = TripletDataset([seq], crop=32, cfg=SRCrappifyConfig(), length=4, seed=1)
     lr1, lr2, hr = (torch.stack(t) for t in zip(*(ds[i] for i in range(4)), strict=True))
     net, loss = build_sr(SRConfig(width=8)).train(), StabilityLoss()
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
@@ -131,19 +131,19 @@ def test_training_reduces_the_loss_on_a_fixed_batch() -> None:
 
 def test_tiny_training_run_on_shared_frames(tmp_path: Path, data_dir: Path) -> None:
     seq = data_dir / "microscopy" / "drosophila_gfp_histone_timelapse_seq2"
-    cfg = TrainConfig(
+    cfg = SRTrainConfig(
         data=(str(seq),), out=str(tmp_path / "run"), model=SRConfig(width=8), crop=32, batch=2, steps=4
     )
     result = train(cfg)
     assert len(result["history"]) == 4 and all(np.isfinite(h["loss"]) for h in result["history"])
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["model"]["width"] == 8 and saved["crappify"]["scale"] == 4
-    net, meta = load_checkpoint(result["checkpoint"])
-    assert meta["train_state"]["steps"] == 4 and net.config == cfg.model
+    net, meta = load_sr(result["checkpoint"]), meta_of(read_checkpoint(result["checkpoint"]))
+    assert meta["step"] == 4 and net.config == cfg.model
     x = torch.rand(1, 3, 8, 8)
     assert net(x).shape == (1, 1, 32, 32)
     with pytest.raises(ValueError, match=r"TrainConfig: model\.scale"):
-        TrainConfig(data=("x",), out="y", crappify=CrappifyConfig(scale=2))
+        SRTrainConfig(data=("x",), out="y", crappify=SRCrappifyConfig(scale=2))
 
 
 def test_feature_loss_option_compares_vgg_features_of_the_grey_frames() -> None:

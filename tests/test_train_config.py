@@ -1,4 +1,4 @@
-"""Config round trip and overrides, recipes, and the engine helpers (layer groups, lrs, one-cycle, RNG state)."""
+"""Config round trip and overrides, recipes, and the optimisation helpers (layer groups, lrs, one-cycle, RNG state)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,9 @@ from torch import nn
 
 from training.archs import build_generator
 from training.config import TrainConfig, apply_overrides, from_dict, load_config, save_config, to_dict
-from training.engine import (
-    discriminative_lrs,
-    layer_groups,
-    one_cycle,
-    rng_state,
-    set_encoder_frozen,
-    set_rng_state,
-    steps_for,
-)
+from training.optim import discriminative_lrs, layer_groups, one_cycle, set_encoder_frozen, steps_for
 from training.recipes import RECIPES, get_recipe
+from training.state import rng_state, set_rng_state
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))

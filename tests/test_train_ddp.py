@@ -25,7 +25,7 @@ from training import dist
 from training.archs import build_generator
 from training.config import DataConfig, LossConfig
 from training.data import ColorizeDataset, StepSampler, make_loader, scan_images
-from training.engine import adam, discriminative_lrs, layer_groups
+from training.optim import adam, discriminative_lrs, layer_groups
 from training.losses import build_feature_loss
 
 info = dist.init_distributed("cpu")

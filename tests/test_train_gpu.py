@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.engine import Precision
+from training.device import Precision
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,14 +1,22 @@
-"""Generator and critic checkpoints: our self-describing format and DeOldify's fastai ``.pth`` files.
+"""Model files: one self-describing layout for every network (colorize generator, critic, SR net), and
+DeOldify's fastai ``.pth`` files.
 
-Our format (written by :func:`save_generator` / :func:`save_critic`, atomically)::
+Our layout (written by :func:`save_generator` / :func:`save_critic` / :func:`save_sr`, atomically)::
 
-    {"format": GENERATOR_FORMAT | CRITIC_FORMAT, "version": 1, "package_version": "x.y.z",
-     "arch_config": dataclasses.asdict(config), "state_dict": model.state_dict(), **extra}
+    {"format": "vs-colorize/generator" | "vs-colorize/critic" | "vs-colorize/sr",
+     "version": FORMAT_VERSION,            # of this layout (an int), never the package
+     "package_version": "x.y.z",           # the vs-colorize that wrote it
+     "arch_config": dataclasses.asdict(model.config), "state_dict": model.state_dict(), **meta}
 
-``extra`` keys (optimiser states, step, RNG states, ...) are stored as given and ignored when
-loading a model. DeOldify's files are fastai ``Learner.save`` output: ``{'model': state_dict,
-'opt': optimizer_state}`` or a bare state dict. Everything is read with ``weights_only=True``;
-the numpy scalar/array types fastai (and training loops) put into optimiser states are allowed.
+``meta`` keys describe the weights (``step``, ``phase``, ``images_seen``, an SR model's ``crappify`` config, ...);
+they are stored as given and ignored when a model is built. Training state (optimisers, schedulers, scalers, RNG)
+never goes into a model file: it lives in a :class:`training.state.TrainState` file, which holds its models in
+this same layout (:func:`model_record`). DeOldify's files are fastai ``Learner.save`` output:
+``{'model': state_dict, 'opt': optimizer_state}`` or a bare state dict. Everything is read with
+``weights_only=True``; the numpy scalar/array types fastai puts into optimiser states are allowed. SR files of
+the first layout (``"format": "vs-colorize-sr/1"``) still load.
+
+Loading never hashes the file unless asked (``identify=True``): only an export records where its weights came from.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import os
 import pickle
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -26,26 +34,40 @@ from torch import Tensor, nn
 from training.archs import Critic, CriticConfig, GeneratorConfig, UnetGenerator, preset
 from training.archs.infer import LayoutError, infer_critic_config, infer_generator_config
 from training.archs.norms import SNConv
+from training.archs.sr import SRConfig, SRNet
 from vs_colorize._version import __version__
 from vs_colorize.core.fileio import atomic_output, sha256_file
 
 GENERATOR_FORMAT = "vs-colorize/generator"
 CRITIC_FORMAT = "vs-colorize/critic"
+SR_FORMAT = "vs-colorize/sr"
+#: The first SR layout: ``{"format": LEGACY_SR_FORMAT, "version": <package>, "model": <SRConfig>, "crappify",
+#: "train_state": {"steps", ...}, "state_dict"}``; read and converted by :func:`sr_from_record`.
+LEGACY_SR_FORMAT = "vs-colorize-sr/1"
 FORMAT_VERSION = 1
-_RESERVED = ("format", "version", "package_version", "arch_config", "state_dict")
+RESERVED = ("format", "version", "package_version", "arch_config", "state_dict")
 _DEOLDIFY_PRESETS = ("video", "stable", "artistic")
 
 __all__ = [
     "CRITIC_FORMAT",
     "FORMAT_VERSION",
     "GENERATOR_FORMAT",
+    "SR_FORMAT",
     "CheckpointError",
+    "critic_from_record",
+    "generator_from_record",
     "load_critic",
     "load_generator",
+    "load_sr",
+    "meta_of",
+    "model_record",
     "read_checkpoint",
     "save_critic",
     "save_generator",
+    "save_sr",
     "sha256_file",
+    "sr_from_record",
+    "sr_record",
 ]
 
 
@@ -53,49 +75,85 @@ class CheckpointError(ValueError):
     """A file is not a checkpoint of the expected kind (corrupt, truncated, foreign, mismatched)."""
 
 
-def save_generator(path: str | os.PathLike[str], gen: UnetGenerator, **extra: Any) -> Path:
-    """Write ``gen`` (and ``extra`` entries) as our generator checkpoint, atomically, replacing
-    any existing file. Returns the path.
+def _format_of(model: nn.Module) -> tuple[str, Any]:
+    """The format name and the config dataclass of ``model``."""
+    if isinstance(model, UnetGenerator):
+        return GENERATOR_FORMAT, model.config
+    if isinstance(model, Critic):
+        return CRITIC_FORMAT, model.config
+    if isinstance(model, SRNet):
+        return SR_FORMAT, model.config
+    raise ValueError(
+        f"model_record: model must be a UnetGenerator, Critic or SRNet, got {type(model).__name__}"
+    )
+
+
+def model_record(model: nn.Module, where: str = "model_record", **meta: Any) -> dict[str, Any]:
+    """The dict a model file holds for ``model`` (CPU tensors), plus ``meta``.
 
     Raises:
-        ValueError: ``gen`` is not an (unbaked) :class:`UnetGenerator`, or ``extra`` uses a
-            reserved key (format, version, package_version, arch_config, state_dict).
+        ValueError: ``model`` is not a generator, critic or SR net, a colorize model has been through
+            ``bake_norms``, or ``meta`` uses a reserved key (format, version, package_version, arch_config,
+            state_dict). ``where`` names the public function in the message.
     """
-    if not isinstance(gen, UnetGenerator):
-        raise ValueError(f"save_generator: gen must be a UnetGenerator, got {type(gen).__name__}")
-    return _save(path, gen, GENERATOR_FORMAT, "save_generator", extra)
-
-
-def save_critic(path: str | os.PathLike[str], crit: Critic, **extra: Any) -> Path:
-    """Write ``crit`` as our critic checkpoint (same layout and rules as :func:`save_generator`)."""
-    if not isinstance(crit, Critic):
-        raise ValueError(f"save_critic: crit must be a Critic, got {type(crit).__name__}")
-    return _save(path, crit, CRITIC_FORMAT, "save_critic", extra)
-
-
-def _save(
-    path: str | os.PathLike[str], model: UnetGenerator | Critic, fmt: str, where: str, extra: dict[str, Any]
-) -> Path:
-    clash = sorted(set(extra) & set(_RESERVED))
+    fmt, config = _format_of(model)
+    clash = sorted(set(meta) & set(RESERVED))
     if clash:
         raise ValueError(f"{where}: extra keys {clash} are reserved")
-    if not any(isinstance(m, SNConv) for m in model.modules()):
+    if fmt != SR_FORMAT and not any(isinstance(m, SNConv) for m in model.modules()):
         raise ValueError(f"{where}: the model has been through bake_norms; save the unbaked model")
-    payload = {
+    return {
         "format": fmt,
         "version": FORMAT_VERSION,
         "package_version": __version__,
-        "arch_config": dataclasses.asdict(model.config),
+        "arch_config": dataclasses.asdict(config),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        **extra,
+        **meta,
     }
+
+
+def save_generator(path: str | os.PathLike[str], gen: UnetGenerator, **meta: Any) -> Path:
+    """Write ``gen`` (and ``meta`` entries) as our generator file, atomically, replacing any existing file.
+    Returns the path.
+
+    Raises:
+        ValueError: ``gen`` is not an (unbaked) :class:`UnetGenerator`, or ``meta`` uses a reserved key.
+    """
+    if not isinstance(gen, UnetGenerator):
+        raise ValueError(f"save_generator: gen must be a UnetGenerator, got {type(gen).__name__}")
+    return _write(path, model_record(gen, "save_generator", **meta))
+
+
+def save_critic(path: str | os.PathLike[str], crit: Critic, **meta: Any) -> Path:
+    """Write ``crit`` as our critic file (same layout and rules as :func:`save_generator`)."""
+    if not isinstance(crit, Critic):
+        raise ValueError(f"save_critic: crit must be a Critic, got {type(crit).__name__}")
+    return _write(path, model_record(crit, "save_critic", **meta))
+
+
+def save_sr(path: str | os.PathLike[str], net: SRNet, **meta: Any) -> Path:
+    """Write the SR net ``net`` in the same layout (``meta``: e.g. ``crappify=config.to_dict()``, ``step``)."""
+    if not isinstance(net, SRNet):
+        raise ValueError(f"save_sr: net must be an SRNet, got {type(net).__name__}")
+    return _write(path, model_record(net, "save_sr", **meta))
+
+
+def _write(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path, overwrite=True) as tmp:
         torch.save(payload, tmp)
     return Path(path)
 
 
-def load_generator(path: str | os.PathLike[str], name: str | None = None) -> UnetGenerator:
-    """Load a generator in eval mode on the CPU from our checkpoint or a DeOldify ``*_gen.pth``.
+def meta_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``meta`` entries of a model record (everything but the reserved keys)."""
+    return {k: v for k, v in record.items() if k not in RESERVED}
+
+
+def load_generator(
+    path: str | os.PathLike[str], name: str | None = None, *, identify: bool = False
+) -> UnetGenerator:
+    """Load a generator in eval mode on the CPU from our file or a DeOldify ``*_gen.pth``.
 
     Args:
         path: the checkpoint file.
@@ -104,9 +162,11 @@ def load_generator(path: str | os.PathLike[str], name: str | None = None) -> Une
             ``"video"``); ``"video"``, ``"stable"`` or ``"artistic"`` builds that preset. Our
             files: ``None`` keeps the stored config; a preset name with the same architecture
             renames it; anything else is an error.
+        identify: also set ``source_sha256`` (sha256 of ``path``; reads the whole file once more). Exports ask
+            for it because they record it; training does not.
 
     Returns:
-        The model, with ``config`` and ``source_sha256`` (sha256 of ``path``) set.
+        The model, with ``config`` (and, with ``identify``, ``source_sha256``) set.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -116,9 +176,7 @@ def load_generator(path: str | os.PathLike[str], name: str | None = None) -> Une
     obj = read_checkpoint(path, "load_generator")
     where = f"load_generator: {os.fspath(path)!r}"
     if isinstance(obj, Mapping) and "format" in obj:
-        config, state = _ours(obj, GENERATOR_FORMAT, where, GeneratorConfig)
-        if name is not None and name != config.name:
-            config = _rename(config, name, where)
+        model = generator_from_record(obj, where, name)
     else:
         state = _deoldify_state(obj, where, "a DeOldify generator .pth")
         if name is None:
@@ -133,14 +191,15 @@ def load_generator(path: str | os.PathLike[str], name: str | None = None) -> Une
             config = preset(name)
         else:
             raise ValueError(f"load_generator: name must be None or one of {_DEOLDIFY_PRESETS}, got {name!r}")
-    model = _load_state(UnetGenerator, config, state, where, f"the {config.name!r} generator")
-    model.source_sha256 = sha256_file(path)
+        model = _load_state(UnetGenerator, config, state, where, f"the {config.name!r} generator")
+    if identify:
+        model.source_sha256 = sha256_file(path)
     return model.eval()
 
 
-def load_critic(path: str | os.PathLike[str]) -> Critic:
-    """Load a critic in eval mode on the CPU from our checkpoint or a DeOldify ``*_crit.pth``
-    (the configuration is inferred from keys and shapes; dropout ``p`` defaults to 0.15).
+def load_critic(path: str | os.PathLike[str], *, identify: bool = False) -> Critic:
+    """Load a critic in eval mode on the CPU from our file or a DeOldify ``*_crit.pth`` (the configuration is
+    inferred from keys and shapes; dropout ``p`` defaults to 0.15). ``identify`` as in :func:`load_generator`.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -149,7 +208,7 @@ def load_critic(path: str | os.PathLike[str]) -> Critic:
     obj = read_checkpoint(path, "load_critic")
     where = f"load_critic: {os.fspath(path)!r}"
     if isinstance(obj, Mapping) and "format" in obj:
-        config, state = _ours(obj, CRITIC_FORMAT, where, CriticConfig)
+        model = critic_from_record(obj, where)
     else:
         state = _deoldify_state(obj, where, "a DeOldify critic .pth")
         try:
@@ -159,9 +218,78 @@ def load_critic(path: str | os.PathLike[str]) -> Critic:
                 f"{where} is not a DeOldify critic state dict: {exc}; expected a vs-colorize critic "
                 "checkpoint or Colorize*_crit.pth"
             ) from None
-    model = _load_state(Critic, config, state, where, "the critic")
-    model.source_sha256 = sha256_file(path)
+        model = _load_state(Critic, config, state, where, "the critic")
+    if identify:
+        model.source_sha256 = sha256_file(path)
     return model.eval()
+
+
+def load_sr(path: str | os.PathLike[str]) -> SRNet:
+    """Load an SR net in eval mode on the CPU from our file (either SR layout); its ``meta`` (crappifier
+    config, steps, ...) is ``meta_of(read_checkpoint(path))``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointError: unreadable, truncated or foreign files, or another network's file.
+    """
+    return sr_from_record(read_checkpoint(path, "load_sr"), f"load_sr: {os.fspath(path)!r}").eval()
+
+
+def generator_from_record(record: Any, where: str, name: str | None = None) -> UnetGenerator:
+    """Build the generator a model record holds (as loaded: no file is read). ``name`` renames the config to
+    a preset of the same architecture (see :func:`load_generator`). ``where`` prefixes error messages."""
+    config, state = _ours(record, GENERATOR_FORMAT, where, GeneratorConfig.from_dict)
+    if name is not None and name != config.name:
+        config = _rename(config, name, where)
+    return _load_state(UnetGenerator, config, state, where, f"the {config.name!r} generator")
+
+
+def critic_from_record(record: Any, where: str) -> Critic:
+    """Build the critic a model record holds (as loaded: no file is read)."""
+    config, state = _ours(record, CRITIC_FORMAT, where, CriticConfig.from_dict)
+    return _load_state(Critic, config, state, where, "the critic")
+
+
+def sr_from_record(record: Any, where: str) -> SRNet:
+    """Build the SR net a model record holds (either SR layout; as loaded: no file is read)."""
+    config, state = _ours(sr_record(record, where), SR_FORMAT, where, _sr_config)
+    return _load_state(SRNet, config, state, where, "the SR net")
+
+
+def sr_record(record: Any, where: str) -> Any:
+    """``record`` in today's layout: a file of the first SR layout is converted (``model`` → ``arch_config``, the
+    package version under ``package_version``, its ``train_state`` summary as meta with ``steps`` → ``step``);
+    anything else is returned as it is."""
+    if isinstance(record, Mapping) and record.get("format") == LEGACY_SR_FORMAT:
+        return _upgrade_legacy_sr(record, where)
+    return record
+
+
+def _sr_config(data: Mapping[str, Any]) -> SRConfig:
+    return SRConfig(**data)
+
+
+def _upgrade_legacy_sr(record: Mapping[str, Any], where: str) -> dict[str, Any]:
+    try:
+        summary = dict(record.get("train_state") or {})
+        meta = {
+            k: v
+            for k, v in record.items()
+            if k not in ("format", "version", "model", "state_dict", "train_state")
+        }
+        if "steps" in summary:
+            meta["step"] = summary.pop("steps")
+        return {
+            "format": SR_FORMAT,
+            "version": FORMAT_VERSION,
+            "package_version": record.get("version"),
+            "arch_config": record["model"],
+            "state_dict": record["state_dict"],
+            **summary,
+            **meta,
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{where} is a broken {LEGACY_SR_FORMAT} file: {exc}") from None
 
 
 def read_checkpoint(path: str | os.PathLike[str], where: str = "read_checkpoint") -> Any:
@@ -208,20 +336,17 @@ def _numpy_globals() -> list[Any]:
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # numpy < 2
         from numpy.core.multiarray import _reconstruct, scalar
+
     kinds = (np.float64, np.float32, np.float16, np.int64, np.int32, np.uint32, np.uint8, np.bool_)
     return [scalar, _reconstruct, np.ndarray, np.dtype, *(type(np.dtype(k)) for k in kinds)]
 
 
-class _FromDict(Protocol):
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self: ...
-
-
-def _ours[C: _FromDict](
-    obj: Mapping[str, Any], fmt: str, where: str, cls: type[C]
+def _ours[C](
+    obj: Any, fmt: str, where: str, from_dict: Callable[[Mapping[str, Any]], C]
 ) -> tuple[C, Mapping[str, Tensor]]:
-    if obj.get("format") != fmt:
-        raise CheckpointError(f"{where} has format {obj.get('format')!r}, expected {fmt!r}")
+    if not isinstance(obj, Mapping) or obj.get("format") != fmt:
+        found = obj.get("format") if isinstance(obj, Mapping) else type(obj).__name__
+        raise CheckpointError(f"{where} has format {found!r}, expected {fmt!r}")
     version = obj.get("version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
@@ -229,7 +354,7 @@ def _ours[C: _FromDict](
             f"{FORMAT_VERSION}"
         )
     try:
-        config = cls.from_dict(obj["arch_config"])
+        config = from_dict(obj["arch_config"])
         state = obj["state_dict"]
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{where} has a broken arch_config/state_dict: {exc}") from None

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from training import inflection
 from training.config import TrainConfig, apply_overrides, load_config, to_dict
+from training.phases.context import Kind
 from training.recipes import RECIPES, get_recipe
 from training.sr import cli as sr_cli
 from vs_colorize._version import __version__
@@ -46,11 +47,11 @@ COMMAND_HELP = {
     "gan": "the GAN phase (adaptive critic-loss threshold, generator checkpoints)",
 }
 PHASE_COMMANDS = {
-    "nogan": ("gen", "fakes", "critic", "gan"),
-    "pretrain-gen": ("gen",),
-    "save-fakes": ("fakes",),
-    "pretrain-critic": ("critic",),
-    "gan": ("gan",),
+    "nogan": tuple(Kind),
+    "pretrain-gen": (Kind.GEN,),
+    "save-fakes": (Kind.FAKES,),
+    "pretrain-critic": (Kind.CRITIC,),
+    "gan": (Kind.GAN,),
 }
 
 

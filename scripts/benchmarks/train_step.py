@@ -134,8 +134,9 @@ def _training_step(base: Record) -> tuple[Callable[[], None], dict[str, float]]:
 
     from training.archs import build_generator
     from training.config import GenPretrainConfig, GenStage, LossConfig
-    from training.engine import Precision, adam, discriminative_lrs, layer_groups, optimizer_step
+    from training.device import Precision
     from training.losses import build_feature_loss
+    from training.optim import adam, discriminative_lrs, layer_groups, optimizer_step
 
     device = torch.device("cuda" if base["backend"] == "torch-cuda" else "cpu")
     prec = Precision(

@@ -1,21 +1,22 @@
 """The NoGAN pipeline: the phase plan of a run and the runner that executes (or resumes) it.
 
-Plan: ``gen.0 … gen.<S-1>`` (pretraining stages), then per cycle ``c``: ``fakes.c`` → ``critic.c`` → ``gan.c``.
-Finished phases are recorded in ``progress.json``; an unfinished one resumes from ``resume/<phase>.pt``.
+Plan: ``gen.0 … gen.<S-1>`` (pretraining stages), then per cycle ``c``: ``fakes.c`` → ``critic.c`` → ``gan.c``
+(:class:`~training.phases.context.Phase` records; :data:`RUNNERS` maps each kind to its runner). Finished phases
+are recorded in ``progress.json``; an unfinished one resumes from its training state ``resume/<phase>.pt``.
 Every phase reads its inputs from the run directory, so each can also run on its own (CLI phase subcommands).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from training import dist
 from training.config import TrainConfig, save_config
 from training.data import Scan, scan_images
-from training.engine import Precision, select_device
-from training.losses import FeatureLoss, build_feature_loss
-from training.phases.context import Run, RunLog
+from training.device import Precision, select_device
+from training.phases.context import Kind, Phase, Run, RunLog
 from training.phases.critic import run_critic
 from training.phases.fakes import run_fakes
 from training.phases.gan import checkpoint_dir, run_gan
@@ -23,15 +24,29 @@ from training.phases.gen_pretrain import run_gen_stage
 
 log = logging.getLogger(__name__)
 
-PHASE_KINDS = ("gen", "fakes", "critic", "gan")
+PHASE_KINDS = tuple(Kind)
+#: What runs each kind of phase.
+RUNNERS: dict[Kind, Callable[[Run, Phase], None]] = {
+    Kind.GEN: run_gen_stage,
+    Kind.FAKES: run_fakes,
+    Kind.CRITIC: run_critic,
+    Kind.GAN: run_gan,
+}
+#: Kinds that train with the feature loss.
+FEATURE_LOSS_KINDS = (Kind.GEN, Kind.GAN)
+
+
+def phases(cfg: TrainConfig) -> list[Phase]:
+    """The ordered phases of a run."""
+    order = [Phase(Kind.GEN, i) for i in range(len(cfg.gen.stages))]
+    for c in range(cfg.cycles):
+        order += [Phase(Kind.FAKES, c), Phase(Kind.CRITIC, c), Phase(Kind.GAN, c)]
+    return order
 
 
 def plan(cfg: TrainConfig) -> list[str]:
-    """The ordered phase names of a run."""
-    phases = [f"gen.{i}" for i in range(len(cfg.gen.stages))]
-    for c in range(cfg.cycles):
-        phases += [f"fakes.{c}", f"critic.{c}", f"gan.{c}"]
-    return phases
+    """The ordered phase names of a run (as ``progress.json`` records them)."""
+    return [p.name for p in phases(cfg)]
 
 
 def open_run(cfg: TrainConfig, out: Path, info: dist.DistInfo) -> Run:
@@ -69,39 +84,28 @@ def open_run(cfg: TrainConfig, out: Path, info: dist.DistInfo) -> Run:
 
 
 def execute(
-    run: Run, kinds: tuple[str, ...] = PHASE_KINDS, cycle: int | None = None, pick: Path | None = None
+    run: Run, kinds: tuple[Kind, ...] = PHASE_KINDS, cycle: int | None = None, pick: Path | None = None
 ) -> None:
     """Run every unfinished phase of ``kinds`` (optionally only cycle ``cycle``), in plan order.
 
     A phase whose predecessors are unfinished raises ``RuntimeError`` naming them. ``pick``: a held-out image
     folder; after each GAN phase the inflection picker (``training.inflection.pick_inflection``) chooses a checkpoint.
     """
-    order = plan(run.cfg)
-    loss_fn: FeatureLoss | None = None
+    order = phases(run.cfg)
     for i, phase in enumerate(order):
-        kind, idx = phase.split(".")
-        if kind not in kinds or (cycle is not None and kind != "gen" and int(idx) != cycle):
+        if phase.kind not in kinds or (cycle is not None and phase.kind != Kind.GEN and phase.index != cycle):
             continue
         if run.is_done(phase):
             log.info("%s: already done, skipped", phase)
             continue
-        missing = [p for p in order[:i] if not run.is_done(p)]
+        missing = [p.name for p in order[:i] if not run.is_done(p)]
         if missing:
             raise RuntimeError(f"execute: phase {phase} needs {missing} finished first")
-        if kind in ("gen", "gan") and loss_fn is None:
-            loss_fn = build_feature_loss(run.cfg.loss)
-        if kind == "gen":
-            assert loss_fn is not None  # built just above for gen and gan phases
-            run_gen_stage(run, int(idx), loss_fn)
-        elif kind == "fakes":
-            run_fakes(run, int(idx))
-        elif kind == "critic":
-            run_critic(run, int(idx))
-        else:
-            assert loss_fn is not None
-            run_gan(run, int(idx), loss_fn)
-            if pick is not None and run.info.is_main:
-                pick_checkpoint(run, int(idx), pick)
+        if phase.kind in FEATURE_LOSS_KINDS:
+            run.feature_loss()  # built before the phase seeds itself, so a resumed process builds the same one
+        RUNNERS[phase.kind](run, phase)
+        if phase.kind == Kind.GAN and pick is not None and run.info.is_main:
+            pick_checkpoint(run, phase.index, pick)
 
 
 def pick_checkpoint(run: Run, cycle: int, holdout: Path) -> Path | None:

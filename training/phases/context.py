@@ -7,7 +7,7 @@ Layout of a run directory::
     progress.json                 phases finished so far
     losses.jsonl                  one JSON line per optimiser step (and resume events)
     tb/                           TensorBoard scalars and image grids
-    resume/<phase>.pt             the latest resume checkpoint of the unfinished phase
+    resume/<phase>.pt             the unfinished phase's latest TrainState (training.state)
     gen_pretrain/stage<i>.pt      the generator after pretraining stage i
     gen_pretrain/generator.pt     the pretrained generator (= the last stage)
     cycle<c>/fakes/*.png          images generated for the critic; cycle<c>/fakes.json lists fakes and reals
@@ -23,6 +23,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,9 +33,35 @@ from tqdm import tqdm
 from training import dist
 from training.config import TrainConfig
 from training.data import Scan, stable_hash
-from training.engine import Precision
+from training.device import Precision
+from training.losses import FeatureLoss, build_feature_loss
 
 log = logging.getLogger(__name__)
+
+
+class Kind(StrEnum):
+    """The four kinds of NoGAN phase."""
+
+    GEN = "gen"
+    FAKES = "fakes"
+    CRITIC = "critic"
+    GAN = "gan"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a run: pretraining stage ``index`` (``gen``) or NoGAN cycle ``index`` (the others)."""
+
+    kind: Kind
+    index: int
+
+    @property
+    def name(self) -> str:
+        """``<kind>.<index>``: the phase's name in ``progress.json``, logs, resume files and seeds."""
+        return f"{self.kind}.{self.index}"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class RunLog:
@@ -110,23 +137,24 @@ class Run:
     logs: RunLog
     precision: Precision
     _done: list[str] = field(default_factory=list)
+    _feature_loss: FeatureLoss | None = None
 
     def __post_init__(self) -> None:
         path = self.out / "progress.json"
         if path.exists():
             self._done = json.loads(path.read_text())["done"]
 
-    def seed(self, phase: str) -> int:
+    def seed(self, phase: Phase) -> int:
         """The phase's own seed (so a phase run alone equals the same phase inside ``nogan``)."""
-        return (self.cfg.seed * 1_000_003 + stable_hash("phase:" + phase)) % 2**31
+        return (self.cfg.seed * 1_000_003 + stable_hash("phase:" + phase.name)) % 2**31
 
-    def is_done(self, phase: str) -> bool:
+    def is_done(self, phase: Phase) -> bool:
         """Whether ``phase`` is recorded as finished in ``progress.json``."""
-        return phase in self._done
+        return phase.name in self._done
 
-    def mark_done(self, phase: str) -> None:
-        """Record a finished phase and drop its resume checkpoint (rank 0), then sync ranks."""
-        self._done.append(phase)
+    def mark_done(self, phase: Phase) -> None:
+        """Record a finished phase and drop its resume state (rank 0), then sync ranks."""
+        self._done.append(phase.name)
         if self.info.is_main:
             from vs_colorize.core.fileio import atomic_output
 
@@ -135,9 +163,15 @@ class Run:
             self.resume_path(phase).unlink(missing_ok=True)
         dist.barrier()
 
-    def resume_path(self, phase: str) -> Path:
-        """The resume checkpoint of ``phase``."""
-        return self.out / "resume" / f"{phase}.pt"
+    def feature_loss(self) -> FeatureLoss:
+        """The run's feature loss, built on first use (it loads VGG weights) and shared by later phases."""
+        if self._feature_loss is None:
+            self._feature_loss = build_feature_loss(self.cfg.loss)
+        return self._feature_loss
+
+    def resume_path(self, phase: Phase) -> Path:
+        """The :class:`training.state.TrainState` file of ``phase``."""
+        return self.out / "resume" / f"{phase.name}.pt"
 
     def cycle_dir(self, cycle: int) -> Path:
         """The folder of NoGAN cycle ``cycle``."""

@@ -19,15 +19,10 @@ from training import dist
 from training.checkpoint import load_generator
 from training.crappify import luma_u8
 from training.data import centre_crop, denormalise, load_rgb, normalise, select, stable_hash
-from training.phases.context import Run
+from training.phases.context import Phase, Run
 from vs_colorize.core.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
-
-
-def phase_name(cycle: int) -> str:
-    """The plan name of cycle ``cycle``'s fakes phase (``fakes.<cycle>``)."""
-    return f"fakes.{cycle}"
 
 
 def fakes_index(run: Run, cycle: int) -> Path:
@@ -35,10 +30,9 @@ def fakes_index(run: Run, cycle: int) -> Path:
     return run.cycle_dir(cycle) / "fakes.json"
 
 
-def run_fakes(run: Run, cycle: int) -> None:
-    """Render the fakes of ``cycle`` with the generator the cycle starts from and write ``fakes.json``."""
-    cfg = run.cfg.fakes
-    phase = phase_name(cycle)
+def run_fakes(run: Run, phase: Phase) -> None:
+    """Render the fakes of cycle ``phase.index`` with the generator the cycle starts from; write ``fakes.json``."""
+    cfg, cycle = run.cfg.fakes, phase.index
     gen = run.precision.model(load_generator(run.generator_for_cycle(cycle)))
     sources = select(run.scan.train, cfg.keep_pct, cfg.max_images, salt=f"fakes:{cycle}")
     reals = select(run.scan.train, 1.0, 0, salt=f"reals:{cycle}")
@@ -46,9 +40,9 @@ def run_fakes(run: Run, cycle: int) -> None:
     reals = [p for p in reals if p not in taken][: len(sources)] or reals[: len(sources)]
     folder = run.cycle_dir(cycle) / "fakes"
     folder.mkdir(parents=True, exist_ok=True)
-    run.logs.event("start", phase=phase, images=len(sources), size=cfg.size)
+    run.logs.event("start", phase=phase.name, images=len(sources), size=cfg.size)
     mine = sources[run.info.rank :: run.info.world]
-    bar = run.logs.bar(phase, len(mine), 0)
+    bar = run.logs.bar(phase.name, len(mine), 0)
     with torch.no_grad(), run.precision.autocast():
         for i in range(0, len(mine), cfg.batch_size):
             chunk = mine[i : i + cfg.batch_size]
@@ -64,7 +58,7 @@ def run_fakes(run: Run, cycle: int) -> None:
     if run.info.is_main:
         index = {"fakes": [str(folder / _fake_name(p)) for p in sources], "reals": reals}
         write_text_atomic(fakes_index(run, cycle), json.dumps(index, indent=1))
-    run.logs.event("end", phase=phase, images=len(sources))
+    run.logs.event("end", phase=phase.name, images=len(sources))
     run.mark_done(phase)
 
 

@@ -8,7 +8,8 @@ Faithful to fastai's ``GANLearner.from_learners`` as DeOldify uses it:
 * Adam betas (0, 0.9), weight decay, constant learning rate, critic lr × ``critic_lr_mult``.
 
 Both networks stay in train mode throughout (as in fastai). Generator checkpoints go to ``cycle<c>/gan/`` every
-``save_every`` steps, together with a resume checkpoint; the last step is always saved.
+``save_every`` steps, together with the phase's training state (both networks, optimisers and scalers, the
+switcher, step, RNG); the last step is always saved.
 """
 
 from __future__ import annotations
@@ -19,30 +20,16 @@ from pathlib import Path
 import torch
 
 from training import dist
-from training.archs import CriticConfig, build_critic
 from training.checkpoint import load_critic, load_generator, save_critic, save_generator
-from training.config import to_dict
-from training.data import ColorizeDataset, StepSampler, denormalise, make_loader
-from training.engine import (
-    adam,
-    load_checkpoint,
-    optimizer_step,
-    requires_grad,
-    rng_state,
-    seed_everything,
-    set_rng_state,
-)
-from training.losses import AdaptiveBCE, FeatureLoss, critic_loss
-from training.phases.context import Run
+from training.data import ColorizeDataset
+from training.losses import AdaptiveBCE, critic_loss
+from training.optim import adam, optimizer_step, requires_grad
+from training.phases.context import Phase, Run
 from training.phases.critic import critic_path, gan_critic_path
+from training.phases.loop import PhaseLoop, resume_state
 from training.phases.switcher import AdaptiveSwitcher
 
 log = logging.getLogger(__name__)
-
-
-def phase_name(cycle: int) -> str:
-    """The plan name of cycle ``cycle``'s GAN phase (``gan.<cycle>``)."""
-    return f"gan.{cycle}"
 
 
 def checkpoint_dir(run: Run, cycle: int) -> Path:
@@ -60,20 +47,14 @@ def gan_steps(run: Run) -> tuple[int, int]:
     return total, every
 
 
-def run_gan(run: Run, cycle: int, loss_fn: FeatureLoss) -> None:
-    """Run cycle ``cycle``'s GAN phase; writes the checkpoint folder, ``generator.pt`` and ``critic_gan.pt``."""
-    cfg, g = run.cfg, run.cfg.gan
-    phase = phase_name(cycle)
-    resume = run.resume_path(phase)
-    state = load_checkpoint(resume) if resume.exists() else None
-    seed_everything(run.seed(phase))
-    if state is not None:
-        gen = load_generator(resume)
-        critic = build_critic(CriticConfig.from_dict(state["critic_config"]))
-        critic.load_state_dict(state["critic_state"])
+def run_gan(run: Run, phase: Phase) -> None:
+    """Run cycle ``phase.index``'s GAN phase; writes the checkpoint folder, ``generator.pt`` and ``critic_gan.pt``."""
+    cfg, g, cycle = run.cfg, run.cfg.gan, phase.index
+    resumed = resume_state(run, phase)
+    if resumed is not None:
+        gen, critic = resumed.generator(), resumed.critic()
     else:
-        gen = load_generator(run.generator_for_cycle(cycle))
-        critic = load_critic(critic_path(run, cycle))
+        gen, critic = load_generator(run.generator_for_cycle(cycle)), load_critic(critic_path(run, cycle))
     gen = run.precision.model(gen.train())
     critic = run.precision.model(critic.train())
     opt_g = adam([list(gen.parameters())], [g.lr], g.wd, g.betas)
@@ -81,28 +62,33 @@ def run_gan(run: Run, cycle: int, loss_fn: FeatureLoss) -> None:
     scale_g, scale_c = run.precision.scaler(), run.precision.scaler()
     switcher = AdaptiveSwitcher(critic_thresh=g.critic_thresh)
     total, every = gan_steps(run)
-    step = 0
-    if state is not None:
-        opt_g.load_state_dict(state["optimizer"])
-        opt_c.load_state_dict(state["critic_optimizer"])
-        scale_g.load_state_dict(state["scaler"])
-        scale_c.load_state_dict(state["critic_scaler"])
-        switcher.gen_mode = bool(state["gen_mode"])
-        step = int(state["step"])
-        set_rng_state(state["rng"])
-        run.logs.event("resume", phase=phase, step=step)
-    run.logs.event("start", phase=phase, size=g.size, batch_size=g.batch_size, steps=total, save_every=every)
+    loop = PhaseLoop(
+        run,
+        phase,
+        total=total,
+        save_every=every,
+        resumed=resumed,
+        models={"generator": gen, "critic": critic},
+        optimizers={"generator": opt_g, "critic": opt_c},
+        schedulers={},
+        scalers={"generator": scale_g, "critic": scale_c},
+        extra=lambda: {"switcher": switcher.state_dict()},
+        size=g.size,
+        batch_size=g.batch_size,
+    )
+    if resumed is not None:
+        switcher.load_state_dict(loop.extra["switcher"])
     gen_ddp, critic_ddp = dist.wrap(gen, run.info, run.device), dist.wrap(critic, run.info, run.device)
-    loss_fn.to(run.device)
+    loss_fn = run.feature_loss().to(run.device)
     bce = AdaptiveBCE()
-    sampler = StepSampler(
-        len(run.scan.train), g.batch_size, run.seed(phase), total, step, run.info.rank, run.info.world
-    )
-    loader = make_loader(
-        ColorizeDataset(run.scan.train, cfg.data, g.size), sampler, cfg.data, run.pin_memory()
-    )
-    bar = run.logs.bar(phase, total, step)
-    for x, y in loader:
+
+    def save_checkpoint(step: int) -> None:
+        images_seen = step * g.batch_size * run.info.world
+        path = checkpoint_dir(run, cycle) / f"gen_{step:07d}.pt"
+        save_generator(path, gen, phase=phase.name, step=step, images_seen=images_seen)
+
+    data = ColorizeDataset(run.scan.train, cfg.data, g.size)
+    for x, y in loop.loader(data, len(run.scan.train), g.batch_size):
         x, y = run.precision.batch(x), run.precision.batch(y)
         gen_step = switcher.gen_mode
         parts: dict[str, float] = {}
@@ -121,39 +107,18 @@ def run_gan(run: Run, cycle: int, loss_fn: FeatureLoss) -> None:
                 logits = critic_ddp(torch.cat([y, fake])).float()
                 loss = critic_loss(bce, logits[: x.shape[0]], logits[x.shape[0] :])
             optimizer_step(opt_c, scale_c, loss)
-        step += 1
         value = float(dist.mean_across(loss.detach()))
         switcher.update(value)
         name = "gen_loss" if gen_step else "critic_loss"
-        run.logs.step(phase, step, {name: value, **parts, "gen_mode": float(gen_step)})
-        bar.update(1)
-        bar.set_postfix(mode="G" if gen_step else "C", loss=f"{value:.4f}")
-        if step % cfg.image_every == 0 or step == total:
-            run.logs.images(f"{phase}/input_output_target", step, [denormalise(t) for t in (x, fake, y)])
-        if (step % every == 0 or step == total) and run.info.is_main:
-            save_generator(
-                checkpoint_dir(run, cycle) / f"gen_{step:07d}.pt",
-                gen,
-                phase=phase,
-                step=step,
-                images_seen=step * g.batch_size * run.info.world,
-            )
-            if step < total:
-                extra = {
-                    "optimizer": opt_g.state_dict(),
-                    "critic_optimizer": opt_c.state_dict(),
-                    "scaler": scale_g.state_dict(),
-                    "critic_scaler": scale_c.state_dict(),
-                    "critic_state": {k: v.detach().cpu() for k, v in critic.state_dict().items()},
-                    "critic_config": to_dict(critic.config),
-                    "gen_mode": switcher.gen_mode,
-                }
-                save_generator(
-                    resume, gen, phase=phase, step=step, rng=rng_state(), config=to_dict(cfg), **extra
-                )
-    bar.close()
-    run.logs.event("end", phase=phase, step=step)
-    if run.info.is_main:
-        save_generator(run.cycle_dir(cycle) / "generator.pt", gen, phase=phase, step=step)
-        save_critic(gan_critic_path(run, cycle), critic, phase=phase, step=step)
-    run.mark_done(phase)
+        loop.end_step(
+            {name: value, **parts, "gen_mode": float(gen_step)},
+            postfix={"mode": "G" if gen_step else "C", "loss": f"{value:.4f}"},
+            images=(x, fake, y),
+            checkpoint=save_checkpoint,
+        )
+
+    def write() -> None:
+        save_generator(run.cycle_dir(cycle) / "generator.pt", gen, phase=phase.name, step=loop.step)
+        save_critic(gan_critic_path(run, cycle), critic, phase=phase.name, step=loop.step)
+
+    loop.finish(write)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 
 @dataclass
@@ -26,3 +27,16 @@ class AdaptiveSwitcher:
             self.gen_mode = not self.gen_mode
             return True
         return False
+
+    def state_dict(self) -> dict[str, Any]:
+        """Thresholds and the current mode, for a training state (see :meth:`load_state_dict`)."""
+        return asdict(self)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (unknown keys raise ``ValueError``)."""
+        names = {f.name for f in fields(self)}
+        unknown = sorted(set(state) - names)
+        if unknown:
+            raise ValueError(f"AdaptiveSwitcher.load_state_dict: unknown keys {unknown}")
+        for key, value in state.items():
+            setattr(self, key, value)

@@ -10,7 +10,7 @@ import logging
 import sys
 
 from ..archs.sr import SRConfig
-from .crappify import CrappifyConfig
+from .crappify import SRCrappifyConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add DeOldify's VGG16-BN feature loss to the fit terms: imagenet | PATH | random",
     )
     t.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    for f in CrappifyConfig.__dataclass_fields__.values():
+    t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own, all physical cores)")
+    for f in SRCrappifyConfig.__dataclass_fields__.values():
         if f.name != "scale":
             t.add_argument(
                 "--" + f.name.replace("_", "-"), type=float, default=f.default, help=f"crappifier {f.name}"
@@ -57,13 +57,13 @@ def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``train`` / ``evaluate`` command; returns the exit status."""
     channel = None if args.channel < 0 else args.channel
     if args.sr_command == "train":
-        from .train import TrainConfig, train
+        from .train import SRTrainConfig, train
 
-        crap = CrappifyConfig(
+        crap = SRCrappifyConfig(
             scale=args.scale,
-            **{f: getattr(args, f) for f in CrappifyConfig.__dataclass_fields__ if f != "scale"},
+            **{f: getattr(args, f) for f in SRCrappifyConfig.__dataclass_fields__ if f != "scale"},
         )
-        cfg = TrainConfig(
+        cfg = SRTrainConfig(
             data=tuple(args.data),
             out=args.out,
             model=SRConfig(

@@ -33,7 +33,7 @@ SCALES: tuple[int, ...] = (2, 4)
 
 
 @dataclass(frozen=True, kw_only=True)
-class CrappifyConfig:
+class SRCrappifyConfig:
     """All crappifier parameters (intensities are in [0,1] image units).
 
     Args:
@@ -66,13 +66,13 @@ class CrappifyConfig:
         }
         for name, ok in checks.items():
             if not ok:
-                raise ValueError(f"CrappifyConfig: {name} is out of range, got {getattr(self, name)!r}")
+                raise ValueError(f"SRCrappifyConfig: {name} is out of range, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
 
-def lr_noise_std(intensity: float, cfg: CrappifyConfig) -> float:
+def lr_noise_std(intensity: float, cfg: SRCrappifyConfig) -> float:
     """Expected noise std of an LR pixel over a flat HR region of ``intensity`` (salt & pepper and spread excluded).
 
     Shot, local-variance and read noise are independent per HR pixel, so their variances add
@@ -109,12 +109,12 @@ def downsample_area(image: np.ndarray, scale: int) -> np.ndarray:
     return blocks.mean(axis=(1, 3))
 
 
-def draw_gain(cfg: CrappifyConfig, rng: np.random.Generator) -> float:
+def draw_gain(cfg: SRCrappifyConfig, rng: np.random.Generator) -> float:
     """The random intensity gain of step 5, uniform in ``[1 − spread, 1 + spread]``."""
     return float(rng.uniform(1 - cfg.spread, 1 + cfg.spread)) if cfg.spread > 0 else 1.0
 
 
-def add_noise(image: np.ndarray, cfg: CrappifyConfig, rng: np.random.Generator, gain: float) -> np.ndarray:
+def add_noise(image: np.ndarray, cfg: SRCrappifyConfig, rng: np.random.Generator, gain: float) -> np.ndarray:
     """Steps 1–5 of the module docstring at full resolution; returns float64, not yet clipped."""
     x = np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0)
     if cfg.salt_pepper > 0:
@@ -132,7 +132,7 @@ def add_noise(image: np.ndarray, cfg: CrappifyConfig, rng: np.random.Generator, 
 
 
 def crappify(
-    image: np.ndarray, cfg: CrappifyConfig, rng: np.random.Generator, gain: float | None = None
+    image: np.ndarray, cfg: SRCrappifyConfig, rng: np.random.Generator, gain: float | None = None
 ) -> np.ndarray:
     """Degrade one HR frame (2-D, values in [0,1]) into an LR frame of shape ``(H // scale, W // scale)``.
 
@@ -145,7 +145,7 @@ def crappify(
     return np.clip(downsample_area(noisy, cfg.scale), 0.0, 1.0).astype(np.float32)
 
 
-def crappify_stack(frames: np.ndarray, cfg: CrappifyConfig, rng: np.random.Generator) -> np.ndarray:
+def crappify_stack(frames: np.ndarray, cfg: SRCrappifyConfig, rng: np.random.Generator) -> np.ndarray:
     """Crappify each frame of a ``(T, H, W)`` stack with independent noise and one shared gain.
 
     One gain per stack models one acquisition: the illumination is steady within a movie, the noise is not.

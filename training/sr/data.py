@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .crappify import CrappifyConfig, crappify_stack
+from .crappify import SRCrappifyConfig, crappify_stack
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 IMAGE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg", ".bmp")
@@ -125,7 +125,7 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         sequences: Sequence[np.ndarray],
         *,
         crop: int,
-        cfg: CrappifyConfig,
+        cfg: SRCrappifyConfig,
         length: int,
         window: int = 3,
         seed: int = 0,

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from training.checkpoint import load_sr, meta_of, read_checkpoint, sr_from_record, sr_record
 from vs_colorize.core.fileio import write_text_atomic
 from vs_colorize.tiling import run_tiled
 
 from ..archs.sr import SRNet
-from .checkpoint import load_checkpoint
-from .crappify import CrappifyConfig, crappify_stack
+from .crappify import SRCrappifyConfig, crappify_stack
 from .data import load_sequence
 from .metrics import flicker, psnr, ssim
 
@@ -101,19 +101,20 @@ def evaluate(
         frames: use only the first ``frames`` frames of each sequence (None = all; >= 3).
         seed: crappifier seed.
     """
-    model, meta = load_checkpoint(multi)
+    record = sr_record(read_checkpoint(multi, "evaluate"), f"evaluate: {os.fspath(multi)!r}")
+    model, meta = sr_from_record(record, f"evaluate: {os.fspath(multi)!r}").eval(), meta_of(record)
     methods: dict[str, SRNet | None] = {"bicubic": None}
     if single is not None:
-        single_model, _ = load_checkpoint(single)
+        single_model = load_sr(single)
         if single_model.config.scale != model.config.scale:
             raise ValueError("evaluate: single and multi checkpoints must share one scale")
         methods["single-frame"] = single_model
     methods["multi-frame"] = model
-    crap = dataclasses.replace(CrappifyConfig(**meta["crappify"]), spread=0.0)
+    crap = dataclasses.replace(SRCrappifyConfig(**meta["crappify"]), spread=0.0)
     unit = crap.scale * max(m.multiple for m in methods.values() if m is not None)
     rng = np.random.default_rng(seed)
     results: dict[str, Any] = {"sequences": {}, "crappify": crap.to_dict(), "models": {}}
-    results["models"]["multi-frame"] = {"checkpoint": str(multi), **meta}
+    results["models"]["multi-frame"] = {"checkpoint": str(multi), "model": model.config.to_dict(), **meta}
     if single is not None:
         results["models"]["single-frame"] = {"checkpoint": str(single)}
     example: dict[str, np.ndarray] = {}  # the figure shows the middle frame of the first sequence

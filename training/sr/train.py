@@ -1,7 +1,8 @@
 """Training of the SR model on crappified 3-frame tuples with the stability loss (PSSR recipe, short form).
 
 :func:`train` runs Adam with a cosine-decayed learning rate for ``steps`` steps on random crops, logs the loss
-parts, and writes ``<out>/checkpoint.pt`` and ``<out>/config.json`` (the resolved :class:`TrainConfig`).
+parts, and writes ``<out>/checkpoint.pt`` (the model-file layout of :mod:`training.checkpoint`, every network's)
+and ``<out>/config.json`` (the resolved :class:`SRTrainConfig`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from training.archs.sr import SRConfig, build_sr
+from training.checkpoint import save_sr
+from training.optim import optimizer_step
 from vs_colorize.core.fileio import write_text_atomic
 
-from ..archs.sr import SRConfig, build_sr
-from .checkpoint import save_checkpoint
-from .crappify import CrappifyConfig
+from .crappify import SRCrappifyConfig
 from .data import TripletDataset, load_sequence
 from .loss import StabilityLoss
 
@@ -30,7 +32,7 @@ log = logging.getLogger("training.sr")
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig:
+class SRTrainConfig:
     """One SR training run.
 
     Args:
@@ -49,14 +51,14 @@ class TrainConfig:
             loss on the fit terms: ``"imagenet"`` (torchvision), a local state-dict path, or ``"random"``
             (offline smoke runs only; logged as a warning).
         seed: seeds the weights and the sampling (default 0).
-        threads: torch CPU threads (default 1: the dev machines are shared).
+        threads: torch CPU threads (default None: torch's own choice, all physical cores).
         log_every: log the loss every this many steps (default 25).
     """
 
     data: tuple[str, ...]
     out: str
     model: SRConfig = field(default_factory=SRConfig)
-    crappify: CrappifyConfig = field(default_factory=CrappifyConfig)
+    crappify: SRCrappifyConfig = field(default_factory=SRCrappifyConfig)
     channel: int | None = 1
     crop: int = 64
     batch: int = 8
@@ -66,24 +68,25 @@ class TrainConfig:
     stability: float = 1.0
     feature_loss: str | None = None
     seed: int = 0
-    threads: int = 1
+    threads: int | None = None
     log_every: int = 25
 
     def __post_init__(self) -> None:
         if not self.data:
-            raise ValueError("TrainConfig: data must name at least one sequence")
+            raise ValueError("SRTrainConfig: data must name at least one sequence")
         if self.model.scale != self.crappify.scale:
             raise ValueError(
-                f"TrainConfig: model.scale ({self.model.scale}) must equal crappify.scale ({self.crappify.scale})"
+                f"SRTrainConfig: model.scale ({self.model.scale}) must equal crappify.scale ({self.crappify.scale})"
             )
         unit = self.model.scale * 2**self.model.depth
         if self.crop <= 0 or self.crop % unit:
-            raise ValueError(f"TrainConfig: crop must be a positive multiple of {unit}, got {self.crop}")
+            raise ValueError(f"SRTrainConfig: crop must be a positive multiple of {unit}, got {self.crop}")
         for name in ("batch", "steps", "threads", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"TrainConfig: {name} must be >= 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"SRTrainConfig: {name} must be >= 1, got {value}")
         if self.lr <= 0:
-            raise ValueError(f"TrainConfig: lr must be > 0, got {self.lr}")
+            raise ValueError(f"SRTrainConfig: lr must be > 0, got {self.lr}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,9 +97,10 @@ def cosine_lr(step: int, steps: int, peak: float) -> float:
     return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * step / max(1, steps))))
 
 
-def train(cfg: TrainConfig) -> dict[str, Any]:
+def train(cfg: SRTrainConfig) -> dict[str, Any]:
     """Train one model; returns ``{"history": [...], "checkpoint": path, "seconds": s}``."""
-    torch.set_num_threads(cfg.threads)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,15 +124,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         feature = build_feature_loss(LossConfig(vgg_weights=cfg.feature_loss, base=cfg.loss))
     criterion = StabilityLoss(cfg.loss, cfg.stability, feature)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)  # fp32: the shared update sequence without scaling
     history: list[dict[str, float]] = []
     start = time.perf_counter()
     for step, (lr1, lr2, hr) in enumerate(loader):
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, cfg.steps, cfg.lr)
         parts = criterion(model(lr1), model(lr2), hr)
-        opt.zero_grad(set_to_none=True)
-        parts["loss"].backward()
-        opt.step()
+        optimizer_step(opt, scaler, parts["loss"])
         record = {k: float(v.detach()) for k, v in parts.items()} | {"step": step + 1}
         history.append(record)
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
@@ -143,11 +146,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 time.perf_counter() - start,
             )
     seconds = time.perf_counter() - start
-    ckpt = save_checkpoint(
+    ckpt = save_sr(
         out / "checkpoint.pt",
         model.eval(),
-        crappify=cfg.crappify,
-        train_state={"steps": cfg.steps, "seconds": seconds, "final_loss": history[-1]["loss"]},
+        crappify=cfg.crappify.to_dict(),
+        step=cfg.steps,
+        seconds=seconds,
+        final_loss=history[-1]["loss"],
     )
     write_text_atomic(out / "history.json", json.dumps(history))
     return {"history": history, "checkpoint": ckpt, "seconds": seconds}
