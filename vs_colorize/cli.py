@@ -29,6 +29,7 @@ from ._version import __version__
 from .backends import NAMES, Backend, get_backend
 from .colorize import colorize
 from .contract import ContractError, read_model_info
+from .farm import cli as farm_cli
 from .io.audio import check_audio
 from .io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
 from .io.render import pending_frames, plan_output, prepare_clip, write_output
@@ -82,6 +83,31 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("colorize", help="colorize a film or a still image into a new file")
     c.add_argument("input", help="film (anything FFmpeg reads) or still image (PNG/JPEG/TIFF)")
     c.add_argument("output", help=".mkv/.mp4/.mov, or .png/.tif (one image, or a sequence: out_%%06d.png)")
+    add_render_options(c)
+    over = c.add_argument_group("output").add_mutually_exclusive_group()
+    over.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    over.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="exit 0 at once when the output exists (idempotent reruns)",
+    )
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bar, only warnings and errors")
+    c.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    mo = sub.add_parser("models", help="list the registry models found in the cache and the default")
+    mo.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    sr = sub.add_parser("superres", help="3-frame microscopy super-resolution (TIFF stack or video)")
+    superres_cli.add_arguments(sr)
+    sr.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sr.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    farm_cli.add_parser(sub, add_render_options)
+    return parser
+
+
+def add_render_options(c: argparse.ArgumentParser) -> None:
+    """The model, encoding and run options of ``colorize`` (shared with ``farm plan``)."""
     m = c.add_argument_group("model")
     m.add_argument(
         "--model",
@@ -153,24 +179,6 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="VapourSynth worker threads (default: one per core)",
     )
-    over = r.add_mutually_exclusive_group()
-    over.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    over.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="exit 0 at once when the output exists (idempotent reruns)",
-    )
-    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar, only warnings and errors")
-    r.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-
-    mo = sub.add_parser("models", help="list the registry models found in the cache and the default")
-    mo.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-
-    sr = sub.add_parser("superres", help="3-frame microscopy super-resolution (TIFF stack or video)")
-    superres_cli.add_arguments(sr)
-    sr.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    sr.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return parser
 
 
 def _colorize(args: argparse.Namespace) -> int:
@@ -299,6 +307,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "colorize": _colorize,
     "models": _models,
     "superres": lambda args: superres_cli.run(args),
+    "farm": lambda args: farm_cli.run(args),
 }
 
 
