@@ -27,7 +27,7 @@ import vapoursynth as vs
 
 from .. import cache
 from .._version import __version__
-from ..backends import get_backend
+from ..backends import Backend, get_backend
 from ..colorize import colorize
 from ..io.encode import EncodeSettings, encode_pyav
 from ..io.render import plan_output, prepare_clip
@@ -87,6 +87,14 @@ def resolve_identity(settings: dict[str, Any]) -> tuple[Path, str]:
         settings["model"], kind="colorize", func="farm", precision=be.precision, formats=be.formats
     )
     return resolved.path, cache.sha256_file(resolved.path)
+
+
+def plan_backend(settings: dict[str, Any], model_path: Path) -> Backend:
+    """The backend the plan's settings ask for (with ``--streams`` applied)."""
+    backend = get_backend(settings["backend"], func="farm", model_format=model_format(os.fspath(model_path)))
+    if settings["streams"] is not None:
+        backend = dataclasses.replace(backend, num_streams=settings["streams"])
+    return backend
 
 
 def frame_hashes(path: Path) -> tuple[list[str], bool, int]:
@@ -149,9 +157,17 @@ ProgressFn = Callable[[int], None]
 
 
 def render_chunk(
-    plan_dir: Path, plan: Plan, chunk: Chunk, *, progress: ProgressFn | None = None
+    plan_dir: Path,
+    plan: Plan,
+    chunk: Chunk,
+    *,
+    progress: ProgressFn | None = None,
+    backend: Backend | None = None,
 ) -> dict[str, Any] | None:
     """Render ``chunk`` of ``plan`` unless its record already matches; return the new record (None: skipped).
+
+    ``backend``: a configured backend to use instead of the plan's (a Ray actor passes one that keeps
+    its sessions loaded across chunks).
 
     Raises PlanError when this machine's source file or model differs from the plan's, ``vs.Error`` /
     EncodeError / OSError when the render fails (nothing is left under the final names then).
@@ -177,9 +193,8 @@ def render_chunk(
         )
     if settings["threads"]:
         vs.core.num_threads = settings["threads"]
-    backend = get_backend(settings["backend"], func="farm", model_format=model_format(os.fspath(model_path)))
-    if settings["streams"] is not None:
-        backend = dataclasses.replace(backend, num_streams=settings["streams"])
+    if backend is None:
+        backend = plan_backend(settings, model_path)
     colored = colorize(
         clip[chunk.lo : chunk.hi],
         os.fspath(model_path),
