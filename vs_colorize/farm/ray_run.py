@@ -11,11 +11,13 @@ draws the frames done across the cluster on stderr. Ray is imported here only.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import ipaddress
 import logging
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -145,13 +147,15 @@ def run(
     if not todo:
         return 0
     todo.sort(key=lambda c: (-c.frames, c.index))  # longest first: the last wave is the shortest
-    _connect(address, local_workers)
-    import ray
+    # Ray's driver prints cluster events (a dead worker, say) on stdout, which belongs to the user.
+    with contextlib.redirect_stdout(sys.stderr):
+        _connect(address, local_workers)
+        import ray
 
-    try:
-        return _schedule(ray, plan_dir, plan, todo, cpus_per_worker, retries, quiet)
-    finally:
-        ray.shutdown()
+        try:
+            return _schedule(ray, plan_dir, plan, todo, cpus_per_worker, retries, quiet)
+        finally:
+            ray.shutdown()
 
 
 def _schedule(
