@@ -181,6 +181,13 @@ def _truncated(chunks: Path) -> None:
     path.write_bytes(path.read_bytes()[:-200])
 
 
+def _corrupted(chunks: Path) -> None:
+    path = chunks / "chunk_00001.mkv"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, one byte of a frame flipped
+    path.write_bytes(bytes(data))
+
+
 def _foreign(clip: Path, tmp_path: Path, *args: str) -> Path:
     """Chunk 1 of another plan of the same clip (other settings or model)."""
     other = tmp_path / "other"
@@ -191,7 +198,7 @@ def _foreign(clip: Path, tmp_path: Path, *args: str) -> Path:
     return other / "chunks"
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "foreign settings", "foreign model"])
+@pytest.mark.parametrize("damage", ["missing", "truncated", "corrupted", "foreign settings", "foreign model"])
 def test_concat_refuses_a_bad_chunk_and_writes_nothing(
     damage: str, clip: Path, done_plan: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -202,6 +209,8 @@ def test_concat_refuses_a_bad_chunk_and_writes_nothing(
         _missing(chunks)
     elif damage == "truncated":
         _truncated(chunks)
+    elif damage == "corrupted":
+        _corrupted(chunks)
     else:
         if damage == "foreign settings":
             src = _foreign(clip, tmp_path, "--render-factor", "5")
@@ -216,6 +225,7 @@ def test_concat_refuses_a_bad_chunk_and_writes_nothing(
     expected = {
         "missing": "missing",
         "truncated": "truncated",
+        "corrupted": "does not match its record's sha256",
         "foreign settings": "other settings (render_factor)",
         "foreign model": "another model",
     }[damage]
