@@ -33,6 +33,16 @@ log = logging.getLogger("vs_colorize")
 POLL_S = 0.5
 
 
+@dataclasses.dataclass(frozen=True)
+class RunStats:
+    """What a run did: chunks rendered (not skipped), seconds until the first worker was up (Ray start-up,
+    actor start, model load), and seconds from then until the last chunk was done."""
+
+    rendered: int = 0
+    startup_s: float = 0.0
+    render_s: float = 0.0
+
+
 class RunFailed(RuntimeError):
     """A chunk failed in a way a retry will not fix, or ran out of retries."""
 
@@ -138,29 +148,34 @@ def run(
     cpus_per_worker: int = 1,
     retries: int = 3,
     quiet: bool = False,
-) -> int:
-    """Render every chunk of ``plan`` that is not done yet on Ray; return the number of chunks rendered."""
+) -> RunStats:
+    """Render every chunk of ``plan`` that is not done yet on Ray."""
     todo = [c for c in plan.chunks if check_chunk(plan_dir, plan, c, verify_file=False) is not None]
     skipped = len(plan.chunks) - len(todo)
     if skipped:
         log.info("farm run: %d of %d chunks already done", skipped, len(plan.chunks))
     if not todo:
-        return 0
+        return RunStats()
     todo.sort(key=lambda c: (-c.frames, c.index))  # longest first: the last wave is the shortest
     # Ray's driver prints cluster events (a dead worker, say) on stdout, which belongs to the user.
+    start = time.monotonic()
     with contextlib.redirect_stdout(sys.stderr):
         _connect(address, local_workers)
         import ray
 
         try:
-            return _schedule(ray, plan_dir, plan, todo, cpus_per_worker, retries, quiet)
+            up, rendered = _schedule(ray, plan_dir, plan, todo, cpus_per_worker, retries, quiet)
+            done = time.monotonic()
+            log.info("farm run: workers up after %.1f s, chunks done %.1f s later", up - start, done - up)
+            return RunStats(rendered, up - start, done - up)
         finally:
             ray.shutdown()
 
 
 def _schedule(
     ray: Any, plan_dir: Path, plan: Plan, todo: list[Any], cpus_per_worker: int, retries: int, quiet: bool
-) -> int:
+) -> tuple[float, int]:
+    """Run the queue to the end; return when the first worker was up (monotonic) and the chunks rendered."""
     from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError, WorkerCrashedError
 
     lost = (RayActorError, ActorUnavailableError, WorkerCrashedError)
@@ -181,6 +196,7 @@ def _schedule(
     tries: collections.Counter[int] = collections.Counter()
     total = sum(c.frames for c in todo)
     finished = rendered = 0
+    first_up: float | None = None
     progress = Progress(total, label="farm", enabled=False if quiet else None)
     try:
         while queue or busy:
@@ -191,6 +207,7 @@ def _schedule(
                     try:
                         log.info("farm run: worker up on %s", ray.get(ref))
                         idle.append(actor)
+                        first_up = first_up or time.monotonic()
                     except lost:
                         starting.update([start()])
             while queue and idle:
@@ -239,7 +256,7 @@ def _schedule(
         progress.close()
         for actor in [*idle, *starting, *(a for a, _ in busy.values())]:
             ray.kill(actor)
-    return rendered
+    return first_up or time.monotonic(), rendered
 
 
 def _in_flight(ray: Any, busy: dict[Any, tuple[Any, Any]]) -> int:
