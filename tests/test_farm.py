@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pytest
 from onnx_models import tint
+from test_encode import ffmpeg_binary
 
 from vs_colorize.cli import main
 from vs_colorize.farm.chunk import array_index
@@ -251,3 +252,31 @@ def test_chunk_outside_the_plan_and_existing_plan_are_usage_errors(
     assert code == 2 and "outside the plan's chunks 0..3" in err
     code, err = farm(capsys, "plan", clip, done_plan, *RENDER)
     assert code == 2 and "plan.json' exists" in err
+
+
+def test_subtitles_and_audio_of_a_frame_range_are_muxed_once(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ffmpeg = ffmpeg_binary()
+    if ffmpeg is None:
+        pytest.skip("no ffmpeg binary (imageio-ffmpeg is a dev dependency)")
+    srt = tmp_path / "subs.srt"
+    srt.write_text(
+        "1\n00:00:00,100 --> 00:00:00,400\nfirst\n\n2\n00:00:01,000 --> 00:00:01,300\nsecond\n\n"
+        "3\n00:00:02,000 --> 00:00:02,200\nthird\n"
+    )
+    src = tmp_path / "with_subs.mkv"
+    cmd = [ffmpeg, "-v", "error", "-i", str(clip), "-i", str(srt), "-map", "0", "-map", "1", "-c", "copy"]
+    subprocess.run([*cmd, "-c:s", "srt", str(src)], check=True)
+    plan_dir = tmp_path / "plan"
+    assert farm(capsys, "plan", src, plan_dir, *RENDER, "--frames", "12:", "--chunks", "2")[0] == 0
+    for k in range(2):
+        assert farm(capsys, "chunk", plan_dir, k)[0] == 0
+    out = tmp_path / "joined.mkv"
+    assert farm(capsys, "concat", plan_dir, out)[0] == 0
+    with av.open(str(out)) as c:
+        kinds = [s.type for s in c.streams]
+        subs = [float(p.pts * p.time_base) for p in c.demux(c.streams.subtitles[0]) if p.size]
+    assert kinds == ["video", "audio", "subtitle"]
+    assert subs == pytest.approx([1.0 - 0.5, 2.0 - 0.5], abs=1e-3)  # frames 12.. start at 0.5 s: shifted
+    assert frame_hashes(out) == frame_hashes(reference(src, tmp_path / "ref.mkv", "--frames", "12:"))

@@ -1,7 +1,9 @@
 """``vs-colorize``: file-to-file renders from the command line (also ``python -m vs_colorize``).
 
 Subcommands: ``colorize IN OUT`` renders a film or a still image, ``models`` lists the registry models
-installed and which one is the default. (``superres`` will sit beside them.)
+installed and which one is the default, ``superres`` runs microscopy super-resolution, ``farm``
+splits one film over many machines (:mod:`vs_colorize.farm.cli`, docs/farm.md; exit code 4 there means chunks
+to redo).
 
 Exit codes (see docs/cli.md): 0 done (or skipped with ``--skip-existing``), 1 the render failed,
 2 the command is wrong (arguments, existing output, missing output directory, model or codec),
