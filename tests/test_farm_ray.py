@@ -14,6 +14,7 @@ import pytest
 # Ray rewrites 127.0.0.1 into the machine's address unless told its clusters are local; set before import.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 ray = pytest.importorskip("ray", reason="farm run needs Ray (the [farm] extra)")
+from onnx_models import tint  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 from test_farm import RENDER, frame_hashes, reference, write_scenes  # noqa: E402
 
@@ -78,3 +79,31 @@ def test_run_survives_a_killed_node_resumes_and_matches_one_process(cluster: Clu
     assert (chunks / "chunk_00000.mkv").stat().st_mtime_ns == first
     ref = reference(clip, tmp_path / "ref.mkv", "--render-factor", "8")
     assert frame_hashes(out) == frame_hashes(ref)
+
+
+def test_a_worker_that_cannot_load_the_model_fails_the_run_once(tmp_path: Path) -> None:
+    clip = write_scenes(tmp_path / "scenes.mp4", frames=20, cuts=(10,))
+    model = tmp_path / "tint.onnx"
+    tint(model)
+    plan_dir = tmp_path / "plan"
+    render = ["--model", str(model), "--render-factor", "4", "--codec", "ffv1"]
+    assert main(["farm", "plan", str(clip), str(plan_dir), *render, "--chunks", "2", "-q"]) == 0
+    model.unlink()  # the workers cannot resolve the planned model
+    out = tmp_path / "joined.mkv"
+    cmd = [
+        sys.executable,
+        "-m",
+        "vs_colorize",
+        "farm",
+        "run",
+        str(plan_dir),
+        str(out),
+        "--local-workers",
+        "1",
+    ]
+    done = subprocess.run(cmd, capture_output=True, timeout=240)
+    assert done.returncode == 1, done.stderr.decode()
+    assert "a worker could not start" in done.stderr.decode()
+    assert "neither a file nor a registry name" in done.stderr.decode()
+    assert done.stdout == b""
+    assert not out.exists()

@@ -208,7 +208,11 @@ def _schedule(
                         log.info("farm run: worker up on %s", ray.get(ref))
                         idle.append(actor)
                         first_up = first_up or time.monotonic()
-                    except lost:
+                    except lost as exc:
+                        if getattr(exc, "actor_init_failed", False):  # its __init__ raised: will not heal
+                            raise RunFailed(
+                                f"farm run: a worker could not start: {_first_line(exc)}"
+                            ) from None
                         starting.update([start()])
             while queue and idle:
                 actor, chunk = idle.pop(), queue.popleft()
@@ -238,7 +242,7 @@ def _schedule(
                     starting.update([start()])
                     continue
                 except RayTaskError as exc:
-                    raise RunFailed(f"farm run: chunk {chunk.index} failed: {exc.cause or exc}") from None
+                    raise RunFailed(f"farm run: chunk {chunk.index} failed: {_first_line(exc)}") from None
                 idle.append(actor)
                 finished += chunk.frames
                 rendered += not result["skipped"]
@@ -257,6 +261,11 @@ def _schedule(
         for actor in [*idle, *starting, *(a for a, _ in busy.values())]:
             ray.kill(actor)
     return first_up or time.monotonic(), rendered
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
 
 
 def _in_flight(ray: Any, busy: dict[Any, tuple[Any, Any]]) -> int:
