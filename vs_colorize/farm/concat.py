@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -68,7 +69,7 @@ def check_output(plan: Plan, output: Path) -> None:
 
 def _source_packets(
     source: av.container.InputContainer, streams: dict[int, av.stream.Stream], start: Fraction, end: Fraction
-) -> Iterator[tuple[float, av.Packet]]:
+) -> Iterator[tuple[float, av.Packet[Any]]]:
     """Packets of the mapped streams overlapping ``[start, end)`` seconds of the video, shifted to start at 0."""
     if not streams:
         return
@@ -89,8 +90,8 @@ def _source_packets(
 
 
 def _video_packets(
-    plan_dir: Path, plan: Plan, out: av.stream.Stream, counter: list[int]
-) -> Iterator[tuple[float, av.Packet]]:
+    plan_dir: Path, plan: Plan, out: av.video.stream.VideoStream, counter: list[int]
+) -> Iterator[tuple[float, av.Packet[Any]]]:
     """Every chunk's video packets in order, timestamps renumbered in frames from the selection's start.
 
     pts comes from the chunk's own timestamps (rounded to its frame), dts is the packet's decode position

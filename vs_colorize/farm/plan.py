@@ -109,8 +109,8 @@ def load_plan(plan_dir: str | os.PathLike[str]) -> Plan:
         data = json.loads(path.read_text())
         plan = Plan(
             source=data["source"],
-            fps=tuple(data["fps"]),  # type: ignore[arg-type]
-            frames=tuple(data["frames"]),  # type: ignore[arg-type]
+            fps=tuple(data["fps"]),
+            frames=tuple(data["frames"]),
             settings=data["settings"],
             model=data["model"],
             chunks=tuple(Chunk(**c) for c in data["chunks"]),

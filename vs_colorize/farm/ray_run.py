@@ -133,7 +133,7 @@ def _connect(address: str | None, local_workers: int | None) -> None:
 def _slots(cpus_per_worker: int) -> tuple[int, dict[str, float]]:
     import ray
 
-    total = ray.cluster_resources()
+    total: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
     if total.get("GPU", 0) >= 1:
         return int(total["GPU"]), {"num_gpus": 1, "num_cpus": 1}
     return max(1, int(total.get("CPU", 1) // cpus_per_worker)), {"num_cpus": cpus_per_worker}
