@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -280,3 +281,26 @@ def test_subtitles_and_audio_of_a_frame_range_are_muxed_once(
     assert kinds == ["video", "audio", "subtitle"]
     assert subs == pytest.approx([1.0 - 0.5, 2.0 - 0.5], abs=1e-3)  # frames 12.. start at 0.5 s: shifted
     assert frame_hashes(out) == frame_hashes(reference(src, tmp_path / "ref.mkv", "--frames", "12:"))
+
+
+def test_ray_workers_get_the_longest_chunks_first_and_keep_their_sessions() -> None:
+    from vs_colorize.backends import get_backend
+    from vs_colorize.contract import read_model_info
+    from vs_colorize.farm.plan import Chunk
+    from vs_colorize.farm.ray_run import keep_sessions, longest_first
+    from vs_colorize.models import ASSETS
+
+    chunks = [
+        Chunk(0, 0, 10, 0, 10),
+        Chunk(1, 10, 40, 10, 40),
+        Chunk(2, 40, 50, 40, 50),
+        Chunk(3, 50, 70, 50, 70),
+    ]
+    assert [c.index for c in longest_first(chunks)] == [1, 3, 0, 2]
+    model = ASSETS / "demo-fp32.onnx"
+    kept = keep_sessions(dataclasses.replace(get_backend("ort", func="test"), num_streams=2))
+    shape = (1, 3, 64, 64)
+    first = [kept.open(model, read_model_info(model), shape) for _ in range(2)]  # type: ignore[attr-defined]
+    again = [kept.open(model, read_model_info(model), shape) for _ in range(2)]  # type: ignore[attr-defined]
+    assert first[0] is not first[1]  # one session per stream
+    assert again == first  # the next chunk's graph gets the same, already loaded sessions
