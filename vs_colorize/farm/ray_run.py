@@ -25,7 +25,7 @@ from typing import Any
 from ..backends import Backend, SessionBackend
 from ..progress import Progress
 from .chunk import check_chunk, plan_backend, render_chunk, resolve_identity
-from .plan import Plan, load_plan
+from .plan import Chunk, Plan, load_plan
 
 log = logging.getLogger("vs_colorize")
 
@@ -67,6 +67,11 @@ def keep_sessions(backend: Backend) -> Backend:
 
     cls = type(f"Kept{base.__name__}", (base,), {"open": open_kept})
     return cls(**{f.name: getattr(backend, f.name) for f in dataclasses.fields(backend)})  # type: ignore[no-any-return]
+
+
+def longest_first(chunks: list[Chunk]) -> list[Chunk]:
+    """The order chunks are handed out: longest first (the last wave is the shortest), then by index."""
+    return sorted(chunks, key=lambda c: (-c.frames, c.index))
 
 
 class ChunkWorker:
@@ -156,7 +161,7 @@ def run(
         log.info("farm run: %d of %d chunks already done", skipped, len(plan.chunks))
     if not todo:
         return RunStats()
-    todo.sort(key=lambda c: (-c.frames, c.index))  # longest first: the last wave is the shortest
+    todo = longest_first(todo)
     # Ray's driver prints cluster events (a dead worker, say) on stdout, which belongs to the user.
     start = time.monotonic()
     with contextlib.redirect_stdout(sys.stderr):
