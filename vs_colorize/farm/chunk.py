@@ -105,8 +105,12 @@ def frame_hashes(path: Path) -> tuple[list[str], bool, int]:
     with av.open(os.fspath(path)) as c:
         stream = c.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or 1
-        shown = [round(p.pts * p.time_base * rate) for p in c.demux(stream) if p.size and p.pts is not None]
-    delay = max((n - k for n, k in zip(sorted(shown), shown, strict=True)), default=0)
+        packets = [p for p in c.demux(stream) if p.size and p.pts is not None]
+    shown = [round(p.pts * p.time_base * rate) for p in packets]
+    # The encoder's declared delay shows in the dts it wrote (x264's b-pyramid: 2 frames, even where a
+    # short chunk reorders by 1); without dts, the reordering seen in the pts.
+    decoded = [i - round(p.dts * p.time_base * rate) for i, p in enumerate(packets) if p.dts is not None]
+    delay = max([0, *decoded, *(n - k for n, k in zip(sorted(shown), shown, strict=True))])
     with av.open(os.fspath(path)) as c:
         for n, frame in enumerate(c.decode(c.streams.video[0])):
             if n == 0:
@@ -117,7 +121,7 @@ def frame_hashes(path: Path) -> tuple[list[str], bool, int]:
                 rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
                 h.update(np.ascontiguousarray(rows[:, : plane.width * wide]).tobytes())
             hashes.append(h.hexdigest())
-    return hashes, first_key, max(delay, 0)
+    return hashes, first_key, delay
 
 
 def check_chunk(plan_dir: Path, plan: Plan, chunk: Chunk, *, verify_file: bool = True) -> str | None:
