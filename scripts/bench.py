@@ -9,7 +9,8 @@ python scripts/bench.py --sections model,pipeline --models video --render-factor
 Sections (``scripts/benchmarks/``): ``model`` — the colorize generators alone per backend and render factor;
 ``pipeline`` — the colorize filter at 720p/1080p into a null sink and its overhead over the model alone;
 ``superres`` — the superres filter on a 1024² GRAY16 stack; ``train`` — generator training steps, fp32 vs
-mixed precision. Variants that cannot run here (no GPU, no TensorRT …) are listed with the reason.
+mixed precision; ``farm`` — one film by one process vs ``farm run`` with 1 and N local Ray workers, and the
+speed of ``farm concat`` (docs/farm.md). Variants that cannot run here (no GPU, no TensorRT …) are listed with the reason.
 
 Writes ``OUT/bench-<UTC time>.json`` (machine, peaks, settings, every record), ``.md`` (the tables) and ``.png``
 (the plot); exported model files are cached under ``<vs-colorize cache>/bench``. Progress goes to stderr; the
@@ -38,7 +39,13 @@ from vs_colorize.core.fileio import write_text_atomic
 
 log = logging.getLogger("bench")
 
-SECTIONS = {"model": "model_only", "pipeline": "pipeline", "superres": "superres", "train": "train_step"}
+SECTIONS = {
+    "model": "model_only",
+    "pipeline": "pipeline",
+    "superres": "superres",
+    "train": "train_step",
+    "farm": "farm",
+}
 
 
 def _csv(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:

@@ -155,6 +155,27 @@ def summary(run: dict[str, Any]) -> str:
                 ["model", "backend", "precision", "side", "batch", "images_per_s", "speedup", "roofline"],
             ),
         ),
+        (
+            "farm: one process vs farm run with local Ray workers; concat (× real time)",
+            generic_table(
+                rec,
+                "farm",
+                [
+                    "variant",
+                    "workers",
+                    "frames",
+                    "chunks",
+                    "wall_s",
+                    "startup_s",
+                    "render_s",
+                    "fps",
+                    "speedup",
+                    "chunk_overhead_s",
+                    "frame_s",
+                    "x_realtime",
+                ],
+            ),
+        ),
     ]
     parts += [f"\n### {title}\n\n{table}" for title, table in sections if table]
     if skipped := skipped_lines(rec):

@@ -60,7 +60,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     c.add_argument("input", help="film (anything FFmpeg reads) or still image (PNG/JPEG/TIFF)")
     c.add_argument("output", help=".mkv/.mp4/.mov, or .png/.tif (one image, or a sequence: out_%%06d.png)")
-    m = c.add_argument_group("model")
+    add_render_options(c)
+    c.add_argument_group("output").add_argument(
+        "--format",
+        choices=STREAM_FORMATS,
+        help="for output '-' (stdout): y4m (default; like vspipe -c y4m) or a streamable container",
+    )
+    inp = c.add_argument_group("input")
+    inp.add_argument("--frames", metavar="A:B", help="render only frames A..B-1 (Python slice)")
+    inp.add_argument(
+        "--allow-damaged",
+        action="store_true",
+        help="render what decodes of a damaged input (default: exit 3 naming what is missing)",
+    )
+    add_progress_flag(c)
+    add_run_flags(c, skip_existing=True)
+    c.set_defaults(run=run)
+
+
+def add_render_options(parser: argparse.ArgumentParser) -> None:
+    """The model, encoding and reader options of ``colorize`` (shared with ``farm plan``)."""
+    m = parser.add_argument_group("model")
     m.add_argument(
         "--model",
         metavar="NAME|FILE",
@@ -93,7 +113,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=0,
         help="average chroma over 2N+1 frames, 0..7 (default 0)",
     )
-    e = c.add_argument_group("encoding")
+    e = parser.add_argument_group("encoding")
     e.add_argument(
         "--codec",
         metavar="C",
@@ -116,23 +136,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="auto/pyav = in-process PyAV; ffmpeg = pipe into the ffmpeg binary",
     )
     e.add_argument("--no-audio", action="store_true", help="do not copy the input's audio streams")
-    r = c.add_argument_group("run")
-    r.add_argument("--frames", metavar="A:B", help="render only frames A..B-1 (Python slice; for farms)")
+    r = parser.add_argument_group("run")
     r.add_argument(
         "--source",
         choices=SOURCES,
         default="auto",
         help="input reader (default: BestSource if installed, else PyAV)",
-    )
-    e.add_argument(
-        "--format",
-        choices=STREAM_FORMATS,
-        help="for output '-' (stdout): y4m (default; like vspipe -c y4m) or a streamable container",
-    )
-    r.add_argument(
-        "--allow-damaged",
-        action="store_true",
-        help="render what decodes of a damaged input (default: exit 3 naming what is missing)",
     )
     r.add_argument(
         "--threads",
@@ -141,9 +150,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=0,
         help="VapourSynth worker threads (default: one per core)",
     )
-    add_progress_flag(c)
-    add_run_flags(c, skip_existing=True)
-    c.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

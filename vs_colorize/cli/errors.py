@@ -17,6 +17,7 @@ from ..io.outputs import free_space
 log = logging.getLogger("vs_colorize")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
+EXIT_REDO = 4  # farm concat: chunks missing or foreign; the list of chunks to redo is printed
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 

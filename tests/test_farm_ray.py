@@ -1,0 +1,109 @@
+"""``vs-colorize farm run`` on a real Ray cluster (head + two worker nodes on 127.0.0.1), one node killed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Ray rewrites 127.0.0.1 into the machine's address unless told its clusters are local; set before import.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+ray = pytest.importorskip("ray", reason="farm run needs Ray (the [farm] extra)")
+from onnx_models import tint  # noqa: E402
+from ray.cluster_utils import Cluster  # noqa: E402
+from test_farm import RENDER, frame_hashes, reference, write_scenes  # noqa: E402
+
+from vs_colorize.cli import main  # noqa: E402
+
+LOOPBACK = {"node_ip_address": "127.0.0.1"}
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={**LOOPBACK, "num_cpus": 0, "include_dashboard": False},
+    )
+    try:
+        for _ in range(2):
+            c.add_node(**LOOPBACK, num_cpus=1)
+        c.wait_for_nodes(timeout=120)
+        yield c
+    finally:
+        c.shutdown()
+
+
+def _wait(condition: object, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_run_survives_a_killed_node_resumes_and_matches_one_process(cluster: Cluster, tmp_path: Path) -> None:
+    clip = write_scenes(tmp_path / "scenes.mp4")
+    plan_dir = tmp_path / "plan"
+    render = [*RENDER]
+    render[render.index("--render-factor") + 1] = "8"  # slow enough to kill a node mid-chunk
+    assert main(["farm", "plan", str(clip), str(plan_dir), *render, "--chunks", "4", "-q"]) == 0
+    assert main(["farm", "chunk", str(plan_dir), "0", "-q"]) == 0  # done before the run: resumed
+    chunks = plan_dir / "chunks"
+    first = (chunks / "chunk_00000.mkv").stat().st_mtime_ns
+    out = tmp_path / "joined.mkv"
+    cmd = [sys.executable, "-m", "vs_colorize", "farm", "run", str(plan_dir), str(out)]
+    driver = subprocess.Popen(
+        [*cmd, "--address", cluster.address, "--retries", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        parts = lambda: [p for p in chunks.iterdir() if ".part" in p.name]  # noqa: E731
+        assert _wait(lambda: len(parts()) == 2, 180), "both workers never rendered at once"
+        victim = next(iter(cluster.worker_nodes))
+        cluster.remove_node(victim, allow_graceful=False)  # mid-chunk: its .part is still open
+        stdout, stderr = driver.communicate(timeout=240)
+    finally:
+        driver.kill()
+    log = stderr.decode()
+    assert driver.returncode == 0, log
+    assert stdout == b""
+    assert "1 of 4 chunks already done" in log
+    assert "lost its worker" in log
+    assert (chunks / "chunk_00000.mkv").stat().st_mtime_ns == first
+    ref = reference(clip, tmp_path / "ref.mkv", "--render-factor", "8")
+    assert frame_hashes(out) == frame_hashes(ref)
+
+
+def test_a_worker_that_cannot_load_the_model_fails_the_run_once(tmp_path: Path) -> None:
+    clip = write_scenes(tmp_path / "scenes.mp4", frames=20, cuts=(10,))
+    model = tmp_path / "tint.onnx"
+    tint(model)
+    plan_dir = tmp_path / "plan"
+    render = ["--model", str(model), "--render-factor", "4", "--codec", "ffv1"]
+    assert main(["farm", "plan", str(clip), str(plan_dir), *render, "--chunks", "2", "-q"]) == 0
+    model.unlink()  # the workers cannot resolve the planned model
+    out = tmp_path / "joined.mkv"
+    cmd = [
+        sys.executable,
+        "-m",
+        "vs_colorize",
+        "farm",
+        "run",
+        str(plan_dir),
+        str(out),
+        "--local-workers",
+        "1",
+    ]
+    done = subprocess.run(cmd, capture_output=True, timeout=240)
+    assert done.returncode == 1, done.stderr.decode()
+    assert "a worker could not start" in done.stderr.decode()
+    assert "neither a file nor a registry name" in done.stderr.decode()
+    assert done.stdout == b""
+    assert not out.exists()
