@@ -148,3 +148,23 @@ def test_batch_size_is_checked_and_mlrt_has_none() -> None:
     assert get_backend("ort", func="f", batch_size=4) == ORT(batch_size=4)
     with pytest.raises(vs.Error, match="backend MLRT has no setting 'batch_size'"):
         get_backend(MLRT(), func="f", batch_size=2)
+
+
+def test_cli_batch_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``vs-colorize colorize --batch B`` reaches the backend: 2 gives the batch-1 picture, 0 is refused by name."""
+    from PIL import Image
+
+    from vs_colorize.cli import main
+
+    src = tmp_path / "grey.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (48, 64), dtype=np.uint8)).save(src)
+    args = ["colorize", str(src), "--model", str(DEMO), "--render-factor", "4", "--backend", "ort"]
+    outs = []
+    for batch in ("1", "2"):
+        out = tmp_path / f"b{batch}.png"
+        assert main([*args[:2], str(out), *args[2:], "--batch", batch]) == 0
+        outs.append(np.asarray(Image.open(out)))
+    assert np.array_equal(outs[0], outs[1])
+    assert main([*args[:2], str(tmp_path / "b0.png"), *args[2:], "--batch", "0"]) == 2
+    assert "ORT: batch_size must be 1..64, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "b0.png").exists()

@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
         help="frames inferred concurrently (backend num_streams; default: the backend's own, 2 on multi-core CPUs)",
     )
     m.add_argument(
+        "--batch", metavar="B", type=int, help="frames per model call (backend batch_size; default 1)"
+    )
+    m.add_argument(
         "--fit", choices=("stretch", "pad"), default="stretch", help="stretch (DeOldify) or pad (keep aspect)"
     )
     m.add_argument(
@@ -217,6 +220,7 @@ def _colorize(args: argparse.Namespace) -> int:
         clip = clip[start:stop]
     try:
         streams = {} if args.streams is None else {"num_streams": args.streams}
+        streams |= {} if args.batch is None else {"batch_size": args.batch}
         backend = get_backend(args.backend, func="colorize", model_format=model_format(args.model), **streams)
         colored = colorize(
             clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
