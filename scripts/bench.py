@@ -8,6 +8,7 @@ python scripts/bench.py --sections model,pipeline --models video --render-factor
 
 Sections (``scripts/benchmarks/``): ``model`` — the colorize generators alone per backend and render factor;
 ``pipeline`` — the colorize filter at 720p/1080p into a null sink and its overhead over the model alone;
+``batch`` — batch sizes side by side (CPU: the demo model, batch 1/2/4; GPU: fp16 presets, batch 1–16);
 ``superres`` — the superres filter on a 1024² GRAY16 stack; ``train`` — generator training steps, fp32 vs
 mixed precision. Variants that cannot run here (no GPU, no TensorRT …) are listed with the reason.
 
@@ -36,7 +37,13 @@ from vs_colorize.core.fileio import write_text_atomic
 
 log = logging.getLogger("bench")
 
-SECTIONS = {"model": "model_only", "pipeline": "pipeline", "superres": "superres", "train": "train_step"}
+SECTIONS = {
+    "model": "model_only",
+    "pipeline": "pipeline",
+    "batch": "batching",
+    "superres": "superres",
+    "train": "train_step",
+}
 
 
 def _csv(kind: type) -> object:
