@@ -121,7 +121,7 @@ class SessionBackend(Backend):
 
     ``batch_size`` (1..64, default 1): consecutive frames per model call (see
     :func:`~vs_colorize.backends.session.infer_clip`); the output does not depend on it. Batches help GPUs,
-    whose kernels are under-filled by one frame; on the CPU batch 1 measured as fast (docs/benchmarks.md).
+    whose kernels are under-filled by one frame; on the CPU batching showed no gain (docs/benchmarks.md).
     """
 
     batch_size: int = 1
