@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fp16", action="store_true", help="float16 weights/compute, float32 input/output")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     p.add_argument("--pt2", action="store_true", help="write a torch.export .pt2 program instead of ONNX")
+    p.add_argument(
+        "--align-channels",
+        type=int,
+        metavar="N",
+        help="zero-pad the full-resolution merge to a multiple of N channels (8: fp16 tensor cores); same output",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--no-check", action="store_true", help="skip the parity check (not recommended)")
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for the parity check")
@@ -129,6 +135,7 @@ def _cmd_onnx(args: argparse.Namespace) -> int:
         "arch": args.name,
         "overwrite": args.overwrite,
         "check": not args.no_check,
+        "align_channels": args.align_channels,
     }
     if args.pt2:
         from .pt2 import to_pt2

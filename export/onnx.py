@@ -72,6 +72,7 @@ def to_onnx(
     overwrite: bool = False,
     check: bool = True,
     threads: int = 2,
+    align_channels: int | None = None,
 ) -> ModelInfo:
     """Export ``model`` to a single-file ONNX artifact at ``path`` and return its metadata.
 
@@ -91,6 +92,8 @@ def to_onnx(
         overwrite: replace an existing file at ``path``.
         check: run :func:`export.verify` (ONNX Runtime vs torch) and refuse to keep a failing artifact.
         threads: ONNX Runtime intra-op threads for the parity check.
+        align_channels: zero-pad the U-Net's full-resolution merge to a multiple of this many channels (8 for
+            fp16 tensor cores; :mod:`export.align`), same function; the MAC cost is logged. None: as trained.
 
     Raises:
         ExportError: bad arguments or a model that is not of ``kind``; ParityError when the parity check
@@ -105,8 +108,12 @@ def to_onnx(
         raise ExportError(f"{func}: opset must be an int >= {MIN_OPSET}, got {opset!r}")
     spec = kind_spec(kind, func, model)
     geometry = resolve_geometry(render_size, dynamic, spec.multiple, func)
-    module = prepare(model, spec, func=func)
+    module = prepare(model, spec, func=func, align=align_channels)
     check_output_shape(module, spec, geometry.smallest, func)
+    if align_channels is not None:
+        from .align import padding_cost
+
+        padding_cost(prepare(model, spec, func=func), module, spec.example(1, *geometry.smallest))
     info = model_info(
         kind,
         arch or arch_name(model),

@@ -7,6 +7,7 @@ for tracing and parity checks.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +19,8 @@ from vs_colorize.core.contract import ModelInfo
 
 from .errors import ExportError
 from .kinds import KindSpec, kind_spec
+
+log = logging.getLogger(__name__)
 
 #: Largest batch a dynamic-batch artifact is traced for.
 MAX_BATCH = 64
@@ -114,12 +117,21 @@ def _require_module(model: object, func: str) -> nn.Module:
     return model
 
 
-def prepare(model: nn.Module, spec: KindSpec, *, fp16: bool = False, func: str = "export") -> nn.Module:
+def prepare(
+    model: nn.Module, spec: KindSpec, *, fp16: bool = False, func: str = "export", align: int | None = None
+) -> nn.Module:
     """Eval-mode copy of ``model`` with spectral/weight norm baked into plain weights, wrapped for ``spec``.
 
-    The caller's model is left untouched. ``fp16`` wraps the result in :class:`HalfPrecision`.
+    The caller's model is left untouched. ``fp16`` wraps the result in :class:`HalfPrecision`. ``align``: pad the
+    U-Net's full-resolution merge to a multiple of this many channels (:func:`export.align.align_channels`).
     """
     baked = bake_norms(_require_module(model, func))
+    if align is not None:
+        from .align import align_channels
+
+        for report in align_channels(baked, align):
+            if report.padded:
+                log.info("%s: merge channels %d → %d (zero-padded)", func, report.channels, report.aligned)
     wrapped = spec.wrap(baked).eval()
     for p in wrapped.parameters():
         p.requires_grad_(False)

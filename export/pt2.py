@@ -37,6 +37,7 @@ def to_pt2(
     source_sha256: str | None = None,
     overwrite: bool = False,
     check: bool = True,
+    align_channels: int | None = None,
 ) -> ModelInfo:
     """Save ``torch.export`` of the [0,1] → [0,1] wrapper around ``model`` to ``path`` (+ ``<path>.json``).
 
@@ -56,7 +57,7 @@ def to_pt2(
             raise FileExistsError(f"{func}: {os.fspath(p)!r} exists; pass overwrite=True to replace it")
     spec = kind_spec(kind, func, model)
     geometry = resolve_geometry(render_size, dynamic, spec.multiple, func)
-    module = prepare(model, spec, fp16=fp16, func=func)
+    module = prepare(model, spec, fp16=fp16, func=func, align=align_channels)
     check_output_shape(module, spec, geometry.smallest, func)
     info = model_info(
         kind,

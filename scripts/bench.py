@@ -8,6 +8,7 @@ python scripts/bench.py --sections model,pipeline --models video --render-factor
 
 Sections (``scripts/benchmarks/``): ``model`` — the colorize generators alone per backend and render factor;
 ``pipeline`` — the colorize filter at 720p/1080p into a null sink and its overhead over the model alone;
+``batch`` — batch sizes side by side (CPU: the demo model, batch 1/2/4; GPU: fp16 presets, batch 1–16);
 ``superres`` — the superres filter on a 1024² GRAY16 stack; ``train`` — generator training steps, fp32 vs
 mixed precision; ``farm`` — one film by one process vs ``farm run`` with 1 and N local Ray workers, and the
 speed of ``farm concat`` (docs/farm.md). Variants that cannot run here (no GPU, no TensorRT …) are listed with the reason.
@@ -42,6 +43,7 @@ log = logging.getLogger("bench")
 SECTIONS = {
     "model": "model_only",
     "pipeline": "pipeline",
+    "batch": "batching",
     "superres": "superres",
     "train": "train_step",
     "farm": "farm",

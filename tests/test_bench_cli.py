@@ -20,7 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
     out = tmp_path_factory.mktemp("bench")
-    cmd = [sys.executable, "scripts/bench.py", "--quick", "--sections", "model,pipeline", "--threads", "2"]
+    cmd = [
+        sys.executable,
+        "scripts/bench.py",
+        "--quick",
+        "--sections",
+        "model,pipeline,batch",
+        "--threads",
+        "2",
+    ]
     proc = subprocess.run(
         [*cmd, "--out", str(out / "results"), "--work", str(out / "work")],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
@@ -44,7 +52,9 @@ def test_bench_quick_writes_json_markdown_and_plot_beside_each_other(
 
 def test_bench_quick_measures_the_tiny_model_on_every_cpu_backend(quick_run: tuple[dict, str, Path]) -> None:
     run, stdout, _ = quick_run
-    model = {r["backend"]: r for r in run["records"] if r["section"] == "model" and "fps" in r}
+    measured = [r for r in run["records"] if r["section"] == "model" and "fps" in r]
+    model = {r["backend"]: r for r in measured if r["batch"] == 1}
+    assert [r["batch"] for r in measured if r["backend"] == "ort-cpu"] == [1, 2, 4]
     assert {"ort-cpu", "torch-cpu", "mlrt-ort"} <= set(model)  # vs-mlrt's ORT plugin is in the dev extra
     for r in model.values():
         assert (r["model"], r["side"], r["batch"]) == ("tiny", 192, 1)
@@ -81,6 +91,18 @@ def test_bench_quick_pipeline_overhead_is_pipeline_over_model_only(quick_run: tu
     identity = [r for r in pipe if r["model"] == "identity"]
     assert {r["resolution"] for r in identity} == {"720p", "1080p"}
     assert all(r["fps"] > 0 and r["cpu_ms"] > 0 for r in identity)
+
+
+def test_bench_quick_batch_section_ratios_are_over_batch_1(quick_run: tuple[dict, str, Path]) -> None:
+    """The demo model at batch 1, 2, 4 on the autoselected CPU layout; ratio = batch-1 fps / fps, same resolution."""
+    run, stdout, _ = quick_run
+    rows = [r for r in run["records"] if r["section"] == "batch"]
+    assert {(r["model"], r["batch"]) for r in rows} == {("demo", 1), ("demo", 2), ("demo", 4)}
+    for res in ("model only", "720p", "1080p"):
+        by_batch = {r["batch"]: r for r in rows if r["resolution"] == res}
+        for r in by_batch.values():
+            assert r["ratio"] == pytest.approx(r["fps"] / by_batch[1]["fps"])
+    assert "### Batched inference" in stdout
 
 
 def test_bench_rejects_unknown_sections() -> None:

@@ -287,7 +287,7 @@ def test_autoselected_cpu_backend_runs_one_whole_frame_session(
     if cuda_device_count() == 0:
         with caplog.at_level("INFO", logger="vs_colorize"):
             superres(noise(vs.GRAY8), sr_model(tmp_path / "m.onnx"))
-        assert "superres: autoselected backend ORT(num_streams=1, provider='cpu'" in caplog.text
+        assert "superres: autoselected backend ORT(num_streams=1, batch_size=1, provider='cpu'" in caplog.text
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
     monkeypatch.setattr(core, "num_threads", 8)

@@ -113,3 +113,31 @@ def test_engine_sidecar_lets_the_filter_read_a_raw_engine(tmp_path):
     side = write_engine_sidecar(engine, info, fp16=True)
     assert side.name == "tiny.engine.json"
     assert read_info(engine, func="colorize") == dataclasses.replace(info, precision="fp16")
+
+
+@pytest.mark.trt
+@pytest.mark.gpu
+def test_pinned_runner_returns_fresh_arrays_and_batches_match(tiny_onnx, tmp_path):
+    """The pinned staging buffers are reused: each call must still return its own array; a batch of 2 gives
+    the two single frames' outputs; two runners (two streams) give the same results concurrently."""
+    import threading
+
+    from vs_colorize.trt_engine import TRTRunner
+
+    shapes = {"min_shape": (1, 3, 64, 64), "opt_shape": (2, 3, 64, 64), "max_shape": (2, 3, 64, 64)}
+    engine = build_engine(tiny_onnx, cache_dir=tmp_path, fp16=False, **shapes)
+    x = np.random.default_rng(7).random((2, 3, 64, 64), dtype=np.float32)
+    with TRTRunner(engine) as a, TRTRunner(engine) as b:
+        first, second = a(x[:1]), a(x[1:])
+        assert not np.array_equal(first, second)  # the first result was not overwritten by the second call
+        np.testing.assert_allclose(a(x), np.concatenate([first, second]), atol=1e-5)
+        results: dict[str, np.ndarray] = {}
+        threads = [
+            threading.Thread(target=lambda r=r, k=k: results.__setitem__(k, r(x)))
+            for k, r in (("a", a), ("b", b))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        np.testing.assert_array_equal(results["a"], results["b"])

@@ -13,6 +13,7 @@ name and compute capability, shapes, precision, workspace).
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
 import os
@@ -199,8 +200,11 @@ def _build(
 class TRTRunner:
     """Run a TensorRT engine on float32 NCHW numpy arrays.
 
-    One runner owns one execution context, one CUDA stream and its device buffers (grown on demand);
-    use one runner per concurrent stream. ``close()`` (or ``with``) frees them and the context.
+    One runner owns one execution context, one CUDA stream, its device buffers and page-locked (pinned) host
+    staging buffers, all grown on demand; use one runner per concurrent stream (the TRT backend opens one per
+    ``num_streams``, so the streams' copies and kernels overlap on the GPU). A call copies the input into the
+    pinned buffer, queues host→device copy, ``execute_async_v3`` and device→host copy on the runner's stream and
+    waits for that stream only. ``close()`` (or ``with``) frees everything.
 
     Args:
         engine_path: a file from :func:`build_engine`.
@@ -230,8 +234,11 @@ class TRTRunner:
                 raise TRTError(f"TRTRunner: tensor {n!r} is not float32; export with fp32 I/O")
         self._input, self._output = inputs[0], outputs[0]
         self._context = self._engine.create_execution_context()
-        self._stream = _cuda(cudart.cudaStreamCreate(), "cudaStreamCreate")
+        self._stream = _cuda(
+            cudart.cudaStreamCreateWithFlags(cudart.cudaStreamNonBlocking), "cudaStreamCreate"
+        )
         self._buffers: dict[str, tuple[Any, int]] = {}
+        self._pinned: dict[str, tuple[int, int]] = {}
 
     def _device_buffer(self, name: str, nbytes: int) -> Any:
         ptr, size = self._buffers.get(name, (None, 0))
@@ -243,26 +250,41 @@ class TRTRunner:
             self._context.set_tensor_address(name, int(ptr))
         return ptr
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Run the engine on ``x`` (float32 ``[N, C, H, W]`` within the engine's profile).
+    def _host_buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A float32 array of ``shape`` over this runner's pinned host buffer ``name`` (grown on demand)."""
+        nbytes = int(np.prod(shape)) * 4
+        ptr, size = self._pinned.get(name, (0, 0))
+        if size < nbytes:
+            if ptr:
+                _cuda(self._cudart.cudaFreeHost(ptr), "cudaFreeHost")
+            ptr = int(_cuda(self._cudart.cudaMallocHost(nbytes), "cudaMallocHost"))
+            self._pinned[name] = (ptr, nbytes)
+        raw = (ctypes.c_float * (nbytes // 4)).from_address(ptr)
+        return np.ctypeslib.as_array(raw).reshape(shape)
 
-        Safe to call from any thread: CUDA's current device is per thread, so it is set on every call.
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Run the engine on ``x`` (float32 ``[N, C, H, W]`` within the engine's profile); returns a new array.
+
+        Safe to call from any thread (CUDA's current device is per thread, so it is set on every call), but
+        not from two threads at once: the runner's buffers are its own.
         """
         if self._context is None:
             raise TRTError("TRTRunner: the runner is closed")
         _cuda(self._cudart.cudaSetDevice(self._device_id), "cudaSetDevice")
-        x = np.ascontiguousarray(x, dtype=np.float32)
         if x.ndim != 4:
             raise ValueError(f"TRTRunner: x must be a 4-D NCHW array, got shape {x.shape}")
         if not self._context.set_input_shape(self._input, x.shape):
             raise ValueError(f"TRTRunner: input shape {x.shape} is outside the engine's optimisation profile")
-        out = np.empty(tuple(self._context.get_tensor_shape(self._output)), dtype=np.float32)
-        d_in = self._device_buffer(self._input, x.nbytes)
-        d_out = self._device_buffer(self._output, out.nbytes)
+        out_shape = tuple(self._context.get_tensor_shape(self._output))
+        host_in = self._host_buffer(self._input, x.shape)
+        np.copyto(host_in, x, casting="same_kind")
+        host_out = self._host_buffer(self._output, out_shape)
+        d_in = self._device_buffer(self._input, host_in.nbytes)
+        d_out = self._device_buffer(self._output, host_out.nbytes)
         kinds = self._cudart.cudaMemcpyKind
         _cuda(
             self._cudart.cudaMemcpyAsync(
-                d_in, x.ctypes.data, x.nbytes, kinds.cudaMemcpyHostToDevice, self._stream
+                d_in, host_in.ctypes.data, host_in.nbytes, kinds.cudaMemcpyHostToDevice, self._stream
             ),
             "cudaMemcpyAsync",
         )
@@ -270,20 +292,23 @@ class TRTRunner:
             raise TRTError("TRTRunner: execute_async_v3 failed")
         _cuda(
             self._cudart.cudaMemcpyAsync(
-                out.ctypes.data, d_out, out.nbytes, kinds.cudaMemcpyDeviceToHost, self._stream
+                host_out.ctypes.data, d_out, host_out.nbytes, kinds.cudaMemcpyDeviceToHost, self._stream
             ),
             "cudaMemcpyAsync",
         )
         _cuda(self._cudart.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
-        return out
+        return host_out.copy()
 
     def close(self) -> None:
-        """Free the device buffers and the stream (idempotent; callable from any thread)."""
-        if self._buffers or self._stream is not None:
+        """Free the device and pinned host buffers and the stream (idempotent; callable from any thread)."""
+        if self._buffers or self._pinned or self._stream is not None:
             self._cudart.cudaSetDevice(self._device_id)
         for ptr, _ in self._buffers.values():
             self._cudart.cudaFree(ptr)
         self._buffers.clear()
+        for host, _ in self._pinned.values():
+            self._cudart.cudaFreeHost(host)
+        self._pinned.clear()
         if self._stream is not None:
             self._cudart.cudaStreamDestroy(self._stream)
             self._stream = None

@@ -176,18 +176,22 @@ def generator(model: str) -> Any:
     return gen.eval()
 
 
-def onnx_artifact(model: str, settings: Settings, *, fp16: bool = False) -> Path:
-    """The ONNX export of :func:`generator` ``(model)``, dynamic over every benchmarked side, cached in ``work``."""
+def onnx_artifact(model: str, settings: Settings, *, fp16: bool = False, align: int | None = None) -> Path:
+    """The ONNX export of :func:`generator` ``(model)``, dynamic over every benchmarked side, cached in ``work``;
+    ``align``: with the merge zero-padded to a multiple of that many channels (:mod:`export.align`)."""
     from export import to_onnx
 
     lo, hi = settings.side_range
-    path = settings.work / f"{model}-{lo}-{hi}-{'fp16' if fp16 else 'fp32'}.onnx"
+    suffix = f"-a{align}" if align else ""
+    path = settings.work / f"{model}-{lo}-{hi}-{'fp16' if fp16 else 'fp32'}{suffix}.onnx"
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     log.info("exporting %s (%s) to %s …", model, "fp16" if fp16 else "fp32", path)
     dynamic = (lo, hi) if hi > lo else None
-    to_onnx(generator(model), path, render_size=lo, dynamic=dynamic, fp16=fp16, check=False)
+    to_onnx(
+        generator(model), path, render_size=lo, dynamic=dynamic, fp16=fp16, check=False, align_channels=align
+    )
     return path
 
 

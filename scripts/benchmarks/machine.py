@@ -7,14 +7,16 @@ import importlib.metadata
 import logging
 import os
 import platform
+import subprocess
 from typing import Any
 
 from .common import timed, torch_threads
 
 log = logging.getLogger("bench")
 
-#: Dense fp16 tensor-core peak of an H200 SXM (NVIDIA's datasheet, without sparsity), TFLOP/s.
-H200_FP16_TFLOPS = 790.0
+#: Dense fp16 tensor-core peaks of the H200 (NVIDIA's datasheet lists 1,979 / 1,671 TFLOP/s *with* sparsity;
+#: dense is half): SXM and NVL, TFLOP/s. Quoted beside the measured GEMM, never instead of it.
+H200_FP16_TFLOPS = {"SXM": 989.0, "NVL": 835.0}
 _PACKAGES = (
     "vs-colorize",
     "torch",
@@ -24,6 +26,7 @@ _PACKAGES = (
     "vapoursynth",
     "numpy",
     "tensorrt",
+    "cuda-python",
 )
 
 
@@ -69,6 +72,24 @@ def gpu_name() -> str | None:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
+def gpu_stack() -> dict[str, str]:
+    """Driver, CUDA runtime and cuDNN versions of the GPU torch sees (empty without one)."""
+    if gpu_name() is None:
+        return {}
+    import torch
+
+    out = {"cuda-runtime": str(torch.version.cuda), "cudnn": str(torch.backends.cudnn.version())}
+    try:
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        out["driver"] = smi.stdout.splitlines()[0].strip()
+    except (OSError, subprocess.SubprocessError, IndexError):
+        out["driver"] = "unknown (no nvidia-smi)"
+    return out
+
+
 def describe(threads: int) -> dict[str, Any]:
     """Date, host, CPU, GPU, thread count and versions of this run."""
     return {
@@ -79,6 +100,7 @@ def describe(threads: int) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "threads": threads,
         "gpu": gpu_name(),
+        "gpu_stack": gpu_stack(),
         "versions": versions(),
     }
 
@@ -115,8 +137,9 @@ def gpu_peak_tflops(*, side: int = 8192) -> dict[str, float]:
         end.synchronize()
         times.append(start.elapsed_time(end) / 1000)
     out = {"fp16_gemm_tflops": 2 * side**3 / min(times) / 1e12}
-    if "H200" in torch.cuda.get_device_name(0):
-        out["fp16_datasheet_tflops"] = H200_FP16_TFLOPS
+    name = torch.cuda.get_device_name(0)
+    if "H200" in name:
+        out["fp16_datasheet_tflops"] = H200_FP16_TFLOPS["NVL" if "NVL" in name else "SXM"]
     return out
 
 

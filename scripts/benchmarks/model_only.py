@@ -6,10 +6,13 @@ variant runs the same network on a random grey-RGB frame of the render size:
 * CPU — ``ort-cpu``: the filter's own ONNX Runtime session (``vs_colorize.backends.ORT``), fp32;
   ``torch-cpu``: the eager module the ONNX was exported from (norms baked, normalisation folded in), fp32;
   ``mlrt-ort`` / ``mlrt-ov``: vs-mlrt's plugins on a blank clip of the render size, when installed.
+  ``ort-cpu …/b2``, ``/b4``: the same session fed 2 or 4 frames per call (the filter's ``batch_size``).
 * GPU — ``torch-cuda`` fp32 eager at batch 1 (the DeOldify-style baseline), ``torch-cuda`` fp16 channels_last
-  at batch 1 and 8, ``torch-cuda-graph`` (the fp16 batch-1 forward captured in a CUDA graph), ``torch-compile``
-  (``--compile``; compiling a big U-Net takes minutes), ``ort-cuda`` / ``ort-trt`` (onnxruntime-gpu), native
-  ``trt`` (TensorRT), ``mlrt-ort-cuda`` / ``mlrt-trt`` (vs-mlrt's CUDA plugins).
+  at batch 1 and 8, ``torch-cuda-graph`` (the fp16 forward captured in a CUDA graph, batch 1 and 8;
+  ``-aligned``: with the merge zero-padded to 264/304 channels, :mod:`export.align`), ``torch-compile``
+  (``--compile``; compiling a big U-Net takes minutes), ``ort-cuda`` / ``ort-trt`` (onnxruntime-gpu; ``ort-cuda``
+  also at batch 8, and ``ort-cuda-graph`` = CUDA graph + NHWC at batch 8), native ``trt`` (TensorRT, batch 1 and
+  8, ``trt-aligned`` on the aligned export), ``mlrt-ort-cuda`` / ``mlrt-trt`` (vs-mlrt's CUDA plugins).
 
 Each variant is warmed up (one call only when a call takes over a second), then timed: the median of
 ``settings.iters`` calls, or fewer once ``budget_s`` is spent. GPU timings synchronise after every call; the
@@ -53,16 +56,22 @@ class Unavailable(Exception):
     """A variant that cannot run here; the message says why."""
 
 
-CPU_VARIANTS = ("ort-cpu", "torch-cpu", "mlrt-ort", "mlrt-ov")
+CPU_VARIANTS = ("ort-cpu", "ort-cpu/fp32/b2", "ort-cpu/fp32/b4", "torch-cpu", "mlrt-ort", "mlrt-ov")
 GPU_VARIANTS = (
     "torch-cuda/fp32",
     "torch-cuda/fp16",
     "torch-cuda/fp16/b8",
     "torch-cuda-graph/fp16",
+    "torch-cuda-graph/fp16/b8",
+    "torch-cuda-graph-aligned/fp16/b8",
     "torch-compile/fp16",
     "ort-cuda/fp16",
+    "ort-cuda/fp16/b8",
+    "ort-cuda-graph/fp16/b8",
     "ort-trt/fp16",
     "trt/fp16",
+    "trt/fp16/b8",
+    "trt-aligned/fp16/b8",
     "mlrt-ort-cuda/fp16",
     "mlrt-trt/fp16",
 )
@@ -152,7 +161,7 @@ def _variant(
     import torch
 
     x = np.random.default_rng(0).random((batch, 3, side, side), dtype=np.float32)
-    if name == "ort-cpu":
+    if name.startswith("ort-cpu"):
         from vs_colorize.backends import ORT
 
         session = _open(ORT(provider="cpu", intra_op_threads=settings.threads), onnx32, x.shape)
@@ -165,22 +174,32 @@ def _variant(
     elif name.startswith("torch-compile") and not settings.compile:
         raise Unavailable("torch.compile takes minutes on big U-Nets: pass --compile")
     elif name.startswith(("torch-cuda", "torch-compile")):
+        if "aligned" in name:
+            module = _aligned(module)
         yield _torch_cuda(name, module, x), torch.cuda.synchronize
         torch.cuda.empty_cache()
     elif name.startswith(("ort-cuda", "ort-trt")):
         from vs_colorize.backends import ORT
 
         provider: Literal["cuda", "tensorrt"] = "cuda" if name.startswith("ort-cuda") else "tensorrt"
+        graph = name.startswith("ort-cuda-graph")  # with NHWC convolutions: the tuned CUDA-provider setting
         fp16 = onnx_artifact(model, settings, fp16=True)
-        session = _open(ORT(provider=provider, trt_cache_dir=str(settings.work / "ort-trt")), fp16, x.shape)
+        backend = ORT(
+            provider=provider,
+            trt_cache_dir=str(settings.work / "ort-trt"),
+            cuda_graph=graph,
+            prefer_nhwc=graph,
+        )
+        session = _open(backend, fp16, x.shape)
         yield (lambda: session(x)), None
-    elif name == "trt/fp16":
+    elif name.startswith("trt"):
         from vs_colorize.backends import TRT
         from vs_colorize.backends.trt import trt_available
 
         if not trt_available():
             raise Unavailable("tensorrt is not installed")
-        session = _open(TRT(fp16=True, cache_dir=str(settings.work / "engines")), onnx32, x.shape)
+        onnx = onnx_artifact(model, settings, align=8) if "aligned" in name else onnx32
+        session = _open(TRT(fp16=True, cache_dir=str(settings.work / "engines")), onnx, x.shape)
         yield (lambda: session(x)), None
     else:
         raise ValueError(f"unknown variant {name!r}")
@@ -196,6 +215,15 @@ def _open(backend: Any, path: Path, shape: tuple[int, ...]) -> Any:
         return backend.open(path, read_model_info(path), shape)
     except vs.Error as exc:
         raise Unavailable(str(exc).splitlines()[0]) from exc
+
+
+def _aligned(module: Any) -> Any:
+    """A copy of the prepared module with its full-resolution merge zero-padded to a multiple of 8 channels."""
+    from export.align import align_channels
+
+    aligned = copy.deepcopy(module)
+    align_channels(aligned, 8)
+    return aligned
 
 
 def _torch_step(module: Any, x: Any) -> Step:

@@ -55,6 +55,13 @@ def configs(settings: Settings, gpu: bool) -> dict[str, Any]:
             "trt fp16 x2": TRT(fp16=True, num_streams=2, cache_dir=str(settings.work / "engines")),
             "mlrt-ort-cuda fp16 x2": MLRT(plugin="ort", device="CUDA", fp16=True, num_streams=2),
             "mlrt-trt fp16 x2": MLRT(plugin="trt", fp16=True, num_streams=2),
+            "ort-cuda graph nhwc b8": ORT(provider="cuda", batch_size=8, cuda_graph=True, prefer_nhwc=True),
+            "torch-cuda fp16 graphs x2 b8": Torch(
+                device="cuda", fp16=True, num_streams=2, batch_size=8, cuda_graphs=True
+            ),
+            "trt fp16 x2 b8": TRT(
+                fp16=True, num_streams=2, batch_size=8, cache_dir=str(settings.work / "engines")
+            ),
         }
     return out
 
@@ -127,15 +134,16 @@ def _model_only(backend: Any, path: Path, side: int, settings: Settings) -> tupl
     if not hasattr(backend, "open"):  # vs-mlrt: the plugin on a blank clip, through VapourSynth's own threads
         return _mlrt_only(backend, path, side, settings)
     info = read_sidecar(path) if path.suffix == ".pt2" else read_model_info(path)
-    shape = (1, 3, side, side)
+    batch = getattr(backend, "batch_size", 1)
+    shape = (batch, 3, side, side)
     sessions = [backend.open(path, info, shape) for _ in range(backend.num_streams)]
     x = np.random.default_rng(0).random(shape, dtype=np.float32)
     start = time.perf_counter()
     for s in sessions:  # warm-up, also a first estimate of the speed
         s(x)
-    first = (time.perf_counter() - start) / len(sessions)
-    frames = _frames(first, backend.num_streams, settings)
-    per = frames // len(sessions)
+    first = (time.perf_counter() - start) / len(sessions) / batch
+    frames = _frames(first, backend.num_streams * batch, settings)
+    per = frames // (len(sessions) * batch)  # calls per session
 
     def work(session: Any) -> None:
         for _ in range(per):
@@ -147,7 +155,7 @@ def _model_only(backend: Any, path: Path, side: int, settings: Settings) -> tupl
         t.start()
     for t in threads:
         t.join()
-    return (time.perf_counter() - start) / (per * len(sessions)), per * len(sessions)
+    return (time.perf_counter() - start) / (per * len(sessions) * batch), per * len(sessions) * batch
 
 
 def _mlrt_only(backend: Any, path: Path, side: int, settings: Settings) -> tuple[float, int]:
@@ -175,7 +183,7 @@ def _pipeline(
     from vs_colorize import colorize
 
     core = vs.core
-    warm = max(1, backend.num_streams)
+    warm = max(1, backend.num_streams) * getattr(backend, "batch_size", 1)
     # One kept blank frame: the source costs nothing, so the numbers are the filter's alone (a dense network
     # costs the same on any picture).
     src = core.std.BlankClip(

@@ -130,6 +130,10 @@ def summary(run: dict[str, Any]) -> str:
             pipeline_table(rec),
         ),
         (
+            "Batched inference (fps; ratio = over batch 1 of the same backend and resolution, same run)",
+            generic_table(rec, "batch", ["model", "backend", "batch", "resolution", "fps", "ms", "ratio"]),
+        ),
+        (
             "superres filter (GRAY16)",
             generic_table(
                 rec,

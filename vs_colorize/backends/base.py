@@ -26,8 +26,8 @@ from .tiles import TileArg, TilePlan, plan_tiles
 class Job:
     """One model over one clip, as :meth:`Backend.apply` hands it to a runtime (see its arguments).
 
-    ``tiles`` is None when the model takes the frames as they are. Settings of the runtime (streams, and a
-    batch size later) are fields of the backend that :meth:`Backend.run` reads, not arguments of
+    ``tiles`` is None when the model takes the frames as they are. Settings of the runtime (streams, the
+    batch size) are fields of the backend that :meth:`Backend.run` reads, not arguments of
     :meth:`Backend.apply`; a per-job setting would be a field here. Neither changes a signature.
     """
 
@@ -117,14 +117,25 @@ class Backend(ABC):
 
 @dataclass(frozen=True, kw_only=True)
 class SessionBackend(Backend):
-    """A backend driven from Python: one :class:`~vs_colorize.backends.session.Session` per stream."""
+    """A backend driven from Python: one :class:`~vs_colorize.backends.session.Session` per stream.
+
+    ``batch_size`` (1..64, default 1): consecutive frames per model call (see
+    :func:`~vs_colorize.backends.session.infer_clip`); the output does not depend on it. Batches help GPUs,
+    whose kernels are under-filled by one frame; on the CPU batching showed no gain (docs/benchmarks.md).
+    """
+
+    batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int(self.batch_size, type(self).__name__, "batch_size", 1, 64)
 
     @abstractmethod
     def open(self, path: Path, info: ModelInfo, shape: tuple[int, int, int, int]) -> Session:
         """Load the artifact at ``path`` into one inference context for NCHW input ``shape``."""
 
     def run(self, job: Job) -> tuple[vs.VideoNode, str]:
-        shape = job.input_shape()
+        shape = job.input_shape(self.batch_size)
         sessions = [self._session(job, shape) for _ in range(self.num_streams)]
         node = infer_clip(
             job.clips,
@@ -133,8 +144,10 @@ class SessionBackend(Backend):
             height=job.height,
             out_channels=job.info.out_channels,
             func=job.func,
+            batch=self.batch_size,
         )
-        return node, sessions[0].description
+        label = sessions[0].description
+        return node, label if self.batch_size == 1 else f"{label}, batch {self.batch_size}"
 
     def _session(self, job: Job, shape: tuple[int, int, int, int]) -> Session:
         session = self.open(job.path, job.info, shape)

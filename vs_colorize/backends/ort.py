@@ -75,7 +75,14 @@ class ORT(SessionBackend):
         spinning: let idle ORT threads spin (off by default: spinning steals CPU from VapourSynth).
         trt_fp16: let the TensorRT provider build fp16 engines.
         trt_cache_dir: where the TensorRT provider caches engines (None = ORT's default, no cache).
+        cuda_graph: capture the model into a CUDA graph and replay it (CUDA provider ``enable_cuda_graph``,
+            TensorRT provider ``trt_cuda_graph_enable``); the session then runs through an I/O binding over
+            fixed GPU buffers, one per input shape. Refused with ``provider="cpu"``; ignored with a warning when
+            ``"auto"`` ends on the CPU.
+        prefer_nhwc: let the CUDA provider run convolutions in NHWC layout (``prefer_nhwc``; tensor cores
+            prefer it). Same refusal/warning rule as ``cuda_graph``.
         num_streams: concurrent sessions (see :class:`Backend`).
+        batch_size: frames per model call (see :class:`~vs_colorize.backends.base.SessionBackend`).
     """
 
     provider: Provider = "auto"
@@ -84,6 +91,8 @@ class ORT(SessionBackend):
     spinning: bool = False
     trt_fp16: bool = True
     trt_cache_dir: str | None = None
+    cuda_graph: bool = False
+    prefer_nhwc: bool = False
 
     name: ClassVar[str] = "ort"
 
@@ -92,6 +101,14 @@ class ORT(SessionBackend):
         check_choice(self.provider, "ORT", "provider", ("auto", *_EP))
         check_int(self.device_id, "ORT", "device_id", 0)
         check_int(self.intra_op_threads, "ORT", "intra_op_threads", 0, 256)
+        for option in self._gpu_options:
+            if self.provider == "cpu":
+                raise error("ORT", f"{option} needs provider 'cuda' or 'tensorrt', got provider='cpu'")
+
+    @property
+    def _gpu_options(self) -> list[str]:
+        """The GPU-only options that are switched on."""
+        return [name for name in ("cuda_graph", "prefer_nhwc") if getattr(self, name)]
 
     @property
     def gpu(self) -> bool:
@@ -123,9 +140,16 @@ class ORT(SessionBackend):
                     )
                 continue
             if key == "cuda":
-                out.append((ep, {"device_id": str(self.device_id)}))
+                cuda = {"device_id": str(self.device_id)}
+                if self.cuda_graph:
+                    cuda["enable_cuda_graph"] = "1"
+                if self.prefer_nhwc:
+                    cuda["prefer_nhwc"] = "1"
+                out.append((ep, cuda))
             elif key == "tensorrt":
                 opts = {"device_id": str(self.device_id), "trt_fp16_enable": str(self.trt_fp16)}
+                if self.cuda_graph:
+                    opts["trt_cuda_graph_enable"] = "True"
                 if self.trt_cache_dir:
                     opts |= {"trt_engine_cache_enable": "True", "trt_engine_cache_path": self.trt_cache_dir}
                 out.append((ep, opts))
@@ -154,6 +178,17 @@ class ORT(SessionBackend):
                 "(CUDA/cuDNN/TensorRT libraries missing or no GPU visible)",
             )
         log.debug("ORT session for %s on %s", path, actual)
+        graph = self.cuda_graph
+        if self._gpu_options and actual[0] == _EP["cpu"]:
+            log.warning(
+                "ORT: %s ignored: the session runs on CPUExecutionProvider (no GPU provider here)",
+                " and ".join(self._gpu_options),
+            )
+            graph = False
+        if graph:
+            n, _, h, w = shape
+            out = (n, info.out_channels, h * info.scale, w * info.scale)
+            return OrtGraphSession(session, self.device_id, shape, out)
         return OrtSession(session)
 
 
@@ -172,6 +207,41 @@ class OrtSession:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         (y,) = self._session.run([self._output], {self._input: x.astype(self._dtype, copy=False)})
         return np.asarray(y, dtype=np.float32)
+
+
+class OrtGraphSession(OrtSession):
+    """An :class:`OrtSession` for CUDA-graph sessions. ONNX Runtime replays its captured graph only while the
+    input and output buffers keep their GPU addresses, so the session owns one input and one output ``OrtValue``
+    on the device for its one input shape (the batch and tile plan make every call the same shape), bound once
+    through an I/O binding; a call updates the input in place, runs and copies the output back.
+    **Unverified:** written against ONNX Runtime's documented ``io_binding``/``OrtValue`` API (CUDA graphs
+    section of the CUDA provider docs); the development machines have no GPU.
+    """
+
+    def __init__(
+        self,
+        session: onnxruntime.InferenceSession,
+        device_id: int,
+        shape: tuple[int, int, int, int],
+        out: tuple[int, int, int, int],
+    ) -> None:
+        super().__init__(session)
+        ort = import_onnxruntime()
+        out_type = np.float16 if session.get_outputs()[0].type == "tensor(float16)" else np.float32
+        self._shape = shape
+        self._in = ort.OrtValue.ortvalue_from_shape_and_type(shape, self._dtype, "cuda", device_id)
+        self._out = ort.OrtValue.ortvalue_from_shape_and_type(out, out_type, "cuda", device_id)
+        self._binding = session.io_binding()
+        self._binding.bind_ortvalue_input(self._input, self._in)
+        self._binding.bind_ortvalue_output(self._output, self._out)
+        self.description = f"ORT[{self.provider}/cuda-graph]"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if x.shape != self._shape:
+            raise ValueError(f"a CUDA-graph session runs one input shape, {self._shape}; got {x.shape}")
+        self._in.update_inplace(np.ascontiguousarray(x, dtype=self._dtype))
+        self._session.run_with_iobinding(self._binding)
+        return np.asarray(self._out.numpy(), dtype=np.float32)
 
 
 def _field(number: int, payload: bytes | int) -> bytes:

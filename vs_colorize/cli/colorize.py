@@ -6,6 +6,7 @@ import argparse
 import logging
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import vapoursynth as vs
 
@@ -102,6 +103,9 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="frames inferred concurrently (backend num_streams; default: the backend's own, 2 on multi-core CPUs)",
+    )
+    m.add_argument(
+        "--batch", metavar="B", type=int, help="frames per model call (backend batch_size; default 1)"
     )
     m.add_argument(
         "--fit", choices=("stretch", "pad"), default="stretch", help="stretch (DeOldify) or pad (keep aspect)"
@@ -203,8 +207,9 @@ def run(args: argparse.Namespace) -> int:
     if (start, stop) != (0, clip.num_frames):
         clip = clip[start:stop]
     try:
-        streams = {} if args.streams is None else {"num_streams": args.streams}
-        backend = get_backend(args.backend, func="colorize", model_format=model_format(args.model), **streams)
+        backend = get_backend(
+            args.backend, func="colorize", model_format=model_format(args.model), **backend_overrides(args)
+        )
         colored = colorize(
             clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
         )
@@ -268,8 +273,9 @@ def _run_stdout(
     if (start, stop) != (0, clip.num_frames):
         clip = clip[start:stop]
     try:
-        streams = {} if args.streams is None else {"num_streams": args.streams}
-        backend = get_backend(args.backend, func="colorize", model_format=model_format(args.model), **streams)
+        backend = get_backend(
+            args.backend, func="colorize", model_format=model_format(args.model), **backend_overrides(args)
+        )
         colored = colorize(
             clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
         )
@@ -288,6 +294,12 @@ def _run_stdout(
         progress.close()
     progress.finish(f"colorize: {args.input} -> stdout ({fmt}, {written} frames)")
     return EXIT_OK
+
+
+def backend_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--streams`` and ``--batch`` as backend settings (only those the user gave)."""
+    asked = {"num_streams": args.streams, "batch_size": getattr(args, "batch", None)}
+    return {k: v for k, v in asked.items() if v is not None}
 
 
 def _audio(

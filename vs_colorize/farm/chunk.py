@@ -9,7 +9,6 @@ skipped, which makes reruns and scheduler retries idempotent.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -90,11 +89,14 @@ def resolve_identity(settings: dict[str, Any]) -> tuple[Path, str]:
 
 
 def plan_backend(settings: dict[str, Any], model_path: Path) -> Backend:
-    """The backend the plan's settings ask for (with ``--streams`` applied)."""
-    backend = get_backend(settings["backend"], func="farm", model_format=model_format(os.fspath(model_path)))
-    if settings["streams"] is not None:
-        backend = dataclasses.replace(backend, num_streams=settings["streams"])
-    return backend
+    """The backend the plan's settings ask for (with ``--streams`` and ``--batch`` applied)."""
+    asked = {"num_streams": settings["streams"], "batch_size": settings.get("batch")}
+    return get_backend(
+        settings["backend"],
+        func="farm",
+        model_format=model_format(os.fspath(model_path)),
+        **{k: v for k, v in asked.items() if v is not None},
+    )
 
 
 def frame_hashes(path: Path) -> tuple[list[str], bool, int]:

@@ -112,6 +112,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "render_factor": args.render_factor,
         "backend": args.backend,
         "streams": args.streams,
+        "batch": args.batch,
         "fit": args.fit,
         "temporal_radius": args.temporal_radius,
         "scene_threshold": planning.SCENE_THRESHOLD,
