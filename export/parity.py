@@ -1,12 +1,13 @@
 """Parity between an exported artifact and the torch network it came from.
 
-:func:`verify` runs the artifact (ONNX in ONNX Runtime on CPU, ``.pt2`` through ``torch.export.load``) and
-the torch model on the same fresh random inputs at the sizes the artifact was exported for, and writes a
-JSON report beside the artifact.
+:func:`verify` runs the artifact (ONNX in ONNX Runtime on CPU, ``.pt2`` through ``torch.export.load`` once
+:func:`vs_colorize.core.pt2.safe_pt2_bytes` has checked it) and the torch model on the same fresh random
+inputs at the sizes the artifact was exported for, and writes a JSON report beside the artifact.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ from torch import nn
 
 from vs_colorize.core.contract import INPUT_NAME, ContractError, ModelInfo, read_model_info, read_sidecar
 from vs_colorize.core.fileio import atomic_output
+from vs_colorize.core.pt2 import Pt2Error, safe_pt2_bytes
 
 from .errors import ExportError, ParityError
 from .kinds import kind_spec
@@ -117,7 +119,11 @@ def _onnx_runner(path: Path, threads: int) -> tuple[Callable[[np.ndarray], np.nd
 
 
 def _pt2_runner(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
-    module = torch.export.load(os.fspath(path)).module()
+    try:  # checked first, as the runtime does: a crafted archive runs no code here either
+        data = safe_pt2_bytes(path, func="verify", arg="artifact")
+    except Pt2Error as exc:
+        raise ExportError(str(exc)) from None
+    module = torch.export.load(io.BytesIO(data)).module()
 
     def run(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():

@@ -89,3 +89,60 @@ def test_vspipe_into_ffmpeg_with_colour_tags(
     for n, frame in enumerate(frames):
         y = np.frombuffer(frame.planes[0], np.uint8).reshape(320, -1)[:, :432]
         assert np.array_equal(y, np.asarray(src.get_frame(n)[0]))
+
+
+def tiny_film(path: Path, frames: int = 6) -> Path:
+    """A 64×48 grey ramp film (ffv1 in Matroska)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for n in range(frames):
+            grey = np.full((48, 64), 16 + 30 * n, np.uint8)
+            frame = av.VideoFrame.from_ndarray(np.stack([grey] * 3, axis=-1), format="rgb24")
+            out.mux(stream.encode(frame.reformat(format="yuv420p")))
+        out.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["rendr_factor=4"], "colorize.vpy: unknown argument -a rendr_factor=…; did you mean render_factor?"),
+        (["modle=video"], "colorize.vpy: unknown argument -a modle=…; did you mean model?"),
+        (["render_factor=abc"], "colorize.vpy: -a render_factor='abc': expected an integer"),
+        (["render_factor=4.5"], "colorize.vpy: -a render_factor='4.5': expected an integer"),
+        (
+            ["show_tags=maybe"],
+            "colorize.vpy: -a show_tags='maybe': expected 1/0, true/false, yes/no or on/off",
+        ),
+        (["frames=5"], "colorize.vpy: -a frames='5': "),
+        (["render_factor=3"], "colorize: render_factor must be 4..64, got 3"),
+    ],
+)
+def test_vspipe_script_checks_its_arguments(
+    tmp_path: Path, vspipe_env: dict[str, str], args: list[str], message: str
+) -> None:
+    film = tiny_film(tmp_path / "in.mkv")
+    model = tint(tmp_path / "tint.onnx")
+    extra = [x for a in [f"src={film}", f"model={model}", *args] for x in ("-a", a)]
+    done = subprocess.run(
+        [str(BIN / "vspipe"), "--info", str(SCRIPT), *extra], env=vspipe_env, capture_output=True, timeout=120
+    )
+    err = done.stderr.decode()
+    assert done.returncode != 0 and done.stdout == b"", err
+    assert f"Python exception: {message}" in err, err
+
+
+def test_vspipe_script_needs_src_and_converts_flags(tmp_path: Path, vspipe_env: dict[str, str]) -> None:
+    base = [str(BIN / "vspipe"), "--info", str(SCRIPT)]
+    done = subprocess.run(base, env=vspipe_env, capture_output=True, timeout=120)
+    assert done.returncode != 0 and "colorize.vpy: pass -a src=… (required)" in done.stderr.decode()
+    film, model = tiny_film(tmp_path / "in.mkv"), tint(tmp_path / "tint.onnx")
+    args = [f"src={film}", f"model={model}", "render_factor=4", "frames=1:5", "show_tags=yes"]
+    done = subprocess.run(
+        [*base, *(x for a in args for x in ("-a", a))], env=vspipe_env, capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Frames: 4" in done.stdout and b"-color_range" in done.stderr  # show_tags=yes is on

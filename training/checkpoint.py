@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from training.archs import Critic, CriticConfig, GeneratorConfig, UnetGenerator, preset
 from training.archs.infer import LayoutError, infer_critic_config, infer_generator_config
 from training.archs.norms import SNConv
+from training.archs.safe_load import offending_global
 from training.archs.sr import SRConfig, SRNet
 from vs_colorize._version import __version__
 from vs_colorize.core.fileio import atomic_output, sha256_file
@@ -314,7 +315,8 @@ def read_checkpoint(path: str | os.PathLike[str], where: str = "read_checkpoint"
         if "Unsupported global" in str(exc):
             raise CheckpointError(
                 f"{where}: {os.fspath(path)!r} contains objects that are not safe to unpickle "
-                f"(only tensors, containers, numbers, strings and numpy scalars/arrays are allowed): {exc}"
+                f"(only tensors, containers, numbers, strings and numpy scalars/arrays are allowed; it needs "
+                f"{offending_global(exc)}); it was not loaded"
             ) from None
         raise _unreadable(where, path, exc) from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, ValueError, ... on bad files

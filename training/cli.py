@@ -18,6 +18,11 @@ Examples::
     torchrun --nproc-per-node 8 -m training nogan --recipe stable --data /imagenet/train --out RUN_DIR
 
 A phase subcommand on a directory that already holds a run reuses its ``config.json``.
+
+Exit codes (``training.exits``, the same as ``vs-colorize``'s): 0 done, 1 the run failed (an I/O error such
+as a full disk), 2 the command is wrong (arguments, an ``--out`` that cannot be written, an unsafe or missing
+``--vgg-weights`` file), 3 the run to resume is unusable (its ``config.json`` cannot be read). Each failure
+is one line on stderr.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from training import inflection
+from training.archs.safe_load import UnsafeFileError, load_weights
 from training.config import TrainConfig, apply_overrides, load_config, to_dict
+from training.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, check_writable_dir
 from training.phases.context import Kind
 from training.recipes import RECIPES, get_recipe
 from training.sr import cli as sr_cli
@@ -119,22 +126,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    try:
+        return _run(args)
+    except CommandError as err:
+        log.error("%s", err)
+        return err.code
+    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError) as err:
+        log.error("%s", err)
+        return EXIT_USAGE
+    except OSError as err:  # a full disk, a vanished mount: the run failed, say where in one line
+        log.error("%s: %s", args.command, err)
+        return EXIT_FAILED
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "pick":
         return inflection.run(args)
     if args.command == "sr":
-        try:
-            return sr_cli.run(args)
-        except (ValueError, FileNotFoundError) as exc:
-            log.error("sr: %s", exc)
-            return 2
-    try:
-        if args.command == "show-config":
-            sys.stdout.write(json.dumps(to_dict(_config_from_args(args)), indent=2) + "\n")
-            return 0
-        return _train(args)
-    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError) as err:
-        log.error("%s", err)
-        return 2
+        return sr_cli.run(args)
+    if args.command == "show-config":
+        sys.stdout.write(json.dumps(to_dict(_config_from_args(args)), indent=2) + "\n")
+        return EXIT_OK
+    return _train(args)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -155,7 +168,10 @@ def _train(args: argparse.Namespace) -> int:
         raise FileExistsError(
             f"{args.command}: {str(out)!r} already holds a run; pass --resume to continue it"
         )
-    cfg = load_config(saved) if existing else _config_from_args(args)
+    cfg = _saved_config(args.command, saved) if existing else _config_from_args(args)
+    if {"gen", "gan"} & set(PHASE_COMMANDS[args.command]):
+        _check_vgg_weights(args.command, cfg.loss.vgg_weights)
+    check_writable_dir(out, f"{args.command}: --out")
     info = dist.init_distributed(cfg.device)
     dist.barrier()  # every rank has looked at RUN_DIR before rank 0 writes into it
     run = open_run(cfg, out, info)
@@ -174,4 +190,26 @@ def _train(args: argparse.Namespace) -> int:
         handler.close()
         dist.cleanup(sync=finished)
     log.info("%s: done; outputs in %s", args.command, out)
-    return 0
+    return EXIT_OK
+
+
+def _saved_config(command: str, saved: Path) -> TrainConfig:
+    """The run's ``config.json``; one line naming the file when it cannot be read."""
+    try:
+        return load_config(saved)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise CommandError(
+            EXIT_INPUT,
+            f"{command}: run config {str(saved)!r} cannot be read ({type(exc).__name__}: {exc}); "
+            "restore it, or start a new run in another --out",
+        ) from None
+
+
+def _check_vgg_weights(command: str, weights: str) -> None:
+    """Read a ``--vgg-weights`` file safely before anything runs (it is loaded again by the loss)."""
+    if weights in ("imagenet", "random"):
+        return
+    try:
+        load_weights(weights, f"{command}: --vgg-weights")
+    except (UnsafeFileError, FileNotFoundError) as exc:
+        raise CommandError(EXIT_USAGE, str(exc)) from None

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.archs.safe_load import UnsafeFileError, load_hub_weights, load_weights
 from training.config import LossConfig
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,9 @@ def vgg16_bn_features(weights: str) -> nn.Sequential:
         from torchvision.models import VGG16_BN_Weights
 
         try:
-            state = VGG16_BN_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+            state = load_hub_weights(VGG16_BN_Weights.IMAGENET1K_V1, "vgg16_bn_features: cached file")
+        except UnsafeFileError:
+            raise
         except Exception as err:
             raise RuntimeError(
                 "vgg16_bn_features: could not load torchvision's VGG16_BN_Weights.IMAGENET1K_V1 "
@@ -92,7 +95,11 @@ def vgg16_bn_features(weights: str) -> nn.Sequential:
             raise ValueError(
                 f"vgg16_bn_features: weights must be 'imagenet', 'random' or a file; {weights!r} is none"
             )
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_weights(path, "vgg16_bn_features: weights")
+        if not isinstance(state, dict):
+            raise ValueError(
+                f"vgg16_bn_features: weights {weights!r} holds a {type(state).__name__}, expected a state dict"
+            )
     if any(k.startswith("features.") for k in state):
         state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
     features.load_state_dict(state)

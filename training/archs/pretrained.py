@@ -10,6 +10,7 @@ import torch
 
 from .config import GeneratorConfig
 from .resnet import ResNetEncoder, load_encoder_weights
+from .safe_load import load_hub_weights, load_weights
 
 _WEIGHTS_ENUMS = {
     "resnet18": "ResNet18_Weights",
@@ -51,12 +52,7 @@ def load_pretrained_encoder(
         raise FileNotFoundError(
             f"build_generator: pretrained_encoder file {os.fspath(path)!r} does not exist"
         )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(
-            f"build_generator: pretrained_encoder {os.fspath(path)!r} is not a readable torch state dict: {exc}"
-        ) from exc
+    state = load_weights(path, "build_generator: pretrained_encoder")
     if not isinstance(state, dict):
         raise ValueError(
             f"build_generator: pretrained_encoder {os.fspath(path)!r} holds a {type(state).__name__}, "
@@ -71,7 +67,7 @@ def _download(encoder: str) -> dict[str, torch.Tensor]:
     weights = getattr(tvm, _WEIGHTS_ENUMS[encoder]).IMAGENET1K_V1
     target = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     try:
-        return weights.get_state_dict(progress=False)
+        return load_hub_weights(weights, "build_generator: pretrained_encoder=True: cached file")
     except OSError as exc:  # urllib's URLError and socket errors are OSErrors
         raise RuntimeError(
             f"build_generator: could not fetch {encoder} ImageNet weights from {weights.url} ({exc}). "

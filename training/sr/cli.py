@@ -1,6 +1,8 @@
 """Command line for SR training and evaluation: ``python -m training.sr {train,evaluate} ...``.
 
 ``add_arguments(parser)`` / ``run(args)`` let the project's ``vs-colorize-train`` mount it as a subcommand.
+Exit codes as ``training.exits``: an ``--out`` that cannot be written or an unsafe ``--feature-loss`` file is
+2, an I/O error during the run 1; each failure is one line on stderr.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ import argparse
 import logging
 import sys
 
+from ..archs.safe_load import UnsafeFileError, load_weights
 from ..archs.sr import SRConfig
+from ..exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, check_writable_dir
 from .crappify import SRCrappifyConfig
 
 
@@ -56,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``train`` / ``evaluate`` command; returns the exit status."""
     channel = None if args.channel < 0 else args.channel
+    if args.sr_command == "train" and args.feature_loss not in (None, "imagenet", "random"):
+        try:  # read safely before anything runs (the loss loads it again)
+            load_weights(args.feature_loss, "sr train: --feature-loss")
+        except (UnsafeFileError, FileNotFoundError) as exc:
+            raise CommandError(EXIT_USAGE, str(exc)) from None
+    check_writable_dir(args.out, f"sr {args.sr_command}: --out")
     if args.sr_command == "train":
         from .train import SRTrainConfig, train
 
@@ -87,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         )
         result = train(cfg)
         logging.getLogger("training.sr").info("wrote %s in %.0f s", result["checkpoint"], result["seconds"])
-        return 0
+        return EXIT_OK
     from .evaluate import evaluate, markdown_table
 
     results = evaluate(
@@ -100,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     sys.stderr.write(markdown_table(results))
-    return 0
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return run(args)
+    except CommandError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.code
     except (ValueError, FileNotFoundError) as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return 2
+        return EXIT_USAGE
+    except OSError as exc:
+        sys.stderr.write(f"error: sr {args.sr_command}: {exc}\n")
+        return EXIT_FAILED

@@ -1,22 +1,26 @@
 """PyTorch backend: runs a ``torch.export`` artifact (``.pt2``) on the CPU or a CUDA GPU.
 
 Metadata lives in the sidecar ``<file>.pt2.json`` (``ModelInfo.to_props()``). ``vs_colorize`` never
-imports ``training``: the graph and weights come entirely from the ``.pt2`` file.
+imports ``training``: the graph and weights come entirely from the ``.pt2`` file, which
+:func:`vs_colorize.core.pt2.safe_pt2_bytes` checks first (a ``.pt2`` never runs code here).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import vapoursynth as vs
 
 from ..checks import check_int, error
 from ..core.contract import ModelInfo
+from ..core.pt2 import Pt2Error, safe_pt2_bytes
 from .base import SessionBackend, cuda_device_count
 
 log = logging.getLogger("vs_colorize")
@@ -95,10 +99,14 @@ class Torch(SessionBackend):
         if device.type == "cuda" and not torch.cuda.is_available():
             raise error("Torch", f"device={self.device!r} but torch sees no CUDA GPU")
         half = self.fp16 if self.fp16 is not None else device.type == "cuda"
+        try:  # the archive is checked and copied first: torch never unpickles or evaluates what is in it
+            data = safe_pt2_bytes(path, func="Torch")
+        except (Pt2Error, FileNotFoundError) as exc:
+            raise vs.Error(str(exc)) from None
         try:
-            module = torch.export.load(str(path)).module()
+            module = torch.export.load(io.BytesIO(data)).module()
         except Exception as exc:
-            raise error("Torch", f"cannot load {str(path)!r} with torch.export.load: {exc}") from exc
+            raise error("Torch", f"cannot load model {str(path)!r} with torch.export.load: {exc}") from exc
         module = module.to(device)
         if half:
             module = module.half()
