@@ -18,13 +18,14 @@ export XDG_CONFIG_HOME ?= $(abspath $(VENV))/xdg-config
 PYTHON_BOOT ?= $(shell for c in python3.12 python3.13 python3 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
 	$$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$c; break; }; done)
 
-.PHONY: help env test lint typecheck format docs demo demo-input clean
+.PHONY: help env test lint typecheck format docs wheel demo demo-input clean
 
 help:
 	@echo "make demo  - set up .venv-demo (runtime + CPU inference) and run the main job"
 	@echo "make test  - set up .venv, run ruff, mypy, build the docs site and run pytest"
 	@echo "make typecheck - mypy only (settings in pyproject.toml [tool.mypy])"
 	@echo "make docs  - build the docs site into build/site (strict)"
+	@echo "make wheel - build the wheel into dist/"
 
 # $(call venv,DIR,EXTRAS): a venv at DIR with this checkout installed (editable) with EXTRAS, by uv.
 define venv
@@ -63,6 +64,10 @@ test: env lint typecheck docs
 # The docs site, strict: a broken link, a missing page or a bad API reference fails the build.
 docs: env
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# The wheel (one import name, vs_colorize: docs/install.md) into dist/.
+wheel: env
+	$(VENV)/bin/uv build --wheel --out-dir dist
 
 demo-input:
 	@test -f "$(DEMO_CLIP)" || { echo "error: demo clip not found: $(DEMO_CLIP) (set DEMO_CLIP=...)" >&2; exit 2; }

@@ -1,9 +1,9 @@
 """Export package: trained generators → ONNX (fp32/fp16), ``.pt2`` programs and TensorRT engines, with
 parity reports.
 
-Public API (imported on first use, so ``python -m export --help`` stays fast)::
+Public API (imported on first use, so ``python -m vs_colorize.export --help`` stays fast)::
 
-    from export import to_onnx, to_pt2, verify, export_deoldify, ExportError, ParityError
+    from vs_colorize.export import to_onnx, to_pt2, verify, export_deoldify, ExportError, ParityError
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import importlib
 from typing import Any
 
 _API = {
-    "to_onnx": "export.onnx",
-    "to_pt2": "export.pt2",
-    "verify": "export.parity",
-    "export_deoldify": "export.deoldify",
-    "ExportError": "export.errors",
-    "ParityError": "export.errors",
-    "DownloadError": "export.errors",
+    "to_onnx": "vs_colorize.export.onnx",
+    "to_pt2": "vs_colorize.export.pt2",
+    "verify": "vs_colorize.export.parity",
+    "export_deoldify": "vs_colorize.export.deoldify",
+    "ExportError": "vs_colorize.export.errors",
+    "ParityError": "vs_colorize.export.errors",
+    "DownloadError": "vs_colorize.export.errors",
 }
 
 __all__ = sorted(_API)

@@ -1,4 +1,4 @@
-"""``python -m export`` runs the ``vs-colorize-export`` command line."""
+"""``python -m vs_colorize.export`` runs the ``vs-colorize-export`` command line."""
 
 import sys
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from training.archs.unet import UnetGenerator
+from vs_colorize.training.archs.unet import UnetGenerator
 
 from .errors import ExportError
 
@@ -85,7 +85,7 @@ def align_channels(model: nn.Module, multiple: int = 8) -> list[AlignReport]:
     """Pad the full-resolution merge stage of every :class:`UnetGenerator` inside ``model`` (in place) to a
     multiple of ``multiple`` channels, and report each one.
 
-    ``model`` must hold plain convolutions (``training.archs.bake_norms``, as :func:`export.prepare.prepare`
+    ``model`` must hold plain convolutions (``vs_colorize.training.archs.bake_norms``, as :func:`vs_colorize.export.prepare.prepare`
     does). Raises :class:`ExportError` for a ``multiple`` outside 1..128 or a model without a generator.
     """
     if isinstance(multiple, bool) or not isinstance(multiple, int) or not 1 <= multiple <= 128:

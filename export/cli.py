@@ -21,7 +21,7 @@ from vs_colorize.core.contract import ContractError
 from .errors import ExportError, ParityError
 
 if TYPE_CHECKING:
-    from training.archs import UnetGenerator
+    from vs_colorize.training.archs import UnetGenerator
 
 log = logging.getLogger("export")
 
@@ -85,8 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--cache-dir", help="engine folder (default <cache>/engines)")
     e.add_argument("--device", type=int, default=0, help="CUDA device id")
 
-    s = sub.add_parser("superres", help="export a microscopy SR checkpoint (training.sr) to ONNX")
-    s.add_argument("checkpoint", help="training.sr checkpoint.pt")
+    s = sub.add_parser("superres", help="export a microscopy SR checkpoint (vs_colorize.training.sr) to ONNX")
+    s.add_argument("checkpoint", help="vs_colorize.training.sr checkpoint.pt")
     s.add_argument("output", help="output .onnx")
     s.add_argument("--dynamic", type=int, nargs=2, metavar=("MIN", "MAX"), help="dynamic LR side range")
     s.add_argument("--static", type=int, metavar="SIDE", help="export a static SIDE×SIDE graph instead")
@@ -115,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(checkpoint: str, name: str | None) -> UnetGenerator:
-    from training.checkpoint import CheckpointError, load_generator
+    from vs_colorize.training.checkpoint import CheckpointError, load_generator
 
     try:
         return load_generator(checkpoint, name, identify=True)

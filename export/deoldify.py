@@ -57,7 +57,7 @@ def export_deoldify(
         (DownloadError, whose message says where to put the file by hand) or a parity failure;
         FileExistsError: an artifact exists and ``overwrite`` is false.
     """
-    from training.checkpoint import CheckpointError, load_generator
+    from vs_colorize.training.checkpoint import CheckpointError, load_generator
 
     source = weights_source(name)
     bad = [p for p in precisions if p not in ("fp32", "fp16")]

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from training.archs import ColorizeWrapper
-from training.archs.sr import SRNet
 from vs_colorize.core.contract import Kind
+from vs_colorize.training.archs import ColorizeWrapper
+from vs_colorize.training.archs.sr import SRNet
 
 from .errors import ExportError
 
@@ -105,12 +105,14 @@ class SRWrapper(nn.Module):
 
 @register_kind("superres")
 def _superres_spec(model: nn.Module | None, func: str) -> KindSpec:
-    """An :class:`~training.archs.sr.SRNet` already maps ``[N, window, h, w]`` in [0,1] to ``[N, 1, s·h, s·w]``
+    """An :class:`~vs_colorize.training.archs.sr.SRNet` already maps ``[N, window, h, w]`` in [0,1] to ``[N, 1, s·h, s·w]``
     in [0,1] (bicubic base and clamp inside the network), the runtime contract itself, so the wrapper adds
     nothing but a name; channel counts, scale, window and multiple come from the network's config."""
     if not isinstance(model, SRNet):
         got = "no model" if model is None else type(model).__name__
-        raise ExportError(f"{func}: kind 'superres' needs a training.archs.sr.SRNet model, got {got}")
+        raise ExportError(
+            f"{func}: kind 'superres' needs a vs_colorize.training.archs.sr.SRNet model, got {got}"
+        )
     cfg = model.config
     return KindSpec(
         "superres",

@@ -77,7 +77,7 @@ def to_onnx(
     """Export ``model`` to a single-file ONNX artifact at ``path`` and return its metadata.
 
     Args:
-        model: the torch network (e.g. a generator from ``training.archs``); it is not modified.
+        model: the torch network (e.g. a generator from ``vs_colorize.training.archs``); it is not modified.
         path: output ``.onnx`` file; a ``<stem>.parity.json`` report is written beside it.
         render_size: static side length or (H, W), multiples of 16; DeOldify renders at 16·render_factor
             (default 336 = render_factor 21). With ``dynamic`` it only picks the trace size.
@@ -85,15 +85,15 @@ def to_onnx(
             (multiples of 16) instead of a static size.
         fp16: convert weights and compute to float16 (input/output stay float32).
         opset: ONNX opset, >= 13 (default 18).
-        kind: artifact kind, one registered in :mod:`export.kinds` (default "colorize").
+        kind: artifact kind, one registered in :mod:`vs_colorize.export.kinds` (default "colorize").
         arch: architecture name written into the metadata (default: ``model.config.name``).
         source_sha256: sha256 of the weights file the model came from, recorded in the metadata
-            (default: ``model.source_sha256`` as set by ``training.checkpoint.load_generator``).
+            (default: ``model.source_sha256`` as set by ``vs_colorize.training.checkpoint.load_generator``).
         overwrite: replace an existing file at ``path``.
-        check: run :func:`export.verify` (ONNX Runtime vs torch) and refuse to keep a failing artifact.
+        check: run :func:`vs_colorize.export.verify` (ONNX Runtime vs torch) and refuse to keep a failing artifact.
         threads: ONNX Runtime intra-op threads for the parity check.
         align_channels: zero-pad the U-Net's full-resolution merge to a multiple of this many channels (8 for
-            fp16 tensor cores; :mod:`export.align`), same function; the MAC cost is logged. None: as trained.
+            fp16 tensor cores; :mod:`vs_colorize.export.align`), same function; the MAC cost is logged. None: as trained.
 
     Raises:
         ExportError: bad arguments or a model that is not of ``kind``; ParityError when the parity check

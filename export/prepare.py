@@ -1,6 +1,6 @@
 """Turn a torch network into the module that is exported, and trace it with ``torch.export``.
 
-A *kind* (:mod:`export.kinds`) decides the wrapper put around the network so that the artifact has the
+A *kind* (:mod:`vs_colorize.export.kinds`) decides the wrapper put around the network so that the artifact has the
 runtime's tensor contract (DESIGN.md §2), the channel counts written into the metadata and the inputs used
 for tracing and parity checks.
 """
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from training.archs import bake_norms
 from vs_colorize._version import __version__
 from vs_colorize.core.contract import ModelInfo
+from vs_colorize.training.archs import bake_norms
 
 from .errors import ExportError
 from .kinds import KindSpec, kind_spec
@@ -123,7 +123,7 @@ def prepare(
     """Eval-mode copy of ``model`` with spectral/weight norm baked into plain weights, wrapped for ``spec``.
 
     The caller's model is left untouched. ``fp16`` wraps the result in :class:`HalfPrecision`. ``align``: pad the
-    U-Net's full-resolution merge to a multiple of this many channels (:func:`export.align.align_channels`).
+    U-Net's full-resolution merge to a multiple of this many channels (:func:`vs_colorize.export.align.align_channels`).
     """
     baked = bake_norms(_require_module(model, func))
     if align is not None:

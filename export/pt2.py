@@ -41,7 +41,7 @@ def to_pt2(
 ) -> ModelInfo:
     """Save ``torch.export`` of the [0,1] → [0,1] wrapper around ``model`` to ``path`` (+ ``<path>.json``).
 
-    Arguments as for :func:`export.to_onnx`; ``fp16`` runs the network in float16 with float32 input and
+    Arguments as for :func:`vs_colorize.export.to_onnx`; ``fp16`` runs the network in float16 with float32 input and
     output (meant for CUDA; CPU float16 is slow). With ``check`` the saved program is reloaded and
     compared with ``model`` (report ``<stem>.parity.json``) before it is kept.
 

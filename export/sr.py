@@ -1,6 +1,6 @@
 """Super-resolution export: an SR training checkpoint → a ``superres`` ONNX artifact.
 
-The ``superres`` kind itself (wrapper, channel counts, scale, window) is registered in :mod:`export.kinds`.
+The ``superres`` kind itself (wrapper, channel counts, scale, window) is registered in :mod:`vs_colorize.export.kinds`.
 
 ``vs-colorize-export superres CHECKPOINT OUT.onnx [--dynamic 16 1024 | --static SIDE] [--fp16]``.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import os
 
-from training.checkpoint import meta_of, read_checkpoint, sr_from_record, sr_record
 from vs_colorize.core.contract import ModelInfo
 from vs_colorize.core.fileio import sha256_file
+from vs_colorize.training.checkpoint import meta_of, read_checkpoint, sr_from_record, sr_record
 
 from .onnx import to_onnx
 
@@ -35,7 +35,7 @@ def export_checkpoint(
     """Export an SR training checkpoint to a superres ONNX artifact (parity-checked against torch).
 
     Args:
-        checkpoint: ``checkpoint.pt`` written by ``training.sr``.
+        checkpoint: ``checkpoint.pt`` written by ``vs_colorize.training.sr``.
         path: output ``.onnx``.
         dynamic: (min, max) LR side range, multiples of the net's ``multiple`` (default 16..1024); None = static.
         size: static LR size (with ``dynamic=None``) or the trace size.

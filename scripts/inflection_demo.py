@@ -9,7 +9,7 @@ generator and real photos:
    amplified and pushed towards orange a little more at every checkpoint (over-saturation, "orange skin", warm casts
    on neutral surfaces).
 
-It then runs :func:`training.inflection.pick_inflection` on the folder with a held-out set (BSDS500 test photos,
+It then runs :func:`vs_colorize.training.inflection.pick_inflection` on the folder with a held-out set (BSDS500 test photos,
 never in ``train256``) and reports where the picker put the pick and the turn relative to the true turn (the last
 checkpoint of phase 1). Takes a few CPU minutes with one thread; from the repository root (``PYTHONPATH=.`` is only
 needed where the package is not installed)::
@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.archs import build_generator
-from training.checkpoint import save_generator
-from training.inflection import pick_inflection
-from training.metrics import IMAGE_SUFFIXES, square_rgb
+from vs_colorize.training.archs import build_generator
+from vs_colorize.training.checkpoint import save_generator
+from vs_colorize.training.inflection import pick_inflection
+from vs_colorize.training.metrics import IMAGE_SUFFIXES, square_rgb
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MEAN = torch.tensor((0.485, 0.456, 0.406)).view(1, 3, 1, 1)

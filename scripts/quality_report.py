@@ -9,7 +9,7 @@ What it measures, always through the ONNX artifacts with ONNX Runtime on the CPU
 * **Photos** (``bsds500_test_sample50``, ``imagenet_sample30``; neither is in ``train256``): every image at its
   own size goes through DeOldify's photo path: Pillow ``convert('L')`` luma, resized (bilinear) to the square
   render size ``16·render_factor``, replicated to grey RGB, the network, its RGB resized back (bilinear) and given
-  the original luma (``training.metrics.swap_luma``). Scored with ``training.metrics.colour_metrics`` against the
+  the original luma (``vs_colorize.training.metrics.swap_luma``). Scored with ``vs_colorize.training.metrics.colour_metrics`` against the
   colour original, per image, then averaged. Three colorizers: the **demo** model, a **grey** baseline (the luma
   alone: no colour at all) and the **untrained** network (the same ``tiny`` architecture with our initialisation,
   seed 0, BatchNorm running statistics calibrated on 64 ``train256`` images so that eval mode sees sensible
@@ -43,7 +43,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from training.metrics import colour_metrics, swap_luma
+from vs_colorize.training.metrics import colour_metrics, swap_luma
 
 log = logging.getLogger("quality_report")
 
@@ -80,9 +80,9 @@ def ort_colorizer(path: Path, threads: int) -> Colorizer:
 
 def untrained_onnx(calib_dir: Path, out: Path, *, seed: int = 0, n_calib: int = 64) -> Path:
     """Export the untrained ``tiny`` generator (seed ``seed``, BatchNorm calibrated on ``n_calib`` images)."""
-    from export import to_onnx
-    from training.archs import build_generator
-    from training.metrics import generator_colorizer, load_holdout
+    from vs_colorize.export import to_onnx
+    from vs_colorize.training.archs import build_generator
+    from vs_colorize.training.metrics import generator_colorizer, load_holdout
 
     torch.manual_seed(seed)
     gen = build_generator("tiny")

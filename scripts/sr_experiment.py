@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from export.sr import export_checkpoint  # noqa: E402
-from training.archs.sr import SRConfig  # noqa: E402
-from training.sr.evaluate import evaluate, markdown_table  # noqa: E402
-from training.sr.train import SRTrainConfig, train  # noqa: E402
+from vs_colorize.export.sr import export_checkpoint  # noqa: E402
+from vs_colorize.training.archs.sr import SRConfig  # noqa: E402
+from vs_colorize.training.sr.evaluate import evaluate, markdown_table  # noqa: E402
+from vs_colorize.training.sr.train import SRTrainConfig, train  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "microscopy"
 

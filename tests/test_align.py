@@ -12,14 +12,14 @@ import pytest
 import torch
 from test_export_onnx import filled_tiny
 
-from export.align import align_channels, padding_cost
-from export.cli import main
-from export.errors import ExportError
-from export.kinds import kind_spec
-from export.prepare import prepare
-from training.archs import build_generator
-from training.archs.config import PRESETS
-from training.checkpoint import save_generator
+from vs_colorize.export.align import align_channels, padding_cost
+from vs_colorize.export.cli import main
+from vs_colorize.export.errors import ExportError
+from vs_colorize.export.kinds import kind_spec
+from vs_colorize.export.prepare import prepare
+from vs_colorize.training.archs import build_generator
+from vs_colorize.training.archs.config import PRESETS
+from vs_colorize.training.checkpoint import save_generator
 
 
 def merge_channels(module: torch.nn.Module) -> list[int]:

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from tests.deoldify_fill import fill_state_dict, fillcheck, load_array, load_manifest
-from training.archs import Critic, UnetGenerator, bake_norms, build_critic, build_generator
-from training.archs.norms import SNConv, WNConv2d
+from vs_colorize.training.archs import Critic, UnetGenerator, bake_norms, build_critic, build_generator
+from vs_colorize.training.archs.norms import SNConv, WNConv2d
 
 MODELS = ["video", "artistic", "critic"]
 

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.archs import CriticConfig, GeneratorConfig, bake_norms, build_critic
-from training.archs.layers import Blur, PixelShuffleUp, SelfAttention, resize_to
-from training.archs.norms import SNConv, WNConv2d
+from vs_colorize.training.archs import CriticConfig, GeneratorConfig, bake_norms, build_critic
+from vs_colorize.training.archs.layers import Blur, PixelShuffleUp, SelfAttention, resize_to
+from vs_colorize.training.archs.norms import SNConv, WNConv2d
 
 
 def _torch_sn(ni: int, nf: int, ks: int, ndim: int, bias: bool) -> nn.Module:

@@ -10,8 +10,8 @@ import torch
 import torchvision
 from torch import nn
 
-from training.archs import GeneratorConfig, UnetGenerator, bake_norms, build_generator
-from training.archs.norms import SNConv, WNConv2d
+from vs_colorize.training.archs import GeneratorConfig, UnetGenerator, bake_norms, build_generator
+from vs_colorize.training.archs.norms import SNConv, WNConv2d
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ import pytest
 import torch
 from ruyaml import YAML  # what bioimageio.spec itself reads rdf.yaml with
 
-from export.bioimageio import package, validate
-from export.cli import main
-from export.errors import ExportError
-from export.onnx import to_onnx
-from training.archs.sr import SRConfig, SRNet
+from vs_colorize.export.bioimageio import package, validate
+from vs_colorize.export.cli import main
+from vs_colorize.export.errors import ExportError
+from vs_colorize.export.onnx import to_onnx
+from vs_colorize.training.archs.sr import SRConfig, SRNet
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from tests.deoldify_fill import fill_state_dict, load_array, load_manifest
-from training.archs import CriticConfig, bake_norms, build_critic, build_generator, preset
-from training.checkpoint import (
+from vs_colorize.core.fileio import sha256_file
+from vs_colorize.training.archs import CriticConfig, bake_norms, build_critic, build_generator, preset
+from vs_colorize.training.checkpoint import (
     GENERATOR_FORMAT,
     CheckpointError,
     load_critic,
@@ -23,7 +24,6 @@ from training.checkpoint import (
     save_critic,
     save_generator,
 )
-from vs_colorize.core.fileio import sha256_file
 
 
 def _fastai_opt() -> dict:
@@ -243,8 +243,8 @@ def test_foreign_files(tmp_path: Path) -> None:
 
 
 def test_sr_net_uses_the_same_layout_and_first_sr_files_still_load(tmp_path: Path) -> None:
-    from training.archs.sr import SRConfig, build_sr
-    from training.checkpoint import SR_FORMAT, load_sr, meta_of, save_sr, sr_record
+    from vs_colorize.training.archs.sr import SRConfig, build_sr
+    from vs_colorize.training.checkpoint import SR_FORMAT, load_sr, meta_of, save_sr, sr_record
 
     torch.manual_seed(0)
     net = build_sr(SRConfig(width=8, scale=2)).eval()

@@ -122,14 +122,14 @@ def test_missing_superres_model_does_not_list_colorize_models(tmp_path: Path) ->
 
 
 def test_version_quiet_and_verbose_on_every_command_line(capsys: pytest.CaptureFixture[str]) -> None:
-    import export.cli
-    import training.cli
+    import vs_colorize.export.cli
+    import vs_colorize.training.cli
     from vs_colorize.cli.main import build_parser
 
     parsers = {
         "vs-colorize": (build_parser, ["models"]),
-        "vs-colorize-export": (export.cli._parser, ["verify", "a.onnx", "--checkpoint", "c.pt"]),
-        "vs-colorize-train": (training.cli.build_parser, ["show-config"]),
+        "vs-colorize-export": (vs_colorize.export.cli._parser, ["verify", "a.onnx", "--checkpoint", "c.pt"]),
+        "vs-colorize-train": (vs_colorize.training.cli.build_parser, ["show-config"]),
     }
     for prog, (build, command) in parsers.items():
         with pytest.raises(SystemExit) as done:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.config import CrappifyConfig
-from training.crappify import crappify, lighting, luma_u8, noisify
+from vs_colorize.training.config import CrappifyConfig
+from vs_colorize.training.crappify import crappify, lighting, luma_u8, noisify
 
 
 def _photo(data_dir: Path, size: int = 64) -> np.ndarray:

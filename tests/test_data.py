@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from training.config import DataConfig
-from training.data import (
+from vs_colorize.training.config import DataConfig
+from vs_colorize.training.data import (
     ColorizeDataset,
     CriticDataset,
     StepSampler,
@@ -43,7 +43,7 @@ def folder(tmp_path: Path, data_dir: Path) -> Path:
 
 
 def test_scan_skips_corrupt_and_grey_with_counts(folder: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="training.data"):
+    with caplog.at_level(logging.INFO, logger="vs_colorize.training.data"):
         scan = scan_images([folder], val_pct=0.25)
     assert (scan.corrupt, scan.grey) == (2, 1)
     usable = scan.train + scan.val

@@ -16,13 +16,13 @@ import pytest
 import torch
 from deoldify_fill import fill_state_dict, load_manifest
 
-from export import weights
-from export.cli import main
-from export.errors import DownloadError
-from export.parity import read_pt2_info
 from vs_colorize.core import cache
 from vs_colorize.core.contract import read_model_info
 from vs_colorize.core.fileio import sha256_file
+from vs_colorize.export import weights
+from vs_colorize.export.cli import main
+from vs_colorize.export.errors import DownloadError
+from vs_colorize.export.parity import read_pt2_info
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, every offset distinguishable
 

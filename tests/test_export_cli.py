@@ -13,11 +13,11 @@ import torch
 from onnx import TensorProto, helper
 from test_export_onnx import filled_tiny
 
-from export.cli import main
-from training.archs import CriticConfig, build_critic
-from training.checkpoint import save_critic, save_generator
 from vs_colorize.core.contract import read_model_info
 from vs_colorize.core.fileio import sha256_file
+from vs_colorize.export.cli import main
+from vs_colorize.training.archs import CriticConfig, build_critic
+from vs_colorize.training.checkpoint import save_critic, save_generator
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import pytest
 import torch
 from deoldify_fill import fill_state_dict
 
-from export.errors import ExportError, ParityError
-from export.onnx import to_onnx
-from training.archs import CriticConfig, build_critic, build_generator
 from vs_colorize._version import __version__
 from vs_colorize.core.contract import ModelInfo, read_model_info
+from vs_colorize.export.errors import ExportError, ParityError
+from vs_colorize.export.onnx import to_onnx
+from vs_colorize.training.archs import CriticConfig, build_critic, build_generator
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -175,7 +175,10 @@ def test_parity_failure_is_loud_and_keeps_no_artifact(tiny, tmp_path):
         ({"render_size": (64.0, 64)}, "render_size must be an int, got 64.0"),
         ({"dynamic": (128, 64)}, "dynamic min_side must be <= max_side"),
         ({"dynamic": (64, 130)}, "dynamic max_side must be a positive multiple of 16, got 130"),
-        ({"kind": "superres"}, "kind 'superres' needs a training.archs.sr.SRNet model, got UnetGenerator"),
+        (
+            {"kind": "superres"},
+            "kind 'superres' needs a vs_colorize.training.archs.sr.SRNet model, got UnetGenerator",
+        ),
         ({"kind": "nope"}, "kind must be one of ('colorize', 'superres'), got 'nope'"),
         ({"opset": 11}, "opset must be an int >= 13"),
     ],

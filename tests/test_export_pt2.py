@@ -9,10 +9,10 @@ import pytest
 import torch
 from test_export_onnx import expected_rgb, filled_tiny
 
-from export.errors import ExportError
-from export.parity import verify
-from export.pt2 import sidecar_path, to_pt2
 from vs_colorize.core.contract import ModelInfo
+from vs_colorize.export.errors import ExportError
+from vs_colorize.export.parity import verify
+from vs_colorize.export.pt2 import sidecar_path, to_pt2
 
 
 @pytest.fixture(scope="module")

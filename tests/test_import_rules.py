@@ -16,32 +16,43 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("vs_colorize", "export", "training")
+#: The three packages under their import names, and the folder each one lives in. The repository's
+#: training/ and export/ folders are vs_colorize.training and vs_colorize.export (pyproject.toml).
+PACKAGES: dict[str, Path] = {
+    "vs_colorize": ROOT / "vs_colorize",
+    "vs_colorize.training": ROOT / "training",
+    "vs_colorize.export": ROOT / "export",
+}
 
 #: What may cross from one package into another (module-level or lazy), and why.
 ALLOWED_CROSSING: dict[str, dict[str, str]] = {
-    "export": {
+    "vs_colorize.export": {
         "vs_colorize._version": "the package version written into artifacts",
-        "vs_colorize.core": "the artifact contract, cache layout and atomic IO (the pure core)",
+        "vs_colorize.core": "the artifact contract, cache layout, atomic IO and the CLI flags (the pure core)",
         "vs_colorize.trt_engine": "engine building is shared with the runtime's engine cache (numpy only)",
-        "training.archs": "the networks that are exported",
-        "training.checkpoint": "reading the checkpoints that are exported",
-        "training.sr.checkpoint": "reading SR training checkpoints",
+        "vs_colorize.training.archs": "the networks that are exported",
+        "vs_colorize.training.checkpoint": "reading the checkpoints that are exported",
     },
-    "training": {
+    "vs_colorize.training": {
         "vs_colorize._version": "the package version written into checkpoints",
-        "vs_colorize.core": "atomic writes of checkpoints, configs and reports",
+        "vs_colorize.core": "atomic writes of checkpoints, configs and reports; the CLI flags",
         "vs_colorize.tiling": "tiled evaluation of the SR model, exactly as the filter tiles (numpy only)",
     },
-    "vs_colorize": {},
+    "vs_colorize": {},  # the runtime imports neither training nor export
 }
 
-#: Modules that must never be imported from a room, lazily or not.
+#: Modules a package (or, for vs_colorize.core, a part of one) must never import, lazily or not.
 NEVER: dict[str, tuple[str, ...]] = {
     "vs_colorize.core": ("vapoursynth", "torch", "onnxruntime", "tensorrt", "av", "vs_colorize.filters"),
-    "vs_colorize": ("training", "export"),
-    "training": ("vapoursynth", "export", "vs_colorize.filters", "vs_colorize.cli", "vs_colorize.backends"),
-    "export": ("vapoursynth", "vs_colorize.filters", "vs_colorize.cli", "vs_colorize.backends"),
+    "vs_colorize": ("vs_colorize.training", "vs_colorize.export"),
+    "vs_colorize.training": (
+        "vapoursynth",
+        "vs_colorize.export",
+        "vs_colorize.filters",
+        "vs_colorize.cli",
+        "vs_colorize.backends",
+    ),
+    "vs_colorize.export": ("vapoursynth", "vs_colorize.filters", "vs_colorize.cli", "vs_colorize.backends"),
 }
 
 #: Heavy engines the runtime imports only when a backend or command first needs them (never at module level).
@@ -62,10 +73,19 @@ class Import:
 
 
 def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
+    """The import name of a source file (``training/cli.py`` is ``vs_colorize.training.cli``)."""
+    for package, folder in sorted(PACKAGES.items(), key=lambda kv: -len(kv[0])):
+        if path.is_relative_to(folder):
+            parts = [package, *path.relative_to(folder).with_suffix("").parts]
+            if parts[-1] == "__init__":
+                parts.pop()
+            return ".".join(parts)
+    raise AssertionError(f"{path} is in no package")
+
+
+def _package(module: str) -> str | None:
+    """Which of the three packages holds ``module`` (the most specific one), or None (third party)."""
+    return max((p for p in PACKAGES if _within(module, p)), key=len, default=None)
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -112,7 +132,13 @@ def _imports(path: Path) -> list[Import]:
 
 
 def _source_files() -> list[Path]:
-    return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
+    links = {PACKAGES["vs_colorize"] / "training", PACKAGES["vs_colorize"] / "export"}  # the import links
+    return sorted(
+        p
+        for folder in PACKAGES.values()
+        for p in folder.rglob("*.py")
+        if not any(p.is_relative_to(link) for link in links)
+    )
 
 
 _ALL_MODULES = {_module_name(p) for p in _source_files()}
@@ -124,31 +150,35 @@ def _within(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
-def _room(module: str, rooms: object) -> str | None:
-    """The most specific room (key of ``rooms``) that holds ``module``."""
-    best = None
-    for room in rooms:  # type: ignore[attr-defined]
-        if _within(module, room) and (best is None or len(room) > len(best)):
-            best = room
-    return best
-
-
 def _fmt(imp: Import) -> str:
     return f"{imp.module} (line {imp.line}) imports {imp.target}{' lazily' if imp.lazy else ''}"
 
 
 def test_the_tree_was_read() -> None:
     # guards the test itself: a parser that found nothing would pass every rule below
-    assert {"vs_colorize.core.contract", "export.onnx", "training.archs.unet"} <= _ALL_MODULES
-    assert any(i.module == "export.onnx" and i.target == "vs_colorize.core.contract" for i in _ALL_IMPORTS)
+    assert {
+        "vs_colorize.core.contract",
+        "vs_colorize.export.onnx",
+        "vs_colorize.training.archs.unet",
+    } <= _ALL_MODULES
+    assert any(
+        i.module == "vs_colorize.export.onnx" and i.target == "vs_colorize.core.contract"
+        for i in _ALL_IMPORTS
+    )
     assert any(i.module == "vs_colorize.backends" and i.lazy for i in _ALL_IMPORTS)
+
+
+def _rooms(module: str) -> list[str]:
+    """The keys of :data:`NEVER` that apply to ``module``: its package, and vs_colorize.core for the core."""
+    rooms = [r for r in NEVER if r == _package(module)]
+    return rooms + (["vs_colorize.core"] if _within(module, "vs_colorize.core") else [])
 
 
 def test_never_imported() -> None:
     bad = []
     for imp in _ALL_IMPORTS:
-        for room, banned in NEVER.items():
-            if _within(imp.module, room) and any(_within(imp.target, b) for b in banned):
+        for room in _rooms(imp.module):
+            if any(_within(imp.target, b) for b in NEVER[room]):
                 bad.append(_fmt(imp))
     assert not bad, "forbidden imports (DESIGN.md §1):\n" + "\n".join(sorted(set(bad)))
 
@@ -156,9 +186,8 @@ def test_never_imported() -> None:
 def test_cross_package_arrows_are_listed() -> None:
     bad = []
     for imp in _ALL_IMPORTS:
-        src = imp.module.split(".")[0]
-        dst = imp.target.split(".")[0]
-        if dst not in PACKAGES or dst == src:
+        src, dst = _package(imp.module), _package(imp.target)
+        if src is None or dst is None or dst == src:
             continue
         if not any(_within(imp.target, allowed) for allowed in ALLOWED_CROSSING[src]):
             bad.append(_fmt(imp))
@@ -170,7 +199,7 @@ def test_heavy_engines_load_lazily() -> None:
         _fmt(imp)
         for imp in _ALL_IMPORTS
         if not imp.lazy
-        and (room := _room(imp.module, LAZY_ONLY)) is not None
+        and (room := _package(imp.module)) in LAZY_ONLY
         and any(_within(imp.target, heavy) for heavy in LAZY_ONLY[room])
     ]
     assert not bad, "heavy engines imported at module level:\n" + "\n".join(bad)
@@ -199,9 +228,9 @@ def test_archs_stand_alone() -> None:
     bad = [
         _fmt(i)
         for i in _ALL_IMPORTS
-        if _within(i.module, "training.archs")
-        and _within(i.target, "training")
-        and not _within(i.target, "training.archs")
+        if _within(i.module, "vs_colorize.training.archs")
+        and _within(i.target, "vs_colorize.training")
+        and not _within(i.target, "vs_colorize.training.archs")
     ]
     assert not bad, "\n".join(bad)
 
@@ -236,7 +265,12 @@ def test_no_import_circles() -> None:
 
 
 @pytest.mark.parametrize(
-    "modules", ["export.cli, training.cli", "vs_colorize.core.contract, vs_colorize.core.fileio"]
+    "modules",
+    [
+        "vs_colorize.export.cli, vs_colorize.training.cli",
+        "vs_colorize.export.cli, vs_colorize.training.cli",  # the folders themselves, from the checkout's root
+        "vs_colorize.core.contract, vs_colorize.core.fileio",
+    ],
 )
 def test_pure_side_imports_without_vapoursynth(modules: str) -> None:
     """The acceptance check of issue 11: with VapourSynth unimportable, the export/training CLIs still import."""

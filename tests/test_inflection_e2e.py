@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from training.archs import build_generator
-from training.checkpoint import save_generator
-from training.inflection import (
+from vs_colorize.training.archs import build_generator
+from vs_colorize.training.checkpoint import save_generator
+from vs_colorize.training.inflection import (
     add_arguments,
     checkpoint_step,
     evaluate_checkpoints,
@@ -22,7 +22,7 @@ from training.inflection import (
     pick_inflection,
     run,
 )
-from training.metrics import load_holdout
+from vs_colorize.training.metrics import load_holdout
 
 SIZE = 48
 # (file name, stored step, orange push on the output layer): the names sort differently from the steps on purpose

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from training.inflection import DEFAULT_SIGNALS, Signal, pick_index
+from vs_colorize.training.inflection import DEFAULT_SIGNALS, Signal, pick_index
 
 
 def _curves(n: int, turn: int | None, *, noise: float = 0.0, seed: int = 0) -> list[dict[str, float]]:

@@ -17,11 +17,17 @@ import pytest
 import torch
 from crafted import Payload, evil_torch_file
 
-from training.archs import build_generator, preset
-from training.archs.safe_load import UnsafeFileError
-from training.checkpoint import CheckpointError, load_critic, load_generator, load_sr, read_checkpoint
-from training.inflection import checkpoint_step
-from training.losses import vgg16_bn_features
+from vs_colorize.training.archs import build_generator, preset
+from vs_colorize.training.archs.safe_load import UnsafeFileError
+from vs_colorize.training.checkpoint import (
+    CheckpointError,
+    load_critic,
+    load_generator,
+    load_sr,
+    read_checkpoint,
+)
+from vs_colorize.training.inflection import checkpoint_step
+from vs_colorize.training.losses import vgg16_bn_features
 
 
 def _write_legacy(path: Path, marker: Path) -> Path:

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.config import LossConfig
-from training.losses import (
+from vs_colorize.training.config import LossConfig
+from vs_colorize.training.losses import (
     FEATURE_POOLS,
     AdaptiveBCE,
     FeatureLoss,
@@ -76,7 +76,7 @@ def test_feature_loss_gradient_reaches_the_prediction_only(random_loss: FeatureL
 
 
 def test_random_weights_warn(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="training.losses"):
+    with caplog.at_level(logging.WARNING, logger="vs_colorize.training.losses"):
         a = vgg16_bn_features("random")
     assert "RANDOM weights" in caplog.text
     b = vgg16_bn_features("random")

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from training.metrics import (
+from vs_colorize.training.metrics import (
     colour_metrics,
     colourfulness,
     generator_colorizer,

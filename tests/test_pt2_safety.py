@@ -117,8 +117,8 @@ def test_cli_refuses_crafted_pt2_with_one_line(
 
 
 def test_export_verify_refuses_crafted_pt2(good: Path, tmp_path: Path) -> None:
-    from export.errors import ExportError
-    from export.parity import verify
+    from vs_colorize.export.errors import ExportError
+    from vs_colorize.export.parity import verify
 
     path, marker = crafted(good, tmp_path, "guard")
     with pytest.raises(ExportError, match=rf"verify: artifact {str(path)!r} is refused: .*guards_code"):

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from training.sr.crappify import (
+from vs_colorize.training.sr.crappify import (
     SRCrappifyConfig,
     add_noise,
     crappify,

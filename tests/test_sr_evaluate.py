@@ -10,11 +10,11 @@ import pytest
 import tifffile
 import torch
 
-from training.archs.sr import SRConfig, build_sr
-from training.checkpoint import save_sr
-from training.sr.crappify import SRCrappifyConfig
-from training.sr.evaluate import evaluate, windows
-from training.sr.metrics import flicker, psnr, ssim
+from vs_colorize.training.archs.sr import SRConfig, build_sr
+from vs_colorize.training.checkpoint import save_sr
+from vs_colorize.training.sr.crappify import SRCrappifyConfig
+from vs_colorize.training.sr.evaluate import evaluate, windows
+from vs_colorize.training.sr.metrics import flicker, psnr, ssim
 
 
 def test_metrics_on_known_cases() -> None:

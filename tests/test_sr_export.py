@@ -1,4 +1,4 @@
-"""A trained SR checkpoint → superres ONNX (export.sr) → the superres filter, against torch."""
+"""A trained SR checkpoint → superres ONNX (vs_colorize.export.sr) → the superres filter, against torch."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import pytest
 import torch
 import vapoursynth as vs
 
-from export.errors import ExportError
-from export.kinds import kind_spec
-from export.sr import export_checkpoint
-from training.archs.sr import SRConfig, build_sr
-from training.checkpoint import load_sr, save_sr
-from training.sr.crappify import SRCrappifyConfig
-from training.sr.evaluate import restore
 from vs_colorize.core.contract import read_model_info
+from vs_colorize.export.errors import ExportError
+from vs_colorize.export.kinds import kind_spec
+from vs_colorize.export.sr import export_checkpoint
 from vs_colorize.filters.superres import superres
+from vs_colorize.training.archs.sr import SRConfig, build_sr
+from vs_colorize.training.checkpoint import load_sr, save_sr
+from vs_colorize.training.sr.crappify import SRCrappifyConfig
+from vs_colorize.training.sr.evaluate import restore
 
 core = vs.core
 

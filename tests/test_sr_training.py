@@ -11,12 +11,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from training.archs.sr import SRConfig, build_sr
-from training.checkpoint import load_sr, meta_of, read_checkpoint
-from training.sr.crappify import SRCrappifyConfig
-from training.sr.data import TripletDataset, load_sequence, to_unit_gray
-from training.sr.loss import StabilityLoss
-from training.sr.train import SRTrainConfig, train
+from vs_colorize.training.archs.sr import SRConfig, build_sr
+from vs_colorize.training.checkpoint import load_sr, meta_of, read_checkpoint
+from vs_colorize.training.sr.crappify import SRCrappifyConfig
+from vs_colorize.training.sr.data import TripletDataset, load_sequence, to_unit_gray
+from vs_colorize.training.sr.loss import StabilityLoss
+from vs_colorize.training.sr.train import SRTrainConfig, train
 
 QUIET = SRCrappifyConfig(scale=2, gaussian_sigma=0, poisson_peak=0, localvar_scale=0, salt_pepper=0, spread=0)
 
@@ -147,8 +147,8 @@ def test_tiny_training_run_on_shared_frames(tmp_path: Path, data_dir: Path) -> N
 
 
 def test_feature_loss_option_compares_vgg_features_of_the_grey_frames() -> None:
-    from training.config import LossConfig
-    from training.losses import build_feature_loss
+    from vs_colorize.training.config import LossConfig
+    from vs_colorize.training.losses import build_feature_loss
 
     torch.manual_seed(0)
     feature = build_feature_loss(LossConfig(vgg_weights="random"))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from training.cli import main
-from training.phases import plan
-from training.phases.context import RunLog
-from training.recipes import get_recipe
+from vs_colorize.training.cli import main
+from vs_colorize.training.phases import plan
+from vs_colorize.training.phases.context import RunLog
+from vs_colorize.training.recipes import get_recipe
 
 
 @pytest.fixture

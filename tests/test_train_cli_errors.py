@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from crafted import evil_torch_file
 
-from training.exits import EXIT_INPUT, EXIT_USAGE
+from vs_colorize.training.exits import EXIT_INPUT, EXIT_USAGE
 
 SCRIPT = Path(sys.executable).with_name("vs-colorize-train")
 CORRUPT = '{"recipe": "tiny", '

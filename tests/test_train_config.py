@@ -10,11 +10,24 @@ import pytest
 import torch
 from torch import nn
 
-from training.archs import build_generator
-from training.config import TrainConfig, apply_overrides, from_dict, load_config, save_config, to_dict
-from training.optim import discriminative_lrs, layer_groups, one_cycle, set_encoder_frozen, steps_for
-from training.recipes import RECIPES, get_recipe
-from training.state import rng_state, set_rng_state
+from vs_colorize.training.archs import build_generator
+from vs_colorize.training.config import (
+    TrainConfig,
+    apply_overrides,
+    from_dict,
+    load_config,
+    save_config,
+    to_dict,
+)
+from vs_colorize.training.optim import (
+    discriminative_lrs,
+    layer_groups,
+    one_cycle,
+    set_encoder_frozen,
+    steps_for,
+)
+from vs_colorize.training.recipes import RECIPES, get_recipe
+from vs_colorize.training.state import rng_state, set_rng_state
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))

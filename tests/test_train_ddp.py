@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from training.checkpoint import load_generator
+from vs_colorize.training.checkpoint import load_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,12 +21,12 @@ import json, sys
 import torch
 import torch.distributed as td
 torch.set_num_threads(1)
-from training import dist
-from training.archs import build_generator
-from training.config import DataConfig, LossConfig
-from training.data import ColorizeDataset, StepSampler, make_loader, scan_images
-from training.optim import adam, discriminative_lrs, layer_groups
-from training.losses import build_feature_loss
+from vs_colorize.training import dist
+from vs_colorize.training.archs import build_generator
+from vs_colorize.training.config import DataConfig, LossConfig
+from vs_colorize.training.data import ColorizeDataset, StepSampler, make_loader, scan_images
+from vs_colorize.training.optim import adam, discriminative_lrs, layer_groups
+from vs_colorize.training.losses import build_feature_loss
 
 info = dist.init_distributed("cpu")
 torch.manual_seed(100 + info.rank)  # different initial weights per rank: DDP must broadcast rank 0's

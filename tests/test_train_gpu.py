@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.device import Precision
+from vs_colorize.training.device import Precision
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,11 +18,11 @@ import pytest
 import torch
 from PIL import Image
 
-from training.archs import preset
-from training.checkpoint import load_critic, load_generator
-from training.config import apply_overrides, load_config
-from training.phases import plan
-from training.recipes import get_recipe
+from vs_colorize.training.archs import preset
+from vs_colorize.training.checkpoint import load_critic, load_generator
+from vs_colorize.training.config import apply_overrides, load_config
+from vs_colorize.training.phases import plan
+from vs_colorize.training.recipes import get_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 N_IMAGES = 16
@@ -175,7 +175,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(full_run: Path, images: 
 
 
 def test_cli_refuses_to_overwrite_or_resume_nothing(full_run: Path, tmp_path: Path) -> None:
-    from training.cli import main
+    from vs_colorize.training.cli import main
 
     assert main(["nogan", "--out", str(full_run)]) == 2  # a run is there: needs --resume
     assert main(["nogan", "--out", str(tmp_path / "empty"), "--resume"]) == 2
@@ -187,7 +187,7 @@ def test_cli_refuses_to_overwrite_or_resume_nothing(full_run: Path, tmp_path: Pa
 def test_pick_runs_the_inflection_picker_after_the_gan_phase(
     full_run: Path, tmp_path: Path, data_dir: Path
 ) -> None:
-    from training.cli import main
+    from vs_colorize.training.cli import main
 
     holdout = tmp_path / "holdout"
     holdout.mkdir()
@@ -210,8 +210,8 @@ def test_pick_runs_the_inflection_picker_after_the_gan_phase(
 def test_pretraining_can_start_from_a_generator_checkpoint(
     full_run: Path, images: Path, tmp_path: Path
 ) -> None:
-    from training.archs import build_generator
-    from training.cli import main
+    from vs_colorize.training.archs import build_generator
+    from vs_colorize.training.cli import main
 
     init = full_run / "cycle1" / "generator.pt"
     out = tmp_path / "finetune"

@@ -11,17 +11,17 @@ import pytest
 import torch
 from PIL import Image
 
-import training.checkpoint
 import vs_colorize.core.fileio
-from training import dist
-from training.archs import CriticConfig, build_critic, build_generator
-from training.checkpoint import CheckpointError, save_critic, save_generator
-from training.config import apply_overrides
-from training.phases import execute, open_run
-from training.phases.context import Kind, Phase, Run
-from training.phases.switcher import AdaptiveSwitcher
-from training.recipes import get_recipe
-from training.state import TrainState
+import vs_colorize.training.checkpoint
+from vs_colorize.training import dist
+from vs_colorize.training.archs import CriticConfig, build_critic, build_generator
+from vs_colorize.training.checkpoint import CheckpointError, save_critic, save_generator
+from vs_colorize.training.config import apply_overrides
+from vs_colorize.training.phases import execute, open_run
+from vs_colorize.training.phases.context import Kind, Phase, Run
+from vs_colorize.training.phases.switcher import AdaptiveSwitcher
+from vs_colorize.training.recipes import get_recipe
+from vs_colorize.training.state import TrainState
 
 GAN = Phase(Kind.GAN, 0)
 
@@ -85,7 +85,7 @@ def test_model_files_and_old_resume_files_are_refused_clearly(tmp_path: Path) ->
     with pytest.raises(
         CheckpointError, match="has format 'vs-colorize/train-state', expected 'vs-colorize/generator'"
     ):
-        training.checkpoint.load_generator(state.save(tmp_path / "state.pt"))
+        vs_colorize.training.checkpoint.load_generator(state.save(tmp_path / "state.pt"))
 
 
 def _gan_run(root: Path, images: Path) -> Run:
@@ -168,7 +168,7 @@ def test_gan_resume_restores_the_switcher_mode_and_reads_the_state_once(
         raise AssertionError(f"resume hashed {path}")
 
     monkeypatch.setattr(torch, "load", counting_load)
-    monkeypatch.setattr(training.checkpoint, "sha256_file", no_hashing)
+    monkeypatch.setattr(vs_colorize.training.checkpoint, "sha256_file", no_hashing)
     monkeypatch.setattr(vs_colorize.core.fileio, "sha256_file", no_hashing)
     resumed = open_run(run.cfg, root, dist.DistInfo())
     execute(resumed, (Kind.GAN,), cycle=0)

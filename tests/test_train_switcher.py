@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.phases.switcher import AdaptiveSwitcher
+from vs_colorize.training.phases.switcher import AdaptiveSwitcher
 
 
 def _replay(sw: AdaptiveSwitcher, critic_losses: list[float], gen_loss: float = 5.0) -> str:

@@ -16,9 +16,9 @@ import pytest
 import torch
 from test_export_onnx import filled_tiny, run_onnx
 
-from export.onnx import to_onnx
-from export.trt import profile_shapes
 from vs_colorize.core.contract import ModelInfo
+from vs_colorize.export.onnx import to_onnx
+from vs_colorize.export.trt import profile_shapes
 from vs_colorize.trt_engine import build_engine
 
 
@@ -104,7 +104,7 @@ def test_corrupt_cached_engine_is_rebuilt(tiny_onnx, tmp_path):
 
 
 def test_engine_sidecar_lets_the_filter_read_a_raw_engine(tmp_path):
-    from export.trt import write_engine_sidecar
+    from vs_colorize.export.trt import write_engine_sidecar
     from vs_colorize.models import read_info
 
     engine = tmp_path / "tiny.engine"

@@ -1,1 +1,1 @@
-"""Training package: the networks (``training.archs``), checkpoints and the NoGAN pipeline."""
+"""Training package: the networks (``vs_colorize.training.archs``), checkpoints and the NoGAN pipeline."""

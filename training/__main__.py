@@ -1,7 +1,7 @@
-"""``python -m training``: the same as the ``vs-colorize-train`` command."""
+"""``python -m vs_colorize.training``: the same as the ``vs-colorize-train`` command."""
 
 import sys
 
-from training.cli import main
+from vs_colorize.training.cli import main
 
 sys.exit(main())

@@ -10,7 +10,7 @@ Our layout (written by :func:`save_generator` / :func:`save_critic` / :func:`sav
 
 ``meta`` keys describe the weights (``step``, ``phase``, ``images_seen``, an SR model's ``crappify`` config, ...);
 they are stored as given and ignored when a model is built. Training state (optimisers, schedulers, scalers, RNG)
-never goes into a model file: it lives in a :class:`training.state.TrainState` file, which holds its models in
+never goes into a model file: it lives in a :class:`vs_colorize.training.state.TrainState` file, which holds its models in
 this same layout (:func:`model_record`). DeOldify's files are fastai ``Learner.save`` output:
 ``{'model': state_dict, 'opt': optimizer_state}`` or a bare state dict. Everything is read with
 ``weights_only=True``; the numpy scalar/array types fastai puts into optimiser states are allowed. SR files of
@@ -31,13 +31,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from training.archs import Critic, CriticConfig, GeneratorConfig, UnetGenerator, preset
-from training.archs.infer import LayoutError, infer_critic_config, infer_generator_config
-from training.archs.norms import SNConv
-from training.archs.safe_load import offending_global
-from training.archs.sr import SRConfig, SRNet
 from vs_colorize._version import __version__
 from vs_colorize.core.fileio import atomic_output, sha256_file
+from vs_colorize.training.archs import Critic, CriticConfig, GeneratorConfig, UnetGenerator, preset
+from vs_colorize.training.archs.infer import LayoutError, infer_critic_config, infer_generator_config
+from vs_colorize.training.archs.norms import SNConv
+from vs_colorize.training.archs.safe_load import offending_global
+from vs_colorize.training.archs.sr import SRConfig, SRNet
 
 GENERATOR_FORMAT = "vs-colorize/generator"
 CRITIC_FORMAT = "vs-colorize/critic"

@@ -1,4 +1,4 @@
-"""``vs-colorize-train`` / ``python -m training``: NoGAN training from the command line.
+"""``vs-colorize-train`` / ``python -m vs_colorize.training``: NoGAN training from the command line.
 
 Subcommands::
 
@@ -8,18 +8,18 @@ Subcommands::
     pretrain-critic  only critic pretraining                     (--cycle N)
     gan              only the GAN phase(s)                       (--cycle N)
     show-config      print the resolved config (JSON) of a recipe plus overrides, and exit
-    pick             the inflection picker (training.inflection) on a folder of GAN checkpoints
-    sr               microscopy super-resolution: ``sr train`` / ``sr evaluate`` (training.sr)
+    pick             the inflection picker (vs_colorize.training.inflection) on a folder of GAN checkpoints
+    sr               microscopy super-resolution: ``sr train`` / ``sr evaluate`` (vs_colorize.training.sr)
 
 Examples::
 
     vs-colorize-train nogan --recipe tiny --data DIR [--data DIR2] --out RUN_DIR [--set key=value ...]
     vs-colorize-train nogan --out RUN_DIR --resume
-    torchrun --nproc-per-node 8 -m training nogan --recipe stable --data /imagenet/train --out RUN_DIR
+    torchrun --nproc-per-node 8 -m vs_colorize.training nogan --recipe stable --data /imagenet/train --out RUN_DIR
 
 A phase subcommand on a directory that already holds a run reuses its ``config.json``.
 
-Exit codes (``training.exits``, the same as ``vs-colorize``'s): 0 done, 1 the run failed (an I/O error such
+Exit codes (``vs_colorize.training.exits``, the same as ``vs-colorize``'s): 0 done, 1 the run failed (an I/O error such
 as a full disk), 2 the command is wrong (arguments, an ``--out`` that cannot be written, an unsafe or missing
 ``--vgg-weights`` file), 3 the run to resume is unusable (its ``config.json`` cannot be read). Each failure
 is one line on stderr.
@@ -34,15 +34,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from training import inflection
-from training.archs.safe_load import UnsafeFileError, load_weights
-from training.config import TrainConfig, apply_overrides, load_config, to_dict
-from training.exits import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError, check_writable_dir
-from training.phases.context import Kind
-from training.recipes import RECIPES, get_recipe
-from training.sr import cli as sr_cli
 from vs_colorize._version import __version__
 from vs_colorize.core.cli_flags import add_common_flags, add_completion, examples, log_level
+from vs_colorize.training import inflection
+from vs_colorize.training.archs.safe_load import UnsafeFileError, load_weights
+from vs_colorize.training.config import TrainConfig, apply_overrides, load_config, to_dict
+from vs_colorize.training.exits import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    check_writable_dir,
+)
+from vs_colorize.training.phases.context import Kind
+from vs_colorize.training.recipes import RECIPES, get_recipe
+from vs_colorize.training.sr import cli as sr_cli
 
 log = logging.getLogger("training")
 
@@ -151,8 +158,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from training import dist
-    from training.phases import execute, open_run
+    from vs_colorize.training import dist
+    from vs_colorize.training.phases import execute, open_run
 
     out: Path = args.out
     saved = out / "config.json"

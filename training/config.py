@@ -1,6 +1,6 @@
 """Typed configuration of a NoGAN run: one dataclass per concern, JSON round trip and ``key=value`` overrides.
 
-A run is fully described by one :class:`TrainConfig`. Recipes (``training.recipes``) build one; the CLI applies
+A run is fully described by one :class:`TrainConfig`. Recipes (``vs_colorize.training.recipes``) build one; the CLI applies
 ``--set key=value`` overrides (dotted paths, list indices allowed: ``gen.stages.0.lr=[1e-7,1e-4]``); the resolved
 config is written as ``config.json`` into the run directory and read back by ``--resume``.
 """
@@ -25,7 +25,7 @@ NOISE_KINDS = ("none", "noisify", "gaussian")
 
 @dataclass
 class CrappifyConfig:
-    """How a colour target becomes the generator's grey input (see ``training.crappify``).
+    """How a colour target becomes the generator's grey input (see ``vs_colorize.training.crappify``).
 
     Lighting follows fastai's ``get_transforms(max_lighting=...)``: brightness ``change`` uniform in
     ``0.5·(1±max_lighting)`` and contrast ``scale`` log-uniform in ``[1-max_lighting, 1/(1-max_lighting)]``, each
@@ -100,7 +100,7 @@ class GenStage:
 class GenPretrainConfig:
     """Generator architecture and its pretraining schedule (progressive sizes).
 
-    ``arch`` is a preset of ``training.archs`` (``video``, ``stable``, ``artistic``, ``tiny``);
+    ``arch`` is a preset of ``vs_colorize.training.archs`` (``video``, ``stable``, ``artistic``, ``tiny``);
     ``pretrained_encoder`` is ``"imagenet"`` (torchvision's weights), ``"none"`` or a local ResNet state-dict file.
     ``init``, when set, is a generator checkpoint (ours, or a DeOldify ``*_gen.pth``) that the first stage starts
     from instead of a new ``arch`` network, e.g. to fine-tune a pretrained generator with noise as DeOldify's video
@@ -139,7 +139,7 @@ class CriticStage:
 
 @dataclass
 class CriticPretrainConfig:
-    """Critic architecture (keyword arguments of ``training.archs.CriticConfig``) and its pretraining.
+    """Critic architecture (keyword arguments of ``vs_colorize.training.archs.CriticConfig``) and its pretraining.
 
     The first NoGAN cycle trains a fresh critic with ``first``; later cycles continue it with ``later``.
     """

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from training.config import NOISE_KINDS, CrappifyConfig
+from vs_colorize.training.config import NOISE_KINDS, CrappifyConfig
 
 _EPS = 1e-6
 
@@ -90,7 +90,7 @@ def crappify(
 
     Args:
         rgb: the colour target as uint8.
-        cfg: strengths and probabilities (:class:`training.config.CrappifyConfig`).
+        cfg: strengths and probabilities (:class:`vs_colorize.training.config.CrappifyConfig`).
         rng: the random stream; the same seed gives the same output.
 
     Returns:

@@ -22,9 +22,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from training.archs.imagenet import imagenet_stats
-from training.config import CrappifyConfig, DataConfig
-from training.crappify import crappify
+from vs_colorize.training.archs.imagenet import imagenet_stats
+from vs_colorize.training.config import CrappifyConfig, DataConfig
+from vs_colorize.training.crappify import crappify
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Distributed training helpers (torchrun / DDP): set-up from the environment, reductions, unwrapping.
 
-Launch with ``torchrun --nproc-per-node N -m training nogan ...`` (multi-node: ``--nnodes``, ``--rdzv-endpoint``).
+Launch with ``torchrun --nproc-per-node N -m vs_colorize.training nogan ...`` (multi-node: ``--nnodes``, ``--rdzv-endpoint``).
 Without torchrun's variables everything runs as a single process. NCCL is used on CUDA, gloo on CPU.
 Only rank 0 writes files (checkpoints, images, TensorBoard); every rank sees the same batches' shards and the same
 switch decisions (losses are all-reduced before the GAN switcher looks at them).

@@ -1,4 +1,4 @@
-"""Exit codes and shared checks of the training commands (``vs-colorize-train``, ``python -m training.sr``).
+"""Exit codes and shared checks of the training commands (``vs-colorize-train``, ``python -m vs_colorize.training.sr``).
 
 The codes are vs-colorize's own (docs/cli.md): 0 done, 1 the run failed (an I/O error such as a full disk),
 2 the command is wrong (arguments, an output folder that cannot be written, an unusable weights file),

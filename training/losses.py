@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.archs.safe_load import UnsafeFileError, load_hub_weights, load_weights
-from training.config import LossConfig
+from vs_colorize.training.archs.safe_load import UnsafeFileError, load_hub_weights, load_weights
+from vs_colorize.training.config import LossConfig
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class FeatureLoss(nn.Module):
 
 
 def build_feature_loss(cfg: LossConfig) -> FeatureLoss:
-    """DeOldify's generator loss from a :class:`training.config.LossConfig`."""
+    """DeOldify's generator loss from a :class:`vs_colorize.training.config.LossConfig`."""
     features = vgg16_bn_features(cfg.vgg_weights)
     names = [layers_before_pools(features)[i] for i in FEATURE_POOLS]
     return FeatureLoss(features, names, cfg.layer_weights, cfg.pixel_weight, cfg.base)

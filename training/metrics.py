@@ -2,7 +2,7 @@
 
 All functions take RGB images in [0, 1] as torch tensors or numpy arrays, shaped ``[N, 3, H, W]`` or ``[3, H, W]``,
 on any device, and return plain Python floats. They are used by the inflection-point picker
-(:mod:`training.inflection`) and are meant for any later quality report (colorizer vs a grey baseline vs an untrained
+(:mod:`vs_colorize.training.inflection`) and are meant for any later quality report (colorizer vs a grey baseline vs an untrained
 network): a grey image, the ground truth and any network output can all be scored the same way.
 
 Formulas (documented here once; the functions refer to them):
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from training.archs.imagenet import ColorizeWrapper
+from vs_colorize.training.archs.imagenet import ColorizeWrapper
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from training.archs import UnetGenerator
+from vs_colorize.training.archs import UnetGenerator
 
 #: fastai's Adam defaults for ``Learner`` (betas (0.9, 0.99), decoupled weight decay).
 ADAM_BETAS = (0.9, 0.99)

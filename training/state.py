@@ -1,6 +1,6 @@
 """Training state: what a phase needs to continue exactly where it stopped, kept apart from model files.
 
-A :class:`TrainState` file holds the phase's models (each in the model-file layout of :mod:`training.checkpoint`),
+A :class:`TrainState` file holds the phase's models (each in the model-file layout of :mod:`vs_colorize.training.checkpoint`),
 its optimisers, schedulers and gradient scalers (``state_dict()`` each, by name), the step, every global RNG state
 and phase-specific ``extra`` (the GAN switcher's mode). Layout::
 
@@ -24,8 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.archs import Critic, UnetGenerator
-from training.checkpoint import (
+from vs_colorize._version import __version__
+from vs_colorize.core.fileio import atomic_output
+from vs_colorize.training.archs import Critic, UnetGenerator
+from vs_colorize.training.checkpoint import (
     CRITIC_FORMAT,
     GENERATOR_FORMAT,
     CheckpointError,
@@ -34,8 +36,6 @@ from training.checkpoint import (
     model_record,
     read_checkpoint,
 )
-from vs_colorize._version import __version__
-from vs_colorize.core.fileio import atomic_output
 
 STATE_FORMAT = "vs-colorize/train-state"
 STATE_VERSION = 1

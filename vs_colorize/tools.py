@@ -45,9 +45,9 @@ def _run(prog: str, module: str, extra: str, needs: Sequence[str]) -> int:
 
 def export_main() -> int:
     """``vs-colorize-export``."""
-    return _run("vs-colorize-export", "export.cli", "export", ("torch", "onnx", "onnxscript"))
+    return _run("vs-colorize-export", "vs_colorize.export.cli", "export", ("torch", "onnx", "onnxscript"))
 
 
 def train_main() -> int:
     """``vs-colorize-train``."""
-    return _run("vs-colorize-train", "training.cli", "training", ("torch", "torchvision"))
+    return _run("vs-colorize-train", "vs_colorize.training.cli", "training", ("torch", "torchvision"))

@@ -161,7 +161,7 @@ def generator(model: str) -> Any:
     import torch
     from torch import nn
 
-    from training.archs import build_generator
+    from vs_colorize.training.archs import build_generator
 
     torch.manual_seed(0)
     gen = build_generator(model)
@@ -178,8 +178,8 @@ def generator(model: str) -> Any:
 
 def onnx_artifact(model: str, settings: Settings, *, fp16: bool = False, align: int | None = None) -> Path:
     """The ONNX export of :func:`generator` ``(model)``, dynamic over every benchmarked side, cached in ``work``;
-    ``align``: with the merge zero-padded to a multiple of that many channels (:mod:`export.align`)."""
-    from export import to_onnx
+    ``align``: with the merge zero-padded to a multiple of that many channels (:mod:`vs_colorize.export.align`)."""
+    from vs_colorize.export import to_onnx
 
     lo, hi = settings.side_range
     suffix = f"-a{align}" if align else ""
@@ -197,8 +197,8 @@ def onnx_artifact(model: str, settings: Settings, *, fp16: bool = False, align: 
 
 def inference_module(model: str) -> Any:
     """The torch module the ONNX artifact is made of: spectral/weight norm baked, normalisation folded in, eval."""
-    from export.kinds import kind_spec
-    from export.prepare import prepare
+    from vs_colorize.export.kinds import kind_spec
+    from vs_colorize.export.prepare import prepare
 
     gen = generator(model)
     return prepare(gen, kind_spec("colorize", "bench", gen), func="bench")

@@ -9,7 +9,7 @@ variant runs the same network on a random grey-RGB frame of the render size:
   ``ort-cpu …/b2``, ``/b4``: the same session fed 2 or 4 frames per call (the filter's ``batch_size``).
 * GPU — ``torch-cuda`` fp32 eager at batch 1 (the DeOldify-style baseline), ``torch-cuda`` fp16 channels_last
   at batch 1 and 8, ``torch-cuda-graph`` (the fp16 forward captured in a CUDA graph, batch 1 and 8;
-  ``-aligned``: with the merge zero-padded to 264/304 channels, :mod:`export.align`), ``torch-compile``
+  ``-aligned``: with the merge zero-padded to 264/304 channels, :mod:`vs_colorize.export.align`), ``torch-compile``
   (``--compile``; compiling a big U-Net takes minutes), ``ort-cuda`` / ``ort-trt`` (onnxruntime-gpu; ``ort-cuda``
   also at batch 8, and ``ort-cuda-graph`` = CUDA graph + NHWC at batch 8), native ``trt`` (TensorRT, batch 1 and
   8, ``trt-aligned`` on the aligned export), ``mlrt-ort-cuda`` / ``mlrt-trt`` (vs-mlrt's CUDA plugins).
@@ -219,7 +219,7 @@ def _open(backend: Any, path: Path, shape: tuple[int, ...]) -> Any:
 
 def _aligned(module: Any) -> Any:
     """A copy of the prepared module with its full-resolution merge zero-padded to a multiple of 8 channels."""
-    from export.align import align_channels
+    from vs_colorize.export.align import align_channels
 
     aligned = copy.deepcopy(module)
     align_channels(aligned, 8)

@@ -117,7 +117,7 @@ def _artifact(model: str, backend: Any, settings: Settings) -> Path:
 
 def _pt2(model: str, settings: Settings) -> Path:
     """The fp16 ``torch.export`` artifact of :func:`~.common.generator` for the Torch backend, cached in ``work``."""
-    from export import to_pt2
+    from vs_colorize.export import to_pt2
 
     lo, hi = settings.side_range
     path = settings.work / f"{model}-{lo}-{hi}-fp16.pt2"

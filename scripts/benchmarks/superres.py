@@ -81,9 +81,9 @@ def run(settings: Settings, peaks: dict[str, Any]) -> list[Record]:
     """Model-only and filter records of the default SR model at 1024² (quick: 128²); GPU ones may skip."""
     import torch
 
-    from export.kinds import kind_spec
-    from export.prepare import prepare
-    from training.archs.sr import build_sr
+    from vs_colorize.export.kinds import kind_spec
+    from vs_colorize.export.prepare import prepare
+    from vs_colorize.training.archs.sr import build_sr
 
     side = QUICK_SIDE if settings.quick else SIDE
     torch.manual_seed(0)
@@ -104,7 +104,7 @@ def run(settings: Settings, peaks: dict[str, Any]) -> list[Record]:
 
 def _artifact(net: Any, settings: Settings, fmt: str) -> Path:
     """The fp32 ONNX (``fmt="onnx"``) or ``.pt2`` export of ``net`` (sides 16..1024), cached in ``work``."""
-    from export import to_onnx, to_pt2
+    from vs_colorize.export import to_onnx, to_pt2
 
     path = settings.work / f"{net.config.arch}-{DYNAMIC[0]}-{DYNAMIC[1]}-fp32.{fmt}"
     if not path.exists():
@@ -249,7 +249,7 @@ def _source(vs: Any, side: int, length: int) -> tuple[Any, str]:
         import torch
         import torch.nn.functional as F
 
-        from training.sr.data import load_sequence
+        from vs_colorize.training.sr.data import load_sequence
 
         em = torch.from_numpy(np.stack([load_sequence(f)[0] for f in files]))[:, None]
         unit = F.interpolate(em, size=(side, side), mode="bicubic", antialias=True).clamp(0, 1)[:, 0].numpy()

@@ -1,6 +1,6 @@
 """Generator-pretraining step throughput (NoGAN step 1), fp32 against mixed precision, side by side in one run.
 
-One step is what ``training.phases.gen_pretrain.run_gen_stage`` does per batch: the generator's forward on a
+One step is what ``vs_colorize.training.phases.gen_pretrain.run_gen_stage`` does per batch: the generator's forward on a
 batch of grey-RGB crops, DeOldify's feature loss (VGG16-BN features + L1) on ``pred.float()`` against the colour
 target, both under the variant's autocast, ``zero_grad(set_to_none=True)``, the (GradScaler-)scaled backward and
 the AdamW step over the three layer groups with discriminative learning rates (the 192 px stage's schedule:
@@ -132,11 +132,11 @@ def _training_step(base: Record) -> tuple[Callable[[], None], dict[str, float]]:
     """One variant's step as a closure over its model, loss, optimiser and batch; and its MACs per image."""
     import torch
 
-    from training.archs import build_generator
-    from training.config import GenPretrainConfig, GenStage, LossConfig
-    from training.device import Precision
-    from training.losses import build_feature_loss
-    from training.optim import adam, discriminative_lrs, layer_groups, optimizer_step
+    from vs_colorize.training.archs import build_generator
+    from vs_colorize.training.config import GenPretrainConfig, GenStage, LossConfig
+    from vs_colorize.training.device import Precision
+    from vs_colorize.training.losses import build_feature_loss
+    from vs_colorize.training.optim import adam, discriminative_lrs, layer_groups, optimizer_step
 
     device = torch.device("cuda" if base["backend"] == "torch-cuda" else "cpu")
     prec = Precision(

@@ -2,7 +2,7 @@
 
 Public API::
 
-    from training.archs import build_generator, build_critic, GeneratorConfig, CriticConfig, bake_norms
+    from vs_colorize.training.archs import build_generator, build_critic, GeneratorConfig, CriticConfig, bake_norms
 
 Everything is a plain ``nn.Module`` built in its constructor: no hooks, no dummy forward passes,
 nothing downloaded unless ``build_generator(..., pretrained_encoder=True)`` asks for it.

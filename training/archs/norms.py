@@ -10,7 +10,7 @@ published ``.pth`` files load with ``strict=True``:
   it only computes ``W = weight_orig / σ`` with ``σ = u · (W_mat v)``.
 * :class:`WNConv2d` keeps ``weight_g`` ``[out,1,1,1]``, ``weight_v`` (direction) and ``bias``.
 
-Both expose :meth:`effective_weight`, which :func:`training.archs.bake.bake_norms` uses to fold
+Both expose :meth:`effective_weight`, which :func:`vs_colorize.training.archs.bake.bake_norms` uses to fold
 them into plain convolutions for export.
 """
 

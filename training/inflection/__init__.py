@@ -3,10 +3,10 @@
 DeOldify's NoGAN GAN phase saves the generator every N iterations and the user picks, by eye, the last checkpoint
 before over-training shows (orange skin, colour casts, flicker). This module does it with numbers:
 
-1. :func:`~training.inflection.evaluate.evaluate_checkpoints` colourises a fixed held-out set of colour photos, fed as grey, with every checkpoint
-   and scores the outputs with :mod:`training.metrics`.
+1. :func:`~vs_colorize.training.inflection.evaluate.evaluate_checkpoints` colourises a fixed held-out set of colour photos, fed as grey, with every checkpoint
+   and scores the outputs with :mod:`vs_colorize.training.metrics`.
 2. :func:`pick_index` applies the rule below to the metric curves.
-3. :func:`pick_inflection` does both for a folder, writes a report (:mod:`training.inflection.report`) and a ``best`` link.
+3. :func:`pick_inflection` does both for a folder, writes a report (:mod:`vs_colorize.training.inflection.report`) and a ``best`` link.
 
 **The rule.** Each *signal* (a metric where lower is better, or the positive part of a signed drift) is smoothed
 over checkpoints with a running median of 3 (a single-step outlier cannot move it). For every signal, the running

@@ -11,8 +11,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.checkpoint import CheckpointError, load_generator, read_checkpoint
-from training.metrics import colour_metrics, generator_colorizer, load_holdout, noise_instability, swap_luma
+from vs_colorize.training.checkpoint import CheckpointError, load_generator, read_checkpoint
+from vs_colorize.training.metrics import (
+    colour_metrics,
+    generator_colorizer,
+    load_holdout,
+    noise_instability,
+    swap_luma,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +93,19 @@ def evaluate_checkpoints(
     """Score every checkpoint on the same held-out colour photos fed as grey.
 
     Args:
-        ckpt_paths: generator checkpoints (anything :func:`training.checkpoint.load_generator` reads).
+        ckpt_paths: generator checkpoints (anything :func:`vs_colorize.training.checkpoint.load_generator` reads).
         holdout_dir: folder of colour images (ground truth), never seen in training.
         size: square render size in pixels, a multiple of 16 in 32..1024 (default 128; DeOldify's GAN runs at 192).
         max_images: how many holdout images to use, >= 1 (default 16, first by file name).
         device: torch device string (default ``"cpu"``).
         batch_size: images per forward pass, >= 1 (default 8).
-        noise_sigma: grain of the noise-stability test, see :func:`training.metrics.noise_instability`.
+        noise_sigma: grain of the noise-stability test, see :func:`vs_colorize.training.metrics.noise_instability`.
         samples: how many of the first outputs to keep per checkpoint for the sample grid, >= 0 (default 4).
         seed: noise seed (the same grain for every checkpoint).
 
     Returns:
         One :class:`CheckpointEval` per checkpoint, ordered by training step (read from the checkpoint, else the
-        file name). Metrics are :func:`training.metrics.colour_metrics` of the luma-swapped output (what the
+        file name). Metrics are :func:`vs_colorize.training.metrics.colour_metrics` of the luma-swapped output (what the
         runtime shows) plus ``noise_instability``.
     """
     if size % 16 or not 32 <= size <= 1024:

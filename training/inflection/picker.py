@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from training.metrics import load_holdout
+from vs_colorize.training.metrics import load_holdout
 
 from .evaluate import evaluate_checkpoints, find_checkpoints
 from .report import link_best, write_report

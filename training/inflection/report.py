@@ -186,8 +186,8 @@ def write_report(
 
     Args:
         out_dir: output folder.
-        evals: per-checkpoint results in training order (:func:`training.inflection.evaluate_checkpoints`).
-        pick: the outcome of :func:`training.inflection.pick_index` on ``evals``.
+        evals: per-checkpoint results in training order (:func:`vs_colorize.training.inflection.evaluate_checkpoints`).
+        pick: the outcome of :func:`vs_colorize.training.inflection.pick_index` on ``evals``.
         signals: the signals the pick used (recorded in the JSON and drawn in the plot).
         rule: the other settings of the rule (patience, margin), recorded.
         grey: grey holdout inputs ``[N, 3, H, W]`` in [0, 1] for the sample grid (at least the first sample rows).

@@ -1,7 +1,7 @@
 """The inflection-picking rule: signals, the pick, and :func:`pick_index` over metric curves.
 
 Pure Python (no torch): the rule is unit-tested on hand-made curves. The package docstring
-(:mod:`training.inflection`) states the rule in words.
+(:mod:`vs_colorize.training.inflection`) states the rule in words.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The NoGAN pipeline: the phase plan of a run and the runner that executes (or resumes) it.
 
 Plan: ``gen.0 … gen.<S-1>`` (pretraining stages), then per cycle ``c``: ``fakes.c`` → ``critic.c`` → ``gan.c``
-(:class:`~training.phases.context.Phase` records; :data:`RUNNERS` maps each kind to its runner). Finished phases
+(:class:`~vs_colorize.training.phases.context.Phase` records; :data:`RUNNERS` maps each kind to its runner). Finished phases
 are recorded in ``progress.json``; an unfinished one resumes from its training state ``resume/<phase>.pt``.
 Every phase reads its inputs from the run directory, so each can also run on its own (CLI phase subcommands).
 """
@@ -12,15 +12,15 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from training import dist
-from training.config import TrainConfig, save_config
-from training.data import Scan, scan_images
-from training.device import Precision, select_device
-from training.phases.context import Kind, Phase, Run, RunLog
-from training.phases.critic import run_critic
-from training.phases.fakes import run_fakes
-from training.phases.gan import checkpoint_dir, run_gan
-from training.phases.gen_pretrain import run_gen_stage
+from vs_colorize.training import dist
+from vs_colorize.training.config import TrainConfig, save_config
+from vs_colorize.training.data import Scan, scan_images
+from vs_colorize.training.device import Precision, select_device
+from vs_colorize.training.phases.context import Kind, Phase, Run, RunLog
+from vs_colorize.training.phases.critic import run_critic
+from vs_colorize.training.phases.fakes import run_fakes
+from vs_colorize.training.phases.gan import checkpoint_dir, run_gan
+from vs_colorize.training.phases.gen_pretrain import run_gen_stage
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def open_run(cfg: TrainConfig, out: Path, info: dist.DistInfo) -> Run:
     """Prepare run directory ``out`` for ``cfg`` (a new run's config, or the one read from ``out/config.json``).
 
     Rank 0 writes ``config.json`` (when absent) and ``scan.json`` (scanning the data once); the other ranks wait
-    and read them. Callers decide beforehand whether ``out`` may hold a run (see ``training.cli``).
+    and read them. Callers decide beforehand whether ``out`` may hold a run (see ``vs_colorize.training.cli``).
     """
     cfg.validate()
     if not cfg.data.dirs:
@@ -89,7 +89,7 @@ def execute(
     """Run every unfinished phase of ``kinds`` (optionally only cycle ``cycle``), in plan order.
 
     A phase whose predecessors are unfinished raises ``RuntimeError`` naming them. ``pick``: a held-out image
-    folder; after each GAN phase the inflection picker (``training.inflection.pick_inflection``) chooses a checkpoint.
+    folder; after each GAN phase the inflection picker (``vs_colorize.training.inflection.pick_inflection``) chooses a checkpoint.
     """
     order = phases(run.cfg)
     for i, phase in enumerate(order):
@@ -114,7 +114,7 @@ def pick_checkpoint(run: Run, cycle: int, holdout: Path) -> Path | None:
     Returns the chosen checkpoint, or ``None`` when the picker failed (logged; the checkpoints stay for a manual
     pick and training goes on).
     """
-    from training.inflection import pick_inflection
+    from vs_colorize.training.inflection import pick_inflection
 
     out_dir = run.cycle_dir(cycle) / "pick"
     try:

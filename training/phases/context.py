@@ -7,7 +7,7 @@ Layout of a run directory::
     progress.json                 phases finished so far
     losses.jsonl                  one JSON line per optimiser step (and resume events)
     tb/                           TensorBoard scalars and image grids
-    resume/<phase>.pt             the unfinished phase's latest TrainState (training.state)
+    resume/<phase>.pt             the unfinished phase's latest TrainState (vs_colorize.training.state)
     gen_pretrain/stage<i>.pt      the generator after pretraining stage i
     gen_pretrain/generator.pt     the pretrained generator (= the last stage)
     cycle<c>/fakes/*.png          images generated for the critic; cycle<c>/fakes.json lists fakes and reals
@@ -30,11 +30,11 @@ from typing import Any, TextIO
 import torch
 from tqdm import tqdm
 
-from training import dist
-from training.config import TrainConfig
-from training.data import Scan, stable_hash
-from training.device import Precision
-from training.losses import FeatureLoss, build_feature_loss
+from vs_colorize.training import dist
+from vs_colorize.training.config import TrainConfig
+from vs_colorize.training.data import Scan, stable_hash
+from vs_colorize.training.device import Precision
+from vs_colorize.training.losses import FeatureLoss, build_feature_loss
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class Run:
         return self._feature_loss
 
     def resume_path(self, phase: Phase) -> Path:
-        """The :class:`training.state.TrainState` file of ``phase``."""
+        """The :class:`vs_colorize.training.state.TrainState` file of ``phase``."""
         return self.out / "resume" / f"{phase.name}.pt"
 
     def cycle_dir(self, cycle: int) -> Path:

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import torch
 
-from training import dist
-from training.archs import CriticConfig, build_critic
-from training.checkpoint import load_critic, save_critic
-from training.config import to_dict
-from training.data import CriticDataset
-from training.losses import AdaptiveBCE
-from training.optim import adam, optimizer_step
-from training.phases.context import Phase, Run
-from training.phases.fakes import fakes_index
-from training.phases.loop import one_cycle_loop, resume_state
+from vs_colorize.training import dist
+from vs_colorize.training.archs import CriticConfig, build_critic
+from vs_colorize.training.checkpoint import load_critic, save_critic
+from vs_colorize.training.config import to_dict
+from vs_colorize.training.data import CriticDataset
+from vs_colorize.training.losses import AdaptiveBCE
+from vs_colorize.training.optim import adam, optimizer_step
+from vs_colorize.training.phases.context import Phase, Run
+from vs_colorize.training.phases.fakes import fakes_index
+from vs_colorize.training.phases.loop import one_cycle_loop, resume_state
 
 log = logging.getLogger(__name__)
 

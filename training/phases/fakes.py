@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from training import dist
-from training.checkpoint import load_generator
-from training.crappify import luma_u8
-from training.data import centre_crop, denormalise, load_rgb, normalise, select, stable_hash
-from training.phases.context import Phase, Run
 from vs_colorize.core.fileio import write_text_atomic
+from vs_colorize.training import dist
+from vs_colorize.training.checkpoint import load_generator
+from vs_colorize.training.crappify import luma_u8
+from vs_colorize.training.data import centre_crop, denormalise, load_rgb, normalise, select, stable_hash
+from vs_colorize.training.phases.context import Phase, Run
 
 log = logging.getLogger(__name__)
 

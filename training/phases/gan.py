@@ -4,7 +4,7 @@ Faithful to fastai's ``GANLearner.from_learners`` as DeOldify uses it:
 
 * critic step: ``(BCE(critic(real), 1) + BCE(critic(G(x)), 0)) / 2`` with the generator fixed;
 * generator step: ``w0·FeatureLoss(G(x), y) + w1·BCE(critic(G(x)), 1)`` with the critic fixed;
-* :class:`~training.phases.switcher.AdaptiveSwitcher` (critic first; back to the critic after each generator step);
+* :class:`~vs_colorize.training.phases.switcher.AdaptiveSwitcher` (critic first; back to the critic after each generator step);
 * Adam betas (0, 0.9), weight decay, constant learning rate, critic lr × ``critic_lr_mult``.
 
 Both networks stay in train mode throughout (as in fastai). Generator checkpoints go to ``cycle<c>/gan/`` every
@@ -19,15 +19,15 @@ from pathlib import Path
 
 import torch
 
-from training import dist
-from training.checkpoint import load_critic, load_generator, save_critic, save_generator
-from training.data import ColorizeDataset
-from training.losses import AdaptiveBCE, critic_loss
-from training.optim import adam, optimizer_step, requires_grad
-from training.phases.context import Phase, Run
-from training.phases.critic import critic_path, gan_critic_path
-from training.phases.loop import PhaseLoop, resume_state
-from training.phases.switcher import AdaptiveSwitcher
+from vs_colorize.training import dist
+from vs_colorize.training.checkpoint import load_critic, load_generator, save_critic, save_generator
+from vs_colorize.training.data import ColorizeDataset
+from vs_colorize.training.losses import AdaptiveBCE, critic_loss
+from vs_colorize.training.optim import adam, optimizer_step, requires_grad
+from vs_colorize.training.phases.context import Phase, Run
+from vs_colorize.training.phases.critic import critic_path, gan_critic_path
+from vs_colorize.training.phases.loop import PhaseLoop, resume_state
+from vs_colorize.training.phases.switcher import AdaptiveSwitcher
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Generator pretraining (NoGAN step 1): the feature loss only, progressive crop sizes, frozen then unfrozen encoder.
 
-Each :class:`training.config.GenStage` is one ``fit_one_cycle``: stage 0 builds the generator (ImageNet encoder
+Each :class:`vs_colorize.training.config.GenStage` is one ``fit_one_cycle``: stage 0 builds the generator (ImageNet encoder
 when asked), later stages continue from the previous stage's file. The phase's training state (generator,
 optimiser, schedule, scaler, step, RNG) is saved every ``checkpoint_every`` steps.
 """
@@ -13,21 +13,21 @@ from pathlib import Path
 
 import torch
 
-from training import dist
-from training.archs import UnetGenerator, build_generator
-from training.checkpoint import load_generator, save_generator
-from training.config import to_dict
-from training.data import ColorizeDataset, StepSampler, make_loader
-from training.losses import FeatureLoss
-from training.optim import (
+from vs_colorize.training import dist
+from vs_colorize.training.archs import UnetGenerator, build_generator
+from vs_colorize.training.checkpoint import load_generator, save_generator
+from vs_colorize.training.config import to_dict
+from vs_colorize.training.data import ColorizeDataset, StepSampler, make_loader
+from vs_colorize.training.losses import FeatureLoss
+from vs_colorize.training.optim import (
     adam,
     discriminative_lrs,
     layer_groups,
     optimizer_step,
     set_encoder_frozen,
 )
-from training.phases.context import Phase, Run
-from training.phases.loop import one_cycle_loop, resume_state
+from vs_colorize.training.phases.context import Phase, Run
+from vs_colorize.training.phases.loop import one_cycle_loop, resume_state
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The shared setup and tail of the three training phases (generator pretraining, critic pretraining, GAN).
 
-A phase calls :func:`resume_state` (reads its :class:`~training.state.TrainState` once, if any, and seeds the
+A phase calls :func:`resume_state` (reads its :class:`~vs_colorize.training.state.TrainState` once, if any, and seeds the
 phase), builds its models, optimisers, schedulers and scalers, then hands them to :class:`PhaseLoop`, which
 restores a resumed state, logs the start, feeds the step-aligned data loader and a progress bar, and after every
 step (:meth:`PhaseLoop.end_step`) logs, draws image grids and writes the resume state; :meth:`PhaseLoop.finish`
@@ -16,11 +16,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from training.config import CriticStage, GenStage
-from training.data import StepSampler, denormalise, make_loader
-from training.optim import one_cycle, steps_for
-from training.phases.context import Phase, Run
-from training.state import Stateful, TrainState, seed_everything
+from vs_colorize.training.config import CriticStage, GenStage
+from vs_colorize.training.data import StepSampler, denormalise, make_loader
+from vs_colorize.training.optim import one_cycle, steps_for
+from vs_colorize.training.phases.context import Phase, Run
+from vs_colorize.training.state import Stateful, TrainState, seed_everything
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 

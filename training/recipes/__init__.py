@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from training.config import (
+from vs_colorize.training.config import (
     CrappifyConfig,
     CriticPretrainConfig,
     CriticStage,

@@ -1,4 +1,4 @@
-"""``python -m training.sr``: SR training and evaluation."""
+"""``python -m vs_colorize.training.sr``: SR training and evaluation."""
 
 import sys
 

@@ -1,7 +1,7 @@
-"""Command line for SR training and evaluation: ``python -m training.sr {train,evaluate} ...``.
+"""Command line for SR training and evaluation: ``python -m vs_colorize.training.sr {train,evaluate} ...``.
 
 ``add_arguments(parser)`` / ``run(args)`` let the project's ``vs-colorize-train`` mount it as a subcommand.
-Exit codes as ``training.exits``: an ``--out`` that cannot be written or an unsafe ``--feature-loss`` file is
+Exit codes as ``vs_colorize.training.exits``: an ``--out`` that cannot be written or an unsafe ``--feature-loss`` file is
 2, an I/O error during the run 1; each failure is one line on stderr.
 """
 
@@ -96,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
         )
         result = train(cfg)
-        logging.getLogger("training.sr").info("wrote %s in %.0f s", result["checkpoint"], result["seconds"])
+        logging.getLogger("vs_colorize.training.sr").info(
+            "wrote %s in %.0f s", result["checkpoint"], result["seconds"]
+        )
         return EXIT_OK
     from .evaluate import evaluate, markdown_table
 
@@ -114,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m training.sr``."""
-    parser = argparse.ArgumentParser(prog="python -m training.sr", description=__doc__)
+    """Entry point of ``python -m vs_colorize.training.sr``."""
+    parser = argparse.ArgumentParser(prog="python -m vs_colorize.training.sr", description=__doc__)
     add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)

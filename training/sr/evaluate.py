@@ -20,9 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.checkpoint import load_sr, meta_of, read_checkpoint, sr_from_record, sr_record
 from vs_colorize.core.fileio import write_text_atomic
 from vs_colorize.tiling import run_tiled
+from vs_colorize.training.checkpoint import load_sr, meta_of, read_checkpoint, sr_from_record, sr_record
 
 from ..archs.sr import SRNet
 from .crappify import SRCrappifyConfig, crappify_stack

@@ -4,7 +4,7 @@
 crappifications of the same 3-frame tuple and ``T`` the HR target. The third term penalises outputs that depend
 on the particular noise draw, which is what makes a movie flicker frame to frame.
 
-With a feature loss (``training.losses.FeatureLoss``, DeOldify's VGG16-BN perceptual loss), the two fit terms
+With a feature loss (``vs_colorize.training.losses.FeatureLoss``, DeOldify's VGG16-BN perceptual loss), the two fit terms
 compare VGG features of the grey frames (replicated to RGB and ImageNet-normalised) as well as pixels; the
 consistency term stays a pixel loss.
 """
@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from training.archs.imagenet import imagenet_stats
-from training.losses import BASE_LOSSES, FeatureLoss, base_loss
+from vs_colorize.training.archs.imagenet import imagenet_stats
+from vs_colorize.training.losses import BASE_LOSSES, FeatureLoss, base_loss
 
 
 class StabilityLoss(nn.Module):
     """``L(Y₁,T) + L(Y₂,T) + λ·L(Y₁,Y₂)``.
 
     Args:
-        base: the pixel loss ``L`` by name (``training.losses.BASE_LOSSES``: ``"l1"`` default, ``"mse"``, …).
+        base: the pixel loss ``L`` by name (``vs_colorize.training.losses.BASE_LOSSES``: ``"l1"`` default, ``"mse"``, …).
         stability: ``λ`` >= 0 (default 1.0; 0 trains on both copies without the consistency term).
         feature: optional perceptual loss for the two fit terms (see the module docstring).
     """

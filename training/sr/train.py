@@ -1,7 +1,7 @@
 """Training of the SR model on crappified 3-frame tuples with the stability loss (PSSR recipe, short form).
 
 :func:`train` runs Adam with a cosine-decayed learning rate for ``steps`` steps on random crops, logs the loss
-parts, and writes ``<out>/checkpoint.pt`` (the model-file layout of :mod:`training.checkpoint`, every network's)
+parts, and writes ``<out>/checkpoint.pt`` (the model-file layout of :mod:`vs_colorize.training.checkpoint`, every network's)
 and ``<out>/config.json`` (the resolved :class:`SRTrainConfig`).
 """
 
@@ -19,16 +19,16 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from training.archs.sr import SRConfig, build_sr
-from training.checkpoint import save_sr
-from training.optim import optimizer_step
 from vs_colorize.core.fileio import write_text_atomic
+from vs_colorize.training.archs.sr import SRConfig, build_sr
+from vs_colorize.training.checkpoint import save_sr
+from vs_colorize.training.optim import optimizer_step
 
 from .crappify import SRCrappifyConfig
 from .data import TripletDataset, load_sequence
 from .loss import StabilityLoss
 
-log = logging.getLogger("training.sr")
+log = logging.getLogger("vs_colorize.training.sr")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,8 +118,8 @@ def train(cfg: SRTrainConfig) -> dict[str, Any]:
     model = build_sr(cfg.model).train()
     feature = None
     if cfg.feature_loss is not None:
-        from training.config import LossConfig
-        from training.losses import build_feature_loss
+        from vs_colorize.training.config import LossConfig
+        from vs_colorize.training.losses import build_feature_loss
 
         feature = build_feature_loss(LossConfig(vgg_weights=cfg.feature_loss, base=cfg.loss))
     criterion = StabilityLoss(cfg.loss, cfg.stability, feature)

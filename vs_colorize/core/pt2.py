@@ -104,7 +104,9 @@ def safe_pt2_bytes(path: str | os.PathLike[str], *, func: str, arg: str = "model
         raise FileNotFoundError(f"{where} does not exist")
 
     def refuse(why: str) -> Pt2Error:
-        return Pt2Error(f"{where} is refused: {why}; only plain torch.export programs (export.to_pt2) load")
+        return Pt2Error(
+            f"{where} is refused: {why}; only plain torch.export programs (vs_colorize.export.to_pt2) load"
+        )
 
     try:
         with zipfile.ZipFile(path) as src:
