@@ -80,6 +80,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=0,
         help="average chroma over 2N+1 frames, 0..7 (default 0)",
     )
+    m.add_argument(
+        "--temporal-mode",
+        choices=("average", "mc"),
+        default="average",
+        help="average = plain mean over the radius; mc = motion-compensated (MVTools) first",
+    )
+    m.add_argument(
+        "--keyframes",
+        metavar="DIR",
+        help="colour pictures named by frame number (000120.png): their colour is kept and carried along",
+    )
     e = c.add_argument_group("encoding")
     e.add_argument(
         "--codec",
@@ -166,14 +177,22 @@ def run(args: argparse.Namespace) -> int:
         log.info("colorize: %d of %d images exist; rendering the rest", len(plan.existing), len(plan.files))
     check_first_frame(clip[start], "colorize", src)
     audio_from, window = _audio(info.audio_streams, src, clip, start, stop, settings, plan.image)
-    if (start, stop) != (0, clip.num_frames):
-        clip = clip[start:stop]
     try:
         streams = {} if args.streams is None else {"num_streams": args.streams}
         backend = get_backend(args.backend, func="colorize", model_format=model_format(args.model), **streams)
+        # the whole input is colorized and then trimmed: keyframes and smoothing see past --frames' edges
         colored = colorize(
-            clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
+            clip,
+            args.model,
+            args.render_factor,
+            backend,
+            fit=args.fit,
+            temporal_radius=args.temporal_radius,
+            temporal_mode=args.temporal_mode,
+            keyframes=args.keyframes,
         )
+        if (start, stop) != (0, clip.num_frames):
+            colored = colored[start:stop]
         colored = prepare_clip(colored, plan, settings)
         if audio_from is not None:
             check_audio(audio_from, container_of(plan.path))
