@@ -75,6 +75,34 @@ def test_propagation_stops_at_a_cut(tint: Path) -> None:
     assert err(keyed.get_frame(3), model.get_frame(3)) > 1.0  # before the cut it does carry
 
 
+def _marked_cut(clip: vs.VideoNode, at: int) -> vs.VideoNode:
+    """``clip`` with a cut marked (source props) between ``at - 1`` and ``at``; the picture runs on."""
+    head = core.std.SetFrameProps(clip[at - 1], _SceneChangeNext=1)
+    tail = core.std.SetFrameProps(clip[at], _SceneChangePrev=1)
+    return clip[: at - 1] + head + tail + clip[at + 1 :]
+
+
+def test_propagation_stops_at_a_marked_cut(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
+    # the picture goes on across the cut, so only our cut marks (not MVTools' own scene check) stop it
+    rgb, src = scene
+    cut = _marked_cut(src, 4)
+    model = colorize(cut, tint, render_factor=4)
+    keyed = colorize(cut, tint, render_factor=4, keyframes={2: rgb[2]})
+    for n in range(4, 8):
+        np.testing.assert_array_equal(
+            mv.chroma(keyed.get_frame(n)), mv.chroma(model.get_frame(n)), f"frame {n}"
+        )
+    assert err(keyed.get_frame(3), model.get_frame(3)) > 1.0
+
+
+def test_mc_smoothing_resets_at_a_marked_cut(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
+    _, src = scene
+    both = colorize(_marked_cut(src, 4), tint, render_factor=4, temporal_radius=2, temporal_mode="mc")
+    alone = colorize(src[4:], tint, render_factor=4, temporal_radius=2, temporal_mode="mc")
+    for n in range(4):
+        np.testing.assert_array_equal(mv.chroma(both.get_frame(4 + n)), mv.chroma(alone.get_frame(n)))
+
+
 def test_keyframe_of_another_size_is_resized(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
     rgb, src = scene
     big = core.resize.Bicubic(rgb[2], 128, 96)
@@ -175,7 +203,8 @@ def test_luma_bit_identical_in_new_modes(tint: Path, fmt: int) -> None:
     src = core.resize.Point(
         yuv if info.color_family == vs.YUV else yuv.std.ShufflePlanes(0, vs.GRAY), format=fmt
     )
-    out = colorize(src, tint, render_factor=4, temporal_radius=1, temporal_mode="mc", keyframes={1: rgb[1]})
+    brighter = core.std.Expr(rgb[1], "x 6 +")  # a keyframe graded differently: its luma must not leak in
+    out = colorize(src, tint, render_factor=4, temporal_radius=1, temporal_mode="mc", keyframes={1: brighter})
     for n in range(4):
         np.testing.assert_array_equal(np.asarray(out.get_frame(n)[0]), np.asarray(src.get_frame(n)[0]))
 
