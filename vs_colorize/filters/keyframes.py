@@ -7,8 +7,8 @@ gets the keyframe's chroma moved from ``k`` to ``n`` along vectors that MVTools 
 between the two frames' source luma (``delta = n - k``), from the nearest keyframe before and the one
 after. Each carries a confidence per pixel:
 
-* the compensation's own block rejection: a block whose luma SAD exceeds ``motion.THSAD`` (occlusion,
-  uncovered background, a failed match) or a frame pair MVTools judges a scene change gets 0;
+* the compensation's own block rejection: a block whose luma SAD exceeds ``motion.THSAD_KEYFRAMES``
+  (occlusion, uncovered background, a failed match) gets 0 (blocks overlap, so the edges are soft);
 * the distance: ``1 - |n - k| / (reach + 1)``.
 
 The output chroma is ``(m·model + p·prev + q·next) / (m + p + q)`` with ``m = (1 - p)(1 - q)``:
@@ -144,7 +144,9 @@ def propagate(
 
     def moved_from(d: int) -> vs.VideoNode:
         if d not in moved:
-            moved[d] = motion.compensate(carried, carried_super, motion.vectors(analysis, search, d))
+            moved[d] = motion.compensate(
+                carried, carried_super, motion.vectors(analysis, search, d), thsad=motion.THSAD_KEYFRAMES
+            )
         return moved[d]
 
     def blend(dp: int, dn: int) -> vs.VideoNode:
