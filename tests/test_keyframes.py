@@ -264,3 +264,30 @@ def test_cli_missing_keyframes_folder(
     err = capsys.readouterr().err
     assert "colorize: keyframes folder" in err and "nope' does not exist" in err, err
     assert not out.exists()
+
+
+def test_uncovered_area_falls_back_to_the_model(tint: Path) -> None:
+    # a noisy patch appears from frame 1 on: the keyframe (frame 0) has no colour for it, so its blocks fail
+    # the SAD check and keep the model's chroma, while the panning background still gets the keyframe's
+    rgb = mv.colour_motion(length=4)
+    noise = np.random.default_rng(3).integers(0, 256, (3, 16, 16), dtype=np.uint8)
+
+    def paste(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        if n:
+            for p in range(3):
+                np.asarray(out[p])[16:32, 24:40] = noise[p]
+        return out
+
+    rgb = rgb.std.ModifyFrame(rgb, paste)
+    src = mv.grey(rgb)
+    model = colorize(src, tint, render_factor=4).get_frame(3)
+    keyed = colorize(src, tint, render_factor=4, keyframes={0: rgb[0]}).get_frame(3)
+    inner = (slice(None), slice(10, 14), slice(14, 18))  # chroma samples well inside the patch
+    assert np.abs(mv.chroma(keyed)[inner] - mv.chroma(model)[inner]).max() <= 1
+    truth = mv.to_yuv(rgb).get_frame(3)
+    outside = (slice(None), slice(0, 6), slice(None))
+    assert (
+        np.abs(mv.chroma(keyed) - mv.chroma(truth))[outside].mean()
+        < 0.5 * np.abs(mv.chroma(model) - mv.chroma(truth))[outside].mean()
+    )
