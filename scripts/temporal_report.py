@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name][mode] = score(out, truth_c, moving, kf, key_c)
             log.info("%s %s: %s", name, mode, {k: round(v, 2) for k, v in results[name][mode].items()})
     if args.cost_size:
-        results["cost"] = cost(args)
+        results[f"{args.cost_size} cost"] = cost(args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "temporal.json").write_text(json.dumps(results, indent=1) + "\n")
     (args.out / "temporal.md").write_text(table(results, args) + "\n")
