@@ -291,3 +291,27 @@ def test_uncovered_area_falls_back_to_the_model(tint: Path) -> None:
         np.abs(mv.chroma(keyed) - mv.chroma(truth))[outside].mean()
         < 0.5 * np.abs(mv.chroma(model) - mv.chroma(truth))[outside].mean()
     )
+
+
+def test_cli_chunk_sees_keyframes_outside_it(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], tmp_path: Path
+) -> None:
+    from vs_colorize.io.image import encode_image
+
+    rgb, src = scene
+    video = _grey_video(tmp_path / "in.mkv", src)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "000001.png").write_bytes(encode_image(rgb.get_frame(1), "png"))
+    args = ["colorize", str(video), "--model", str(tint), "--render-factor", "4", "--codec", "ffv1", "-q"]
+    whole, chunk = tmp_path / "whole.mkv", tmp_path / "chunk.mkv"
+    assert main([args[0], args[1], str(whole), *args[2:], "--keyframes", str(keys)]) == 0
+    assert main([args[0], args[1], str(chunk), *args[2:], "--keyframes", str(keys), "--frames", "2:5"]) == 0
+    a, b = (core.bs.VideoSource(str(p), cachemode=0) for p in (whole, chunk))
+    assert b.num_frames == 3
+    for n in range(3):
+        np.testing.assert_array_equal(mv.chroma(a.get_frame(2 + n)), mv.chroma(b.get_frame(n)))
+    plain = tmp_path / "plain.mkv"
+    assert main([args[0], args[1], str(plain), *args[2:], "--frames", "2:5"]) == 0
+    c = core.bs.VideoSource(str(plain), cachemode=0)
+    assert np.abs(mv.chroma(b.get_frame(0)) - mv.chroma(c.get_frame(0))).mean() > 1.0  # keyframe 1 reached it
