@@ -315,3 +315,16 @@ def test_cli_chunk_sees_keyframes_outside_it(
     assert main([args[0], args[1], str(plain), *args[2:], "--frames", "2:5"]) == 0
     c = core.bs.VideoSource(str(plain), cachemode=0)
     assert np.abs(mv.chroma(b.get_frame(0)) - mv.chroma(c.get_frame(0))).mean() > 1.0  # keyframe 1 reached it
+
+
+def test_rgb_source_keyframe(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
+    # an RGB grey source: at the keyframe the output is the keyframe's colour with the source's luminance,
+    # i.e. the keyframe itself within rounding (their luminance agrees)
+    rgb, src = scene
+    grey_rgb = core.resize.Point(src, format=vs.RGB24, matrix_in=1)
+    out = colorize(grey_rgb, tint, render_factor=4, keyframes={2: rgb[2]}).get_frame(2)
+    want = rgb.get_frame(2)
+    diff = [np.abs(np.asarray(out[p], dtype=int) - np.asarray(want[p], dtype=int)) for p in range(3)]
+    assert max(d.mean() for d in diff) < 0.5 and max(d.max() for d in diff) <= 1
+    model = colorize(grey_rgb, tint, render_factor=4).get_frame(2)
+    assert np.abs(np.asarray(model[0], dtype=int) - np.asarray(want[0], dtype=int)).mean() > 20
