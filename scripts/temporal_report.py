@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         results[name] = {}
         for mode, (kw, kf) in modes.items():
-            out = colorize(src, "demo", args.render_factor, backend, **kw)  # type: ignore[arg-type]
+            out = colorize(src, "demo", args.render_factor, backend, **kw)
             results[name][mode] = score(out, truth_c, moving, kf, key_c)
             log.info("%s %s: %s", name, mode, {k: round(v, 2) for k, v in results[name][mode].items()})
     if args.cost_size:
@@ -195,7 +195,7 @@ def cost(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     for mode, kw in modes.items():
         runs = []
         for _ in range(2):  # best of two: the machine is shared
-            node = colorize(src, "demo", 21, backend, **kw)  # type: ignore[arg-type]
+            node = colorize(src, "demo", 21, backend, **kw)
             start = time.process_time()
             for _ in node.frames():
                 pass
