@@ -117,6 +117,17 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="average chroma over 2N+1 frames, 0..7 (default 0)",
     )
+    m.add_argument(
+        "--temporal-mode",
+        choices=("average", "mc"),
+        default="average",
+        help="average = plain mean over the radius; mc = motion-compensated (MVTools) first",
+    )
+    m.add_argument(
+        "--keyframes",
+        metavar="DIR",
+        help="colour pictures named by frame number (000120.png): their colour is kept and carried along",
+    )
     e = parser.add_argument_group("encoding")
     e.add_argument(
         "--codec",
@@ -204,15 +215,23 @@ def run(args: argparse.Namespace) -> int:
         log.info("colorize: %d of %d images exist; rendering the rest", len(plan.existing), len(plan.files))
     check_first_frame(clip[start], "colorize", src)
     audio_from, window = _audio(info.audio_streams, src, clip, start, stop, settings, plan.image)
-    if (start, stop) != (0, clip.num_frames):
-        clip = clip[start:stop]
     try:
         backend = get_backend(
             args.backend, func="colorize", model_format=model_format(args.model), **backend_overrides(args)
         )
+        # the whole input is colorized and then trimmed: keyframes and smoothing see past --frames' edges
         colored = colorize(
-            clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
+            clip,
+            args.model,
+            args.render_factor,
+            backend,
+            fit=args.fit,
+            temporal_radius=args.temporal_radius,
+            temporal_mode=args.temporal_mode,
+            keyframes=args.keyframes,
         )
+        if (start, stop) != (0, clip.num_frames):
+            colored = colored[start:stop]
         colored = prepare_clip(colored, plan, settings)
         if audio_from is not None:
             check_audio(audio_from, container_of(plan.path))
@@ -270,15 +289,22 @@ def _run_stdout(
         if fmt != "y4m"
         else (None, (Fraction(0), None))
     )
-    if (start, stop) != (0, clip.num_frames):
-        clip = clip[start:stop]
     try:
         backend = get_backend(
             args.backend, func="colorize", model_format=model_format(args.model), **backend_overrides(args)
         )
         colored = colorize(
-            clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
+            clip,
+            args.model,
+            args.render_factor,
+            backend,
+            fit=args.fit,
+            temporal_radius=args.temporal_radius,
+            temporal_mode=args.temporal_mode,
+            keyframes=args.keyframes,
         )
+        if (start, stop) != (0, clip.num_frames):  # trimmed after colorizing, as for files
+            colored = colored[start:stop]
         if fmt != "y4m":
             colored = prepare_clip(colored, stream_plan(fmt), settings)
     except (vs.Error, ValueError) as exc:

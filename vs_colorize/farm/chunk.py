@@ -208,6 +208,7 @@ def render_chunk(
         backend,
         fit=settings["fit"],
         temporal_radius=settings["temporal_radius"],
+        temporal_mode=settings.get("temporal_mode", "average"),
         scene_threshold=settings["scene_threshold"],
     )
     trimmed = colored[chunk.start - chunk.lo : chunk.stop - chunk.lo]  # drop the overlap

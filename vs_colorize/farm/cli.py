@@ -105,6 +105,11 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"--streams must be >= 1, got {args.streams}")
         if args.threads < 0:
             raise ValueError(f"--threads must be >= 0, got {args.threads}")
+        if getattr(args, "keyframes", None):
+            raise ValueError(
+                "farm: --keyframes carries colour up to keyframe_reach frames across chunk boundaries, which "
+                "chunks cannot see; colorize keyframed shots with `vs-colorize colorize`"
+            )
     except ValueError as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
     return {
@@ -115,6 +120,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "batch": args.batch,
         "fit": args.fit,
         "temporal_radius": args.temporal_radius,
+        "temporal_mode": args.temporal_mode,
         "scene_threshold": planning.SCENE_THRESHOLD,
         "codec": enc.codec,
         "crf": enc.crf,

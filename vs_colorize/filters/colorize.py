@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import vapoursynth as vs
@@ -17,7 +18,8 @@ from .. import color_props
 from ..backends import Backend, get_backend
 from ..checks import check_choice, check_clip, check_float, check_int, error
 from ..models import ResolvedModel, model_format, resolve_model
-from . import scene_smoothing
+from . import motion, scene_smoothing
+from .keyframes import KeyframeSpec, load_keyframes, propagate
 
 log = logging.getLogger("vs_colorize")
 core = vs.core
@@ -91,6 +93,9 @@ def colorize(
     *,
     fit: str = "stretch",
     temporal_radius: int = 0,
+    temporal_mode: str = "average",
+    keyframes: KeyframeSpec | None = None,
+    keyframe_reach: int = 30,
     scene_threshold: float = 0.1,
     matrix: int | None = None,
     range_in: int | None = None,
@@ -121,6 +126,18 @@ def colorize(
             model; needs a model with dynamic input size). Stretch gives colour casts on tall frames.
         temporal_radius: 0..7. 0 (default) = per frame, exactly like DeOldify. N > 0 averages the
             model's chroma over 2N+1 frames at render size, never across a scene cut.
+        temporal_mode: ``"average"`` (plain mean of the 2N+1 renders) or ``"mc"`` (motion-compensated:
+            each neighbour's chroma is moved onto the frame along vectors searched on the model-input
+            grey by MVTools before averaging; blocks whose compensation fails keep the frame's own
+            chroma). Needs the ``vapoursynth-mvtools`` package.
+        keyframes: colour pictures for given frames: a mapping frame number → image path, RGB clip
+            (its first frame) or RGB ``VideoFrame``, or a folder of images named by frame number
+            (``000120.png``). At a keyframe the output chroma is the picture's (resized to the frame
+            if needed); between keyframes of one scene it is carried along the motion of the source
+            luma and blended with the model's chroma by confidence (see ``docs/temporal.md``). A
+            keyframe whose luma does not match its frame is logged as a warning. Needs MVTools.
+        keyframe_reach: 1..120; how many frames a keyframe's colour is carried before and after it
+            (its weight falls linearly to zero over that distance).
         scene_threshold: 0..1; mean absolute luma difference (at render size) that marks a cut, used
             when the source has no ``_SceneChangePrev``/``_SceneChangeNext`` props.
         matrix: YUV/GRAY: matrix coefficients (``vs.MatrixCoefficients`` value) assumed where
@@ -144,6 +161,11 @@ def colorize(
     rf = check_int(render_factor, FUNC, "render_factor", 4, 64)
     check_choice(fit, FUNC, "fit", ("stretch", "pad"))
     radius = check_int(temporal_radius, FUNC, "temporal_radius", 0, 7)
+    check_choice(temporal_mode, FUNC, "temporal_mode", ("average", "mc"))
+    reach = check_int(keyframe_reach, FUNC, "keyframe_reach", 1, 120)
+    if (temporal_mode == "mc" and radius) or keyframes is not None:
+        motion.require(FUNC)
+    pictures = load_keyframes(keyframes, clip.num_frames) if keyframes is not None else {}
     threshold = check_float(scene_threshold, FUNC, "scene_threshold", 0.0, 1.0)
     if subsampling is not None:
         check_choice(subsampling, FUNC, "subsampling", ("420", "444"))
@@ -192,12 +214,16 @@ def colorize(
     if fit == "pad":
         render = render.std.Crop(geo.left, geo.right, geo.top, geo.bottom)
     render = core.std.Limiter(render, 0.0, 1.0)
-    render = scene_smoothing.smooth(render, grey, radius=radius, threshold=threshold)
+    render = scene_smoothing.smooth(render, grey, radius=radius, threshold=threshold, mode=temporal_mode)
+    cuts = scene_smoothing.mark_scene_changes(grey, grey, threshold=threshold) if pictures else None
+
+    def with_keys(yuv: vs.VideoNode) -> vs.VideoNode:
+        return propagate(yuv, luma, src, pictures, cuts, reach=reach, matrix=default) if cuts else yuv
 
     if family == vs.RGB:
-        out = _merge_rgb(src, work, render, out_format, default)
+        out = _merge_rgb(src, work, render, out_format, default, with_keys)
     else:
-        out = _merge_yuv(src, render, out_format)
+        out = with_keys(_merge_yuv(src, render, out_format))
     log.info("%s: model %s at %dx%d on %s", FUNC, resolved.name, geo.model_w, geo.model_h, runtime)
     return core.std.SetFrameProps(
         out, VSColorizeModel=resolved.name, VSColorizeBackend=runtime, VSColorizeRenderFactor=rf
@@ -227,11 +253,16 @@ def _merge_yuv(src: vs.VideoNode, render: vs.VideoNode, out_format: vs.VideoForm
 
 
 def _merge_rgb(
-    src: vs.VideoNode, work: vs.VideoNode, render: vs.VideoNode, out_format: vs.VideoFormat, matrix: int
+    src: vs.VideoNode,
+    work: vs.VideoNode,
+    render: vs.VideoNode,
+    out_format: vs.VideoFormat,
+    matrix: int,
+    with_keys: Callable[[vs.VideoNode], vs.VideoNode],
 ) -> vs.VideoNode:
     """Working-space Y + the render's chroma, back to the source RGB format at the source's range."""
     chroma = core.resize.Bilinear(render, src.width, src.height, format=vs.YUV444PS, matrix=matrix)
-    merged = core.std.ShufflePlanes([work, chroma, chroma], [0, 1, 2], vs.YUV)
+    merged = with_keys(core.std.ShufflePlanes([work, chroma, chroma], [0, 1, 2], vs.YUV))
     if matrix in color_props.MATRIX_KRB:  # scale out-of-gamut chroma down rather than clip (clipping moves Y)
         merged = color_props.fit_gamut(merged, matrix)
     return color_props.select_by_props(

@@ -1,6 +1,8 @@
 """Optional temporal chroma smoothing with scene-cut resets.
 
-The model's render (RGBS at render size) is averaged over ``2·radius+1`` frames with
+Two modes at the same radius: ``"average"`` (plain) and ``"mc"`` (motion-compensated).
+
+Plain average: the model's render (RGBS at render size) is averaged over ``2·radius+1`` frames with
 ``std.AverageFrames(scenechange=True)``, which never averages across a frame marked with
 ``_SceneChangePrev`` / ``_SceneChangeNext``. RGB → YUV is linear in float, so averaging the render
 averages its chroma exactly; its luma is discarded afterwards anyway (the source luma is kept).
@@ -8,11 +10,19 @@ averages its chroma exactly; its luma is discarded afterwards anyway (the source
 Scene cuts come from the source when it already carries those props (e.g. from ``misc.SCDetect``);
 otherwise they are computed here: the mean absolute difference of the model-input grey between a
 frame and the previous one (``std.PlaneStats``) above ``threshold`` marks a cut.
+
+Motion-compensated: vectors are searched on the model-input grey (MVTools, see ``motion``) and each
+neighbour's chroma (BT.709, 16 bit) is moved onto the current frame before the chroma is averaged.
+Blocks whose compensation fails (luma SAD above ``motion.THSAD``) are the current frame's own chroma, and
+a neighbour beyond a cut (same marks as above) is replaced by the current frame. The render's own luma
+is kept per frame (it is discarded later anyway: only chroma reaches the output).
 """
 
 from __future__ import annotations
 
 import vapoursynth as vs
+
+from . import motion
 
 core = vs.core
 
@@ -40,9 +50,51 @@ def mark_scene_changes(render: vs.VideoNode, grey: vs.VideoNode, *, threshold: f
     return render.std.ModifyFrame([render, stats, nxt], mark)
 
 
-def smooth(render: vs.VideoNode, grey: vs.VideoNode, *, radius: int, threshold: float) -> vs.VideoNode:
+def shift(clip: vs.VideoNode, d: int) -> vs.VideoNode:
+    """``clip`` moved by ``d`` frames: frame ``n`` of the result is ``clip[n + d]``, clamped at the ends."""
+    if d == 0 or clip.num_frames == 1:
+        return clip
+    d = max(-(clip.num_frames - 1), min(clip.num_frames - 1, d))
+    if d > 0:
+        return clip[d:] + clip[-1] * d
+    return clip[0] * -d + clip[:d]
+
+
+def cut_between(flags: list[vs.VideoFrame], d: int) -> bool:
+    """Whether a cut lies between frame ``n`` and ``n + d``, given the marked frames ``n-R .. n+R``."""
+    r = len(flags) // 2
+    span = range(r + 1, r + d + 1) if d > 0 else range(r + d + 1, r + 1)
+    return any(flags[i].props.get("_SceneChangePrev", 0) for i in span)
+
+
+def smooth(
+    render: vs.VideoNode, grey: vs.VideoNode, *, radius: int, threshold: float, mode: str = "average"
+) -> vs.VideoNode:
     """Average ``render`` over ``2·radius+1`` frames, reset at scene cuts (``radius=0``: unchanged)."""
     if radius == 0:
         return render
     marked = mark_scene_changes(render, grey, threshold=threshold)
-    return core.std.AverageFrames(marked, weights=[1.0] * (2 * radius + 1), scenechange=True)
+    if mode == "average":
+        return core.std.AverageFrames(marked, weights=[1.0] * (2 * radius + 1), scenechange=True)
+    return _smooth_mc(render, grey, marked, radius)
+
+
+def _smooth_mc(render: vs.VideoNode, grey: vs.VideoNode, marked: vs.VideoNode, radius: int) -> vs.VideoNode:
+    yuv = core.resize.Point(render, format=vs.YUV444PS, matrix=vs.MATRIX_BT709)
+    work = motion.to16(core.std.ShufflePlanes([grey, yuv, yuv], [0, 1, 2], vs.YUV))
+    search = motion.Search.for_size(render.width, render.height)
+    analysis = motion.super_clip(work, search)
+    comp_super = motion.super_clip(work, search, levels=1)
+    window = [shift(marked, d) for d in range(-radius, radius + 1)]
+    members = [work]
+    for d in (*range(-radius, 0), *range(1, radius + 1)):
+        moved = motion.compensate(work, comp_super, motion.vectors(analysis, search, d))
+
+        def gate(n: int, f: list[vs.VideoFrame], d: int = d) -> vs.VideoFrame:
+            return (f[1] if cut_between(f[2:], d) else f[0]).copy()
+
+        members.append(core.std.ModifyFrame(moved, [moved, work, *window], gate))
+    mean = core.std.AverageFrames(members, weights=[1.0] * len(members))
+    chroma = core.resize.Point(mean, format=vs.YUV444PS, range_in=1, range=1)
+    merged = core.std.ShufflePlanes([yuv, chroma, chroma], [0, 1, 2], vs.YUV)
+    return core.resize.Point(merged, format=vs.RGBS, matrix_in=vs.MATRIX_BT709)

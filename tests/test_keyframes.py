@@ -1,0 +1,330 @@
+"""Keyframe colour propagation and motion-compensated smoothing: chroma, cuts, errors, luma, determinism."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import av
+import moving as mv
+import numpy as np
+import onnx_models as om
+import pytest
+import vapoursynth as vs
+
+from vs_colorize import colorize
+from vs_colorize.backends import ORT
+from vs_colorize.cli import EXIT_USAGE, main
+
+core = vs.core
+SCALE, BIAS = (1.0, 0.6, 0.3), (0.1, 0.05, 0.0)
+
+
+@pytest.fixture(scope="module")
+def tint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return om.tint(tmp_path_factory.mktemp("m") / "tint.onnx", SCALE, BIAS)
+
+
+@pytest.fixture(scope="module")
+def scene() -> tuple[vs.VideoNode, vs.VideoNode]:
+    rgb = mv.colour_motion(length=8)
+    return rgb, mv.grey(rgb)
+
+
+def err(a: vs.VideoFrame, b: vs.VideoFrame) -> float:
+    return float(np.abs(mv.chroma(a) - mv.chroma(b)).mean())
+
+
+def test_keyframe_chroma_is_the_keyframes(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
+    rgb, src = scene
+    truth = mv.to_yuv(rgb)
+    out = colorize(src, tint, render_factor=4, keyframes={3: rgb[3]})
+    f = out.get_frame(3)
+    np.testing.assert_array_equal(mv.chroma(f), mv.chroma(truth.get_frame(3)))
+    np.testing.assert_array_equal(np.asarray(f[0]), np.asarray(src.get_frame(3)[0]))
+
+
+def test_keyframe_colour_is_carried_along_the_motion(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]
+) -> None:
+    rgb, src = scene
+    truth = mv.to_yuv(rgb)
+    model = colorize(src, tint, render_factor=4)
+    keyed = colorize(src, tint, render_factor=4, keyframes={0: rgb[0], 7: rgb[7]})
+    for n in (2, 4, 5):
+        t = truth.get_frame(n)
+        assert err(keyed.get_frame(n), t) < 0.4 * err(model.get_frame(n), t), f"frame {n}"
+    # the motion matters: the keyframe's chroma left where it was is much worse than carried
+    still = colorize(src, tint, render_factor=4, keyframes={0: rgb[0]})
+    unmoved = mv.chroma(truth.get_frame(0))
+    assert (
+        err(still.get_frame(2), truth.get_frame(2))
+        < 0.5 * np.abs(unmoved - mv.chroma(truth.get_frame(2))).mean()
+    )
+
+
+def test_propagation_stops_at_a_cut(tint: Path) -> None:
+    a_rgb, b_rgb = mv.colour_motion(length=5, seed=1), mv.colour_motion(length=5, seed=2, step=(-2, 1))
+    src = mv.grey(a_rgb) + mv.grey(b_rgb)
+    model = colorize(src, tint, render_factor=4)
+    keyed = colorize(src, tint, render_factor=4, keyframes={4: a_rgb[4]})
+    for n in range(5, 10):
+        np.testing.assert_array_equal(
+            mv.chroma(keyed.get_frame(n)), mv.chroma(model.get_frame(n)), f"frame {n}"
+        )
+    assert err(keyed.get_frame(3), model.get_frame(3)) > 1.0  # before the cut it does carry
+
+
+def _marked_cut(clip: vs.VideoNode, at: int) -> vs.VideoNode:
+    """``clip`` with a cut marked (source props) between ``at - 1`` and ``at``; the picture runs on."""
+    head = core.std.SetFrameProps(clip[at - 1], _SceneChangeNext=1)
+    tail = core.std.SetFrameProps(clip[at], _SceneChangePrev=1)
+    return clip[: at - 1] + head + tail + clip[at + 1 :]
+
+
+def test_propagation_stops_at_a_marked_cut(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
+    # the picture goes on across the cut, so only our cut marks (not MVTools' own scene check) stop it
+    rgb, src = scene
+    cut = _marked_cut(src, 4)
+    model = colorize(cut, tint, render_factor=4)
+    keyed = colorize(cut, tint, render_factor=4, keyframes={2: rgb[2]})
+    for n in range(4, 8):
+        np.testing.assert_array_equal(
+            mv.chroma(keyed.get_frame(n)), mv.chroma(model.get_frame(n)), f"frame {n}"
+        )
+    assert err(keyed.get_frame(3), model.get_frame(3)) > 1.0
+
+
+def test_mc_smoothing_resets_at_a_marked_cut(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
+    _, src = scene
+    both = colorize(_marked_cut(src, 4), tint, render_factor=4, temporal_radius=2, temporal_mode="mc")
+    alone = colorize(src[4:], tint, render_factor=4, temporal_radius=2, temporal_mode="mc")
+    for n in range(4):
+        np.testing.assert_array_equal(mv.chroma(both.get_frame(4 + n)), mv.chroma(alone.get_frame(n)))
+
+
+def test_keyframe_of_another_size_is_resized(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
+    rgb, src = scene
+    big = core.resize.Bicubic(rgb[2], 128, 96)
+    out = colorize(src, tint, render_factor=4, keyframes={2: big})
+    assert (out.width, out.height) == (64, 48)
+    assert err(out.get_frame(2), mv.to_yuv(rgb).get_frame(2)) < 2.0
+
+
+def test_wrong_frame_keyframe_is_reported(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], caplog: pytest.LogCaptureFixture
+) -> None:
+    rgb, src = scene
+    other = mv.colour_motion(seed=7)
+    with caplog.at_level(logging.WARNING, logger="vs_colorize"):
+        colorize(src, tint, render_factor=4, keyframes={2: rgb[2], 5: other[5]})
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "keyframe 5 does not match frame 5" in warnings[0], warnings
+
+
+def test_keyframe_folder(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], tmp_path: Path) -> None:
+    from vs_colorize.io.image import encode_image
+
+    rgb, src = scene
+    (tmp_path / "00003.png").write_bytes(encode_image(rgb.get_frame(3), "png"))
+    (tmp_path / "notes.txt").write_text("not a keyframe")
+    out = colorize(src, tint, render_factor=4, keyframes=tmp_path)
+    np.testing.assert_array_equal(mv.chroma(out.get_frame(3)), mv.chroma(mv.to_yuv(rgb).get_frame(3)))
+
+
+def test_keyframe_errors(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], tmp_path: Path) -> None:
+    rgb, src = scene
+    with pytest.raises(vs.Error, match=r"colorize: keyframes folder '.*nowhere' does not exist"):
+        colorize(src, tint, render_factor=4, keyframes=tmp_path / "nowhere")
+    with pytest.raises(
+        vs.Error, match=r"colorize: keyframes folder .* holds no images named by frame number"
+    ):
+        colorize(src, tint, render_factor=4, keyframes=tmp_path)
+    with pytest.raises(vs.Error, match=r"colorize: keyframes: frame number 8 is not in 0\.\.7"):
+        colorize(src, tint, render_factor=4, keyframes={8: rgb[0]})
+    with pytest.raises(vs.Error, match=r"colorize: keyframes: the picture for frame 1 is Gray8"):
+        colorize(src, tint, render_factor=4, keyframes={1: src.std.ShufflePlanes(0, vs.GRAY)})
+    with pytest.raises(vs.Error, match=r"colorize: temporal_mode must be one of"):
+        colorize(src, tint, render_factor=4, temporal_mode="motion")
+
+
+def test_mc_smoothing_follows_the_motion(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
+    _, src = scene
+    # the tint model's chroma is a function of the pixel's own luma: a motion-aligned mean stays close to
+    # the per-frame render, a plain mean over a panning texture smears it
+    per_frame = colorize(src, tint, render_factor=4)
+    plain = colorize(src, tint, render_factor=4, temporal_radius=2)
+    mc = colorize(src, tint, render_factor=4, temporal_radius=2, temporal_mode="mc")
+    for n in (3, 4):
+        ref = per_frame.get_frame(n)
+        assert err(mc.get_frame(n), ref) < 0.5 * err(plain.get_frame(n), ref), f"frame {n}"
+
+
+def test_mc_smoothing_resets_at_cuts(tint: Path) -> None:
+    a, b = mv.grey(mv.colour_motion(length=5, seed=1)), mv.grey(mv.colour_motion(length=5, seed=2))
+    both = colorize(a + b, tint, render_factor=4, temporal_radius=2, temporal_mode="mc")
+    alone = colorize(b, tint, render_factor=4, temporal_radius=2, temporal_mode="mc")
+    for n in range(5):
+        np.testing.assert_array_equal(mv.chroma(both.get_frame(5 + n)), mv.chroma(alone.get_frame(n)))
+
+
+def planes(frame: vs.VideoFrame) -> list[np.ndarray]:
+    return [np.array(frame[p]) for p in range(frame.format.num_planes)]
+
+
+def test_streams_and_threads_identical(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
+    rgb, src = scene
+    kw = {"temporal_radius": 1, "temporal_mode": "mc", "keyframes": {0: rgb[0], 6: rgb[6]}}
+    reference = [planes(f) for f in colorize(src, tint, 4, ORT(num_streams=1), **kw).frames()]
+    old = core.num_threads
+    try:
+        for threads in (1, 4):
+            core.num_threads = threads
+            for streams in (1, 3):
+                out = colorize(src, tint, 4, ORT(num_streams=streams), **kw)
+                for ref, f in zip(reference, out.frames(), strict=True):
+                    for x, y in zip(ref, planes(f), strict=True):
+                        np.testing.assert_array_equal(x, y)
+    finally:
+        core.num_threads = old
+
+
+FORMATS = [
+    vs.YUV420P8, vs.YUV422P10, vs.YUV444P16, vs.YUV420PH, vs.YUV444PS, vs.YUV410P8, vs.YUV411P8,
+    vs.GRAY8, vs.GRAY10, vs.GRAY16, vs.GRAYH, vs.GRAYS,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: core.get_video_format(f).name)
+def test_luma_bit_identical_in_new_modes(tint: Path, fmt: int) -> None:
+    rgb = mv.colour_motion(length=4)
+    yuv = mv.to_yuv(rgb, vs.YUV444PS)
+    info = core.get_video_format(fmt)
+    src = core.resize.Point(
+        yuv if info.color_family == vs.YUV else yuv.std.ShufflePlanes(0, vs.GRAY), format=fmt
+    )
+    brighter = core.std.Expr(rgb[1], "x 6 +")  # a keyframe graded differently: its luma must not leak in
+    out = colorize(src, tint, render_factor=4, temporal_radius=1, temporal_mode="mc", keyframes={1: brighter})
+    for n in range(4):
+        np.testing.assert_array_equal(np.asarray(out.get_frame(n)[0]), np.asarray(src.get_frame(n)[0]))
+
+
+@pytest.mark.parametrize("fmt", [vs.RGB24, vs.RGB48, vs.RGBS], ids=lambda f: core.get_video_format(f).name)
+def test_rgb_luma_within_rounding_in_new_modes(tint: Path, fmt: int) -> None:
+    rgb = mv.colour_motion(length=4)
+    src = core.resize.Point(mv.grey(rgb), format=fmt, matrix_in=1)
+    out = colorize(src, tint, render_factor=4, temporal_radius=1, temporal_mode="mc", keyframes={1: rgb[1]})
+    step = 1.0 / ((1 << 8) - 1) if fmt == vs.RGB24 else 1.0 / 65535
+    for n in range(4):
+        a, b = (core.resize.Point(c, format=vs.YUV444PS, matrix=1).get_frame(n) for c in (src, out))
+        assert np.abs(np.asarray(a[0]) - np.asarray(b[0])).max() <= 1.5 * step + 1e-6
+
+
+def _grey_video(path: Path, clip: vs.VideoNode) -> Path:
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("ffv1", rate=10)
+        s.width, s.height, s.pix_fmt = clip.width, clip.height, "yuv420p"
+        for f in clip.frames():
+            planes = [np.asarray(f[p]) for p in range(3)]
+            stacked = np.concatenate(
+                [planes[0], planes[1].reshape(-1, clip.width), planes[2].reshape(-1, clip.width)]
+            )
+            out.mux(s.encode(av.VideoFrame.from_ndarray(stacked, format="yuv420p")))
+        out.mux(s.encode(None))
+    return path
+
+
+def test_cli_keyframes(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], tmp_path: Path) -> None:
+    from vs_colorize.io.image import encode_image
+
+    rgb, src = scene
+    video = _grey_video(tmp_path / "in.mkv", src)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "2.png").write_bytes(encode_image(rgb.get_frame(2), "png"))
+    out = tmp_path / "out.mkv"
+    args = ["colorize", str(video), str(out), "--model", str(tint), "--render-factor", "4", "--codec", "ffv1"]
+    assert (
+        main([*args, "--keyframes", str(keys), "--temporal-radius", "1", "--temporal-mode", "mc", "-q"]) == 0
+    )
+    got = core.bs.VideoSource(str(out), cachemode=0)
+    frame = got.get_frame(2)
+    props = frame.props
+    want = core.resize.Bicubic(rgb[2], format=vs.YUV420P8, matrix=props["_Matrix"], range=props["_Range"])
+    assert np.abs(mv.chroma(frame) - mv.chroma(want.get_frame(0))).max() <= 1
+
+
+def test_cli_missing_keyframes_folder(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    video = _grey_video(tmp_path / "in.mkv", scene[1][:2])
+    out = tmp_path / "out.mkv"
+    args = ["colorize", str(video), str(out), "--model", str(tint), "--render-factor", "4"]
+    assert main([*args, "--keyframes", str(tmp_path / "nope")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "colorize: keyframes folder" in err and "nope' does not exist" in err, err
+    assert not out.exists()
+
+
+def test_uncovered_area_falls_back_to_the_model(tint: Path) -> None:
+    # a noisy patch appears from frame 1 on: the keyframe (frame 0) has no colour for it, so its blocks fail
+    # the SAD check and keep the model's chroma, while the panning background still gets the keyframe's
+    rgb = mv.colour_motion(length=4)
+    noise = np.random.default_rng(3).integers(0, 256, (3, 16, 16), dtype=np.uint8)
+
+    def paste(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        if n:
+            for p in range(3):
+                np.asarray(out[p])[16:32, 24:40] = noise[p]
+        return out
+
+    rgb = rgb.std.ModifyFrame(rgb, paste)
+    src = mv.grey(rgb)
+    model = colorize(src, tint, render_factor=4).get_frame(3)
+    keyed = colorize(src, tint, render_factor=4, keyframes={0: rgb[0]}).get_frame(3)
+    inner = (slice(None), slice(10, 14), slice(14, 18))  # chroma samples well inside the patch
+    assert np.abs(mv.chroma(keyed)[inner] - mv.chroma(model)[inner]).max() <= 1
+    truth = mv.to_yuv(rgb).get_frame(3)
+    outside = (slice(None), slice(0, 6), slice(None))
+    assert (
+        np.abs(mv.chroma(keyed) - mv.chroma(truth))[outside].mean()
+        < 0.5 * np.abs(mv.chroma(model) - mv.chroma(truth))[outside].mean()
+    )
+
+
+def test_cli_chunk_sees_keyframes_outside_it(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], tmp_path: Path
+) -> None:
+    from vs_colorize.io.image import encode_image
+
+    rgb, src = scene
+    video = _grey_video(tmp_path / "in.mkv", src)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "000001.png").write_bytes(encode_image(rgb.get_frame(1), "png"))
+    args = ["colorize", str(video), "--model", str(tint), "--render-factor", "4", "--codec", "ffv1", "-q"]
+    whole, chunk = tmp_path / "whole.mkv", tmp_path / "chunk.mkv"
+    assert main([args[0], args[1], str(whole), *args[2:], "--keyframes", str(keys)]) == 0
+    assert main([args[0], args[1], str(chunk), *args[2:], "--keyframes", str(keys), "--frames", "2:5"]) == 0
+    a, b = (core.bs.VideoSource(str(p), cachemode=0) for p in (whole, chunk))
+    assert b.num_frames == 3
+    for n in range(3):
+        np.testing.assert_array_equal(mv.chroma(a.get_frame(2 + n)), mv.chroma(b.get_frame(n)))
+    plain = tmp_path / "plain.mkv"
+    assert main([args[0], args[1], str(plain), *args[2:], "--frames", "2:5"]) == 0
+    c = core.bs.VideoSource(str(plain), cachemode=0)
+    assert np.abs(mv.chroma(b.get_frame(0)) - mv.chroma(c.get_frame(0))).mean() > 1.0  # keyframe 1 reached it
+
+
+def test_rgb_source_keyframe(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
+    # an RGB grey source: at the keyframe the output is the keyframe's colour with the source's luminance,
+    # i.e. the keyframe itself within rounding (their luminance agrees)
+    rgb, src = scene
+    grey_rgb = core.resize.Point(src, format=vs.RGB24, matrix_in=1)
+    out = colorize(grey_rgb, tint, render_factor=4, keyframes={2: rgb[2]}).get_frame(2)
+    want = rgb.get_frame(2)
+    diff = [np.abs(np.asarray(out[p], dtype=int) - np.asarray(want[p], dtype=int)) for p in range(3)]
+    assert max(d.mean() for d in diff) < 0.5 and max(d.max() for d in diff) <= 1
+    model = colorize(grey_rgb, tint, render_factor=4).get_frame(2)
+    assert np.abs(np.asarray(model[0], dtype=int) - np.asarray(want[0], dtype=int)).mean() > 20
