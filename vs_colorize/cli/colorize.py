@@ -17,6 +17,7 @@ from ..io.outputs import OutputError, same_file
 from ..io.pyav_source import DAMAGED
 from ..io.render import pending_frames, plan_output, prepare_clip, write_output
 from ..io.source import SOURCES, SourceError, input_files, open_source, probe
+from ..io.still import sequence_numbers
 from ..models import model_format
 from ..progress import Progress
 from .common import add_run_flags, check_first_frame, refuse_existing
@@ -97,6 +98,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     e.add_argument("--preset", metavar="P", help="x264/x265 preset (default medium)")
     e.add_argument(
+        "--depth",
+        choices=("8", "10", "12", "16", "half", "float"),
+        help="image output depth (default: the input's own; PNG 8/16, TIFF 8/16/float, DPX 8-16, EXR half/float)",
+    )
+    e.add_argument(
         "--encoder",
         choices=ENCODERS,
         default="auto",
@@ -146,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         clip = open_source(src, source=args.source, allow_damaged=args.allow_damaged)
         info = probe(src)
+        numbers = sequence_numbers(src)  # an image sequence's outputs keep its frame numbers
     except (FileNotFoundError, SourceError) as exc:
         raise CliError(EXIT_INPUT, str(exc)) from None
     if args.threads:
@@ -153,7 +160,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         start, stop = parse_frames(args.frames, clip.num_frames) if args.frames else (0, clip.num_frames)
         plan = plan_output(
-            out, frames=stop - start, first=start, encoder=args.encoder, inputs=input_files(src)
+            out,
+            frames=stop - start,
+            first=start,
+            numbers=numbers[start:stop] if numbers else None,
+            encoder=args.encoder,
+            inputs=input_files(src),
+            depth=args.depth,
         )
     except (ValueError, OutputError) as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
