@@ -5,6 +5,7 @@ luma kept; ``--skip-existing`` resumes a sequence. Real CLI, real PyAV encoders,
 
 from __future__ import annotations
 
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import av
 import numpy as np
 import pytest
 import tifffile
+from test_vspipe import BIN, SCRIPT, vspipe_env  # noqa: F401 (fixture)
 
 from vs_colorize.cli import EXIT_INPUT, EXIT_OK, main
 from vs_colorize.io.source import open_source
@@ -197,3 +199,18 @@ def test_every_intermediate_works_without_pix_fmt(tmp_path: Path, codec: str) ->
         profile = {"prores422": "HQ", "prores4444": "4444", "dnxhr_hq": "DNXHR HQ"}.get(codec)
         if profile is not None:
             assert (stream.profile or "").upper().startswith(profile), stream.profile
+
+
+def test_the_vapoursynth_script_reads_a_dpx_sequence(
+    tmp_path: Path,
+    vspipe_env: dict[str, str],  # noqa: F811 (fixture)
+) -> None:
+    write_sequence(tmp_path, "dpx", "10", 1023, range(1001, 1004))
+    src = tmp_path / "scan_%06d.dpx"  # vspipe runs the script in its own folder: an absolute path
+    cmd = [str(BIN / "vspipe"), str(SCRIPT), "-a", f"src={src}", "-a", "model=demo", "-"]
+    done = subprocess.run(cmd, env=vspipe_env, cwd=tmp_path, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert len(done.stdout) == 3 * W * H * 3 * 2  # three RGB30 frames, 16-bit words
+    gbr = np.frombuffer(done.stdout, np.uint16)[: W * H * 3].reshape(3, H, W)  # vspipe writes G, B, R
+    rgb = np.moveaxis(gbr[[2, 0, 1]], 0, -1).astype(float)
+    assert np.abs(bt709_luma(rgb) - grey(1001, 1023)).max() <= 1.5
