@@ -3,7 +3,8 @@
 The container comes from the output's extension (``.mkv``/``.mp4``/``.mov``; ``.png``/``.tif`` for
 stills, see :mod:`.image`). Colour is tagged from the clip's frame props (``_Matrix``, ``_Primaries``,
 ``_Transfer``, ``_Range``) on the encoder, the field order from ``_FieldBased``, frame rate and frame
-count are kept, and the input's audio
+count are kept, the first frame's ``Timecode`` and ``Reel`` props become the stream's timecode and reel
+name (a tmcd track in MOV/MP4, tags in Matroska), and the input's audio
 streams are copied packet for packet (:mod:`.audio`). The ``ffmpeg`` binary path lives in :mod:`.ffmpeg`.
 """
 
@@ -285,6 +286,9 @@ def encode_pyav(
                 ctx.sample_aspect_ratio = sar
             ctx.field_order = field_order(first)  # stored by Matroska/MOV: interlaced output stays flagged
             ctx.thread_count = settings.threads
+            for key, prop in (("timecode", "Timecode"), ("reel_name", "Reel")):
+                if prop in first.props:  # MOV/MP4: a tmcd track; Matroska: a stream tag
+                    stream.metadata[key] = str(first.props[prop])
             ctx.options = settings.codec_options()
             copier = (
                 AudioCopier(audio_from, container, audio_window) if settings.audio and audio_from else None

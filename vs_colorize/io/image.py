@@ -30,6 +30,7 @@ import tifffile
 import vapoursynth as vs
 
 from ..color_props import MATRIX_KRB, default_matrix, fit_gamut
+from .dpx import with_header
 
 IMAGE_OUTPUTS: dict[str, str] = {
     ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".dpx": "dpx", ".exr": "exr",
@@ -40,6 +41,8 @@ DEPTHS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 #: Frame prop a reader sets on pictures stored as 16-bit float (EXR half): half stays half.
 HALF_PROP = "SourceHalf"
+#: Frame props carried into outputs: SMPTE timecode (``HH:MM:SS:FF``), reel/tape name, DPX transfer code.
+TIMECODE_PROP, REEL_PROP, TRANSFER_PROP = "Timecode", "Reel", "DpxTransfer"
 #: (codec, bits, gray) → (packed input format, encoder pixel format) of the PyAV-encoded integer images.
 _PIX: dict[tuple[str, int, bool], tuple[str, str]] = {
     ("png", 8, False): ("rgb24", "rgb24"), ("png", 16, False): ("rgb48le", "rgb48be"),
@@ -172,10 +175,13 @@ def _planar(frame: vs.VideoFrame, pix: str) -> av.VideoFrame:
     return img
 
 
-def encode_image(frame: vs.VideoFrame, codec: str, *, half: bool = False) -> bytes:
+def encode_image(
+    frame: vs.VideoFrame, codec: str, *, half: bool = False, rate: Fraction | None = None
+) -> bytes:
     """One RGB/GRAY VS frame (from :func:`to_image_clip`) as PNG, TIFF, DPX or EXR file bytes.
 
-    ``half``: a float frame goes into EXR as 16-bit half floats (else 32-bit floats)."""
+    ``half``: a float frame goes into EXR as 16-bit half floats (else 32-bit floats). A DPX gets the
+    frame's ``Timecode`` and ``DpxTransfer`` props and ``rate`` in its header (:mod:`.dpx`)."""
     gray = frame.format.color_family == vs.GRAY
     bits = frame.format.bits_per_sample
     if frame.format.sample_type == vs.FLOAT and codec == "tiff":
@@ -199,4 +205,13 @@ def encode_image(frame: vs.VideoFrame, codec: str, *, half: bool = False) -> byt
     ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = frame.width, frame.height, enc_fmt, Fraction(1, 1)
     ctx.options = options
     img.pts = 0
-    return b"".join(bytes(p) for p in [*ctx.encode(img), *ctx.encode(None)])
+    data = b"".join(bytes(p) for p in [*ctx.encode(img), *ctx.encode(None)])
+    if codec != "dpx":
+        return data
+    tc, transfer = frame.props.get(TIMECODE_PROP), frame.props.get(TRANSFER_PROP)
+    return with_header(
+        data,
+        timecode=str(tc) if tc is not None else None,
+        rate=rate,
+        transfer=int(transfer) if transfer is not None else None,  # type: ignore[call-overload]
+    )

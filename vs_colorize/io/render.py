@@ -185,9 +185,11 @@ def write_output(
             return write_tiff_pages(clip.frames(close=True), tmp, progress)
     if plan.image:
         todo = pending_frames(plan, clip.num_frames, skip_existing=skip_existing)
+        rate = Fraction(clip.fps) if clip.fps.numerator else None
         fileio.clean_stale_parts(*plan.files)  # once for the sequence, not once per image
         for k, frame in enumerate(_select(clip, todo).frames(close=True)):
-            data = encode_image(frame, plan.encoder, half=bool(frame.props.get(HALF_PROP, 0)))
+            half = bool(frame.props.get(HALF_PROP, 0))
+            data = encode_image(frame, plan.encoder, half=half, rate=rate)
             with fileio.atomic_output(plan.files[todo[k]], overwrite=overwrite, clean=False) as tmp:
                 tmp.write_bytes(data)
             if progress is not None:

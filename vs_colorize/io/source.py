@@ -21,6 +21,7 @@ from ..core import cache
 from .integrity import find_damage
 from .pyav_source import SourceError, pyav_source
 from .still import IMAGE_EXTENSIONS, is_sequence, still_pages, still_source
+from .timecode import stamp_timecode
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,21 @@ class MediaInfo:
     container: str
     alpha: bool = False  # the video stream's pixel format carries alpha
     transfer: int = 2  # H.273 transfer characteristics of the video stream (16 PQ, 18 HLG)
+    timecode: str | None = None  # SMPTE timecode of the first frame (tmcd track, stream or file tag)
+    reel: str | None = None  # reel/tape name where the container holds one
+
+
+def container_timecode(container: av.container.InputContainer) -> tuple[str | None, str | None]:
+    """The first frame's timecode and the reel name a film's streams or container state (None when
+    absent): MOV/MP4 tmcd tracks, Matroska stream tags, MXF and MPEG-TS/GOP timecodes."""
+    found: dict[str, str] = {}
+    sources = [s.metadata for s in container.streams] + [container.metadata]
+    for meta in sources:
+        for key, value in meta.items():
+            low = key.lower()
+            if low in ("timecode", "reel_name") and low not in found and value:
+                found[low] = value
+    return found.get("timecode"), found.get("reel_name")
 
 
 def is_image(path: str | os.PathLike[str]) -> bool:
@@ -80,7 +96,10 @@ def probe(path: str | os.PathLike[str], *, func: str = "probe") -> MediaInfo:
             raise SourceError(f"{func}: {os.fspath(p)!r} has no video stream")
         video = container.streams.video[0]
         fmt = video.codec_context.format
+        timecode, reel = container_timecode(container)
         return MediaInfo(
+            timecode=timecode,
+            reel=reel,
             path=p,
             audio_streams=len(container.streams.audio),
             container=container.format.name,
@@ -144,6 +163,8 @@ def open_source(
     ``source``: ``"auto"`` (default) uses BestSource (``core.bs``) when installed and PyAV otherwise;
     ``"bestsource"`` or ``"pyav"`` force one. Still images, multi-page TIFFs and image sequences
     (``%d`` pattern, glob or folder) always use :func:`.still.still_source` (one frame per picture).
+    A film's timecode and reel name (:func:`container_timecode`) become every frame's ``Timecode``
+    (counted on from the first) and ``Reel`` props; a DPX sequence's frames carry their headers' own.
     A film is checked against what its container promises (:mod:`.integrity`): a damaged one raises
     :class:`SourceError` naming the missing ranges, unless ``allow_damaged``, which logs them and
     returns the frames that decode (the PyAV reader then decodes the whole file first).
@@ -184,4 +205,6 @@ def open_source(
             clip.num_frames,
         )
     warn_about(clip, info)
+    if info.timecode is not None:
+        clip = stamp_timecode(clip, info.timecode, info.reel, func="open_source")
     return clip

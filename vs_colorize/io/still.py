@@ -25,6 +25,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -32,8 +33,9 @@ import numpy as np
 import tifffile
 import vapoursynth as vs
 
+from . import dpx
 from .formats import JPEG_FORMATS, vs_format_of
-from .image import HALF_PROP
+from .image import HALF_PROP, TIMECODE_PROP, TRANSFER_PROP
 from .pyav_source import DAMAGED, SourceError, _target_pix_fmt
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 )
 #: Frame prop holding a sequence frame's own file number.
 SEQ_FRAME_PROP = "SeqFrameNumber"
-#: Frame rate given to sequences and multi-page TIFFs (FFmpeg's image2 default).
+#: Frame rate given to sequences and multi-page TIFFs without one in their header (FFmpeg's image2 default).
 STILL_FPS = 25
 _PATTERN = re.compile(r"%(0?)(\d*)d")
 _GLOB = re.compile(r"[*?\[]")
@@ -58,7 +60,7 @@ class Picture:
 
     planes: tuple[np.ndarray, ...]  # VS plane order, 2-D each
     format: tuple[int, int, int, int, int]  # (color_family, sample_type, bits, ssw, ssh)
-    props: dict[str, int]
+    props: dict[str, int | str]
     alpha: bool = False
 
 
@@ -133,9 +135,9 @@ def _numbered(p: Path, func: str) -> dict[int, Path]:
     return dict(sorted(next(iter(series.values())).items()))
 
 
-def _av_props(frame: av.VideoFrame, family: int) -> dict[str, int]:
+def _av_props(frame: av.VideoFrame, family: int) -> dict[str, int | str]:
     """Range and colour tags of a decoded still: grey/RGB full, JPEG full BT.601, other YUV as tagged."""
-    props: dict[str, int] = {"_FieldBased": 0}
+    props: dict[str, int | str] = {"_FieldBased": 0}
     tagged = {1: 0, 2: 1}.get(int(frame.color_range))
     if family in (vs.GRAY, vs.RGB) or frame.format.name in JPEG_FORMATS:
         props["_Range"] = 1
@@ -169,6 +171,8 @@ def read_av(path: Path) -> Picture:
     props = _av_props(frame, family)
     if "f16" in frame.format.name:
         props[HALF_PROP] = 1  # EXR half: written back as half
+    if path.suffix.lower() == ".dpx":
+        props.update(_dpx_props(path))
     if frame.format.name != pix:
         frame = frame.reformat(format=pix)
     dtype = np.float32 if sample_type == vs.FLOAT else np.uint8 if bits == 8 else np.uint16
@@ -181,6 +185,38 @@ def read_av(path: Path) -> Picture:
         rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)
         planes.append(rows[:h, :w].copy())
     return Picture(planes=tuple(planes), format=fmt, props=props, alpha=alpha)
+
+
+#: DPX transfer codes with an H.273 counterpart (``_Transfer``): linear, BT.709.
+_DPX_H273 = {2: 8, 6: 1}
+
+
+def _dpx_props(path: Path) -> dict[str, int | str]:
+    """Timecode and transfer characteristic from a DPX header (``Timecode``, ``DpxTransfer``, ``_Transfer``)."""
+    try:
+        head = dpx.read_header(path)
+    except (ValueError, OSError, IndexError):
+        return {}
+    props: dict[str, int | str] = {}
+    if head.timecode is not None:
+        props[TIMECODE_PROP] = head.timecode
+    if head.transfer is not None:
+        props[TRANSFER_PROP] = head.transfer
+        if head.transfer in _DPX_H273:
+            props["_Transfer"] = _DPX_H273[head.transfer]
+    return props
+
+
+def sequence_rate(path: Path) -> Fraction:
+    """The frame rate a picture's header states (DPX), else :data:`STILL_FPS`."""
+    if path.suffix.lower() == ".dpx":
+        try:
+            rate = dpx.read_header(path).frame_rate
+        except (ValueError, OSError, IndexError):
+            rate = None
+        if rate is not None:
+            return rate
+    return Fraction(STILL_FPS)
 
 
 def read_tiff(path: Path, page: int) -> Picture:
@@ -353,8 +389,15 @@ def still_source(
     fmt = core.query_video_format(*first.format)
     if first.alpha:
         log.warning("still_source: %s has an alpha channel; it is dropped (the output is opaque)", path)
+    rate = sequence_rate(pages[0].path)
     blank = core.std.BlankClip(
-        format=fmt.id, width=width, height=height, length=len(pages), fpsnum=STILL_FPS, fpsden=1, keep=True
+        format=fmt.id,
+        width=width,
+        height=height,
+        length=len(pages),
+        fpsnum=rate.numerator,
+        fpsden=rate.denominator,
+        keep=True,
     )
     cache: dict[int, Picture] = {0: first}
     lock = threading.Lock()
