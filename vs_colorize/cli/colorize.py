@@ -18,6 +18,7 @@ from ..io.pyav_source import DAMAGED
 from ..io.render import pending_frames, plan_output, prepare_clip, write_output
 from ..io.source import SOURCES, SourceError, input_files, open_source, probe
 from ..io.still import sequence_numbers
+from ..io.transfer import TRANSFERS, from_model, resolve_transfer, to_model
 from ..models import model_format
 from ..progress import Progress
 from .common import add_run_flags, check_first_frame, refuse_existing
@@ -80,6 +81,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         default=0,
         help="average chroma over 2N+1 frames, 0..7 (default 0)",
+    )
+    m.add_argument(
+        "--transfer-in",
+        choices=TRANSFERS,
+        default="auto",
+        help="how the input is encoded: auto (from metadata), srgb, bt709, linear (EXR), log (Cineon DPX);"
+        " the model sees sRGB and the output keeps the input's encoding",
     )
     e = c.add_argument_group("encoding")
     e.add_argument(
@@ -184,9 +192,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         streams = {} if args.streams is None else {"num_streams": args.streams}
         backend = get_backend(args.backend, func="colorize", model_format=model_format(args.model), **streams)
+        transfer = resolve_transfer(clip, args.transfer_in, func="colorize")
         colored = colorize(
-            clip, args.model, args.render_factor, backend, fit=args.fit, temporal_radius=args.temporal_radius
+            to_model(clip, transfer),
+            args.model,
+            args.render_factor,
+            backend,
+            fit=args.fit,
+            temporal_radius=args.temporal_radius,
         )
+        colored = from_model(colored, transfer, clip)
         colored = prepare_clip(colored, plan, settings)
         if audio_from is not None:
             check_audio(audio_from, container_of(plan.path))
