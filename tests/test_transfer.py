@@ -10,18 +10,13 @@ import numpy as np
 import pytest
 import tifffile
 import vapoursynth as vs
-from test_scan_sequences import grey, read_rgb, write_picture
+from test_scan_sequences import grey, read_rgb, srgb_encode, write_picture
 
 from vs_colorize.cli import EXIT_OK, main
 from vs_colorize.io.dpx import with_header
 from vs_colorize.io.transfer import from_model, resolve_transfer, to_model
 
 B = 10 ** ((95 - 685) * 0.002 / 0.6)  # Cineon black offset
-
-
-def srgb_encode(lin: np.ndarray) -> np.ndarray:
-    lin = np.maximum(lin, 0)
-    return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
 
 
 def srgb_decode(v: np.ndarray) -> np.ndarray:
