@@ -203,6 +203,22 @@ def test_every_intermediate_works_without_pix_fmt(tmp_path: Path, codec: str) ->
         frames = list(c.decode(stream))
         assert stream.codec_context.pix_fmt == want
     assert len(frames) == 3
+    first = frames[0]
+    bits = 8 if want == "yuv422p" else 10
+    y = np.frombuffer(first.planes[0], np.uint16 if bits > 8 else np.uint8)
+    y = y.reshape(first.planes[0].height, -1)[: first.height, : first.width].astype(float)
+    src = bt709_luma(np.dstack([grey(5, 1023, *size)] * 3)) / 1023
+    limited = codec.startswith(("prores", "dnxhr"))  # they hold no range flag: limited, always
+    assert (first.color_range == 1) == limited
+    if want.endswith("12le"):  # ProRes 4444 decoded at 12 bits
+        y, bits = y / 4, 10
+    expect = (16 + 219 * src) * (1 << (bits - 8)) if limited else src * ((1 << bits) - 1)
+    err = np.abs(y - expect)
+    if codec.startswith("x26"):  # lossy at their default quality: the levels, fitted over the picture
+        slope, offset = np.polyfit(expect.ravel(), y.ravel(), 1)
+        assert abs(slope - 1) < 0.02 and abs(offset) < 8 and err.mean() <= 4, f"{codec}: luma or range off"
+    else:
+        assert err.max() <= (1 if codec == "ffv1" else 3 if bits == 8 else 6), f"{codec}: luma or range off"
     if codec.startswith(("prores", "dnxhr")):
         profile = {"prores422": "HQ", "prores4444": "4444", "dnxhr_hq": "DNXHR HQ"}.get(codec)
         if profile is not None:

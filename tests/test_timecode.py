@@ -3,6 +3,7 @@ the round trip DPX sequence → MOV/MKV → DPX that an NLE would see (same time
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import av
 import pytest
 from test_scan_sequences import write_sequence
 
-from vs_colorize.cli import EXIT_OK, main
+from vs_colorize.cli import EXIT_INPUT, EXIT_OK, main
 from vs_colorize.io.dpx import read_header, with_header
 from vs_colorize.io.timecode import from_frames, offset, to_frames
 
@@ -93,3 +94,42 @@ def test_dpx_sequence_keeps_its_headers(tmp_path: Path) -> None:
         "00:00:00:01",
     ]
     assert {(h.frame_rate, h.transfer, h.bits) for h in heads.values()} == {(FILM, 6, 10)}
+
+
+def test_probe_reports_a_sequence_and_a_film(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    dpx_scan(tmp_path / "scan", 1001, "01:00:00:23")
+    (tmp_path / "scan" / "scan_001003.dpx").unlink()
+    assert main(["probe", str(tmp_path / "scan" / "scan_%06d.dpx"), "--json"]) == EXIT_OK
+    seq = json.loads(capsys.readouterr().out)
+    assert (seq["kind"], seq["first_frame"], seq["last_frame"], seq["missing_frames"]) == (
+        "sequence",
+        1001,
+        1004,
+        [1003],
+    )
+    assert (seq["timecode"], seq["last_timecode"], seq["frame_rate"]) == (
+        "01:00:00:23",
+        "01:00:01:02",
+        "24000/1001",
+    )
+    assert (seq["pix_fmt"], seq["bits"], seq["dpx_transfer"]) == ("gbrp10le", 10, "BT.709")
+    film = tmp_path / "f.mov"
+    with av.open(str(film), "w") as c:
+        s = c.add_stream("prores_ks", rate=Fraction(25))
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv422p10le"
+        s.metadata["timecode"], s.metadata["reel_name"] = "09:59:50:00", "A042"
+        for i in range(5):
+            f = av.VideoFrame(64, 48, "yuv422p10le")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    assert main(["probe", str(film)]) == EXIT_OK
+    lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    assert (lines["kind"], lines["timecode"], lines["reel"], lines["frames"]) == (
+        "film",
+        "09:59:50:00",
+        "A042",
+        "5",
+    )
+    assert lines["frame_rate"] == "25/1" and lines["bits"] == "10"
+    assert main(["probe", str(tmp_path / "missing.mov")]) == EXIT_INPUT

@@ -49,6 +49,8 @@ PROFILE_FORMATS: dict[str, tuple[str, ...]] = {
     "hq": ("yuv422p10le",), "4444": ("yuv444p10le",), "dnxhr_hq": ("yuv422p",),
     "dnxhr_hqx": ("yuv422p10le",), "dnxhr_444": ("yuv444p10le", "gbrp10le"),
 }  # fmt: skip
+#: Encoders whose streams carry no range flag and are read as limited range by every decoder and NLE.
+LIMITED_RANGE_ONLY: frozenset[str] = frozenset({"prores_ks", "prores_aw", "prores", "dnxhd"})
 #: Encoders that take ``crf``: (min, max, default).
 CRF_RANGES: dict[str, tuple[int, int, int]] = {
     "libx264": (0, 51, 18), "libx265": (0, 51, 20), "libvpx-vp9": (0, 63, 24), "libsvtav1": (0, 63, 28),

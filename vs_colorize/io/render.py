@@ -18,6 +18,7 @@ import vapoursynth as vs
 
 from ..core import fileio
 from .encode import (
+    LIMITED_RANGE_ONLY,
     EncoderKind,
     EncodeSettings,
     best_pix_fmt,
@@ -101,7 +102,8 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
     """The clip in a format the output takes, checked against the codec before rendering starts.
 
     Images: RGB (GRAY stays GRAY). Video: RGB clips become full-range YUV 4:4:4 BT.709 (x264/ffv1 take
-    no 8-bit planar RGB; full range keeps every luma level), then ``settings.pix_fmt`` is applied when
+    no 8-bit planar RGB; full range keeps every luma level), limited range for ProRes and DNxHR, which
+    store no range flag and are read as limited everywhere (full-range YUV is converted for them); then ``settings.pix_fmt`` is applied when
     given, else (float clips first become 16-bit) the accepted format that loses least
     (:func:`.encode.best_pix_fmt`); then the codec must accept the format and fit the container, and
     the ffmpeg path needs a constant frame rate (ValueError otherwise).
@@ -114,9 +116,13 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
                 "encode: a multi-page TIFF is written at 8 or 16 bits; name a sequence for float"
             )
         return core_set_half(to_image_clip(clip, depth), depth == "half")
+    limited = settings.encoder in LIMITED_RANGE_ONLY
     if clip.format.color_family == vs.RGB:
         fmt = vs.core.query_video_format(vs.YUV, clip.format.sample_type, clip.format.bits_per_sample, 0, 0)
-        clip = vs.core.resize.Bicubic(clip, format=fmt.id, matrix=vs.MATRIX_BT709, range=vs.RANGE_FULL)
+        rng = vs.RANGE_LIMITED if limited else vs.RANGE_FULL
+        clip = vs.core.resize.Bicubic(clip, format=fmt.id, matrix=vs.MATRIX_BT709, range=rng)
+    elif limited and clip.format.color_family == vs.YUV and clip.get_frame(0).props.get("_Range") == 1:
+        clip = vs.core.resize.Bicubic(clip, range=vs.RANGE_LIMITED)  # ProRes/DNxHR say no range: limited
     if settings.pix_fmt is None and clip.format.sample_type == vs.FLOAT:
         clip = vs.core.resize.Point(
             clip, format=clip.format.replace(sample_type=vs.INTEGER, bits_per_sample=16)
