@@ -4,11 +4,13 @@ the round trip DPX sequence → MOV/MKV → DPX that an NLE would see (same time
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import pytest
+from test_encode import ffmpeg_binary
 from test_scan_sequences import write_sequence
 
 from vs_colorize.cli import EXIT_INPUT, EXIT_OK, main
@@ -113,16 +115,7 @@ def test_probe_reports_a_sequence_and_a_film(capsys: pytest.CaptureFixture[str],
         "24000/1001",
     )
     assert (seq["pix_fmt"], seq["bits"], seq["dpx_transfer"]) == ("gbrp10le", 10, "BT.709")
-    film = tmp_path / "f.mov"
-    with av.open(str(film), "w") as c:
-        s = c.add_stream("prores_ks", rate=Fraction(25))
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv422p10le"
-        s.metadata["timecode"], s.metadata["reel_name"] = "09:59:50:00", "A042"
-        for i in range(5):
-            f = av.VideoFrame(64, 48, "yuv422p10le")
-            f.pts = i
-            c.mux(s.encode(f))
-        c.mux(s.encode(None))
+    film = tc_film(tmp_path / "f.mov")
     assert main(["probe", str(film)]) == EXIT_OK
     lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
     assert (lines["kind"], lines["timecode"], lines["reel"], lines["frames"]) == (
@@ -133,3 +126,38 @@ def test_probe_reports_a_sequence_and_a_film(capsys: pytest.CaptureFixture[str],
     )
     assert lines["frame_rate"] == "25/1" and lines["bits"] == "10"
     assert main(["probe", str(tmp_path / "missing.mov")]) == EXIT_INPUT
+
+
+def tc_film(path: Path) -> Path:
+    """A 5-frame ProRes MOV with a tmcd track (timecode 09:59:50:00, reel A042) at 25 fps."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("prores_ks", rate=Fraction(25))
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv422p10le"
+        s.metadata["timecode"], s.metadata["reel_name"] = "09:59:50:00", "A042"
+        for i in range(5):
+            f = av.VideoFrame(64, 48, "yuv422p10le")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("encoder", ["pyav", "ffmpeg"])
+def test_film_timecode_and_reel_reach_the_output(
+    tmp_path: Path, encoder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if encoder == "ffmpeg":
+        binary = ffmpeg_binary()
+        if binary is None:
+            pytest.skip("no ffmpeg binary (install imageio-ffmpeg or put ffmpeg on PATH)")
+        (tmp_path / "bin").mkdir()
+        (tmp_path / "bin" / "ffmpeg").symlink_to(binary)
+        monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    src = tc_film(tmp_path / "in.mov")
+    out = tmp_path / "out.mov"
+    argv = ["colorize", str(src), str(out), "--model", "demo", "--frames", "2:5", "--encoder", encoder, "-q"]
+    assert main([*argv, "--codec", "prores422"]) == EXIT_OK
+    with av.open(str(out)) as c:
+        tags = {k.lower(): v for st in c.streams for k, v in st.metadata.items()}
+    assert (tags["timecode"], tags["reel_name"]) == ("09:59:50:02", "A042")  # the chunk's own first frame
+    assert nle_view(out)[1:] == (Fraction(25), 3)

@@ -56,7 +56,7 @@ class MediaInfo:
 
 def container_timecode(container: av.container.InputContainer) -> tuple[str | None, str | None]:
     """The first frame's timecode and the reel name a film's streams or container state (None when
-    absent): MOV/MP4 tmcd tracks, Matroska stream tags, MXF and MPEG-TS/GOP timecodes."""
+    absent): MOV/MP4 tmcd tracks, Matroska stream tags, any other stream or file ``timecode`` tag."""
     found: dict[str, str] = {}
     sources = [s.metadata for s in container.streams] + [container.metadata]
     for meta in sources:
