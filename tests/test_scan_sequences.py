@@ -13,9 +13,11 @@ import av
 import numpy as np
 import pytest
 import tifffile
+import vapoursynth as vs
 from test_vspipe import BIN, SCRIPT, vspipe_env  # noqa: F401 (fixture)
 
-from vs_colorize.cli import EXIT_INPUT, EXIT_OK, main
+from vs_colorize.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
+from vs_colorize.io.encode import EncodeSettings, best_pix_fmt
 from vs_colorize.io.source import open_source
 from vs_colorize.io.still import SEQ_FRAME_PROP
 
@@ -238,3 +240,30 @@ def test_the_vapoursynth_script_reads_a_dpx_sequence(
     gbr = np.frombuffer(done.stdout, np.uint16)[: W * H * 3].reshape(3, H, W)  # vspipe writes G, B, R
     rgb = np.moveaxis(gbr[[2, 0, 1]], 0, -1).astype(float)
     assert np.abs(bt709_luma(rgb) - grey(1001, 1023)).max() <= 1.5
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec", "want"),
+    [
+        (vs.YUV444P16, "x264", "yuv444p10le"),  # colour resolution kept before depth
+        (vs.YUV444P16, "x265", "yuv444p12le"),
+        (vs.YUV420P16, "x264", "yuv420p10le"),  # no needless upsampling either
+        (vs.YUV420P8, "prores", "yuv422p10le"),
+        (vs.YUV444P10, "prores", None),  # taken as it is
+        (vs.YUV410P8, "x264", "yuv420p"),
+        (vs.GRAY16, "x264", "gray10le"),
+        (vs.YUV422P10, "dnxhr_hq", "yuv422p"),  # the profile's format, not the encoder's list
+    ],
+)
+def test_the_least_lossy_pixel_format_is_picked(fmt: int, codec: str, want: str | None) -> None:
+    assert best_pix_fmt(EncodeSettings(codec=codec), vs.core.get_video_format(fmt)) == want
+
+
+def test_dnxhr_small_pictures_are_refused_before_rendering(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    write_sequence(tmp_path / "s", "dpx", "10", 1023, range(1, 3))
+    out = tmp_path / "o.mov"
+    argv = ["colorize", str(tmp_path / "s"), str(out), "--model", "demo", "--codec", "dnxhr_hqx", "-q"]
+    assert main(argv) == EXIT_USAGE
+    assert "at least 256x120, not 64x48" in capsys.readouterr().err and not out.exists()
