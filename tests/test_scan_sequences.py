@@ -267,3 +267,15 @@ def test_dnxhr_small_pictures_are_refused_before_rendering(
     argv = ["colorize", str(tmp_path / "s"), str(out), "--model", "demo", "--codec", "dnxhr_hqx", "-q"]
     assert main(argv) == EXIT_USAGE
     assert "at least 256x120, not 64x48" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_float_multipage_tiff_stays_float(tmp_path: Path) -> None:
+    pages = np.stack([grey(n, 1.0) for n in range(3)]).astype(np.float32)
+    tifffile.imwrite(tmp_path / "in.tif", pages, photometric="minisblack")
+    assert (
+        main(["colorize", str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--model", "demo", "-q"]) == 0
+    )
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        out = [p.asarray() for p in tif.pages]
+    assert len(out) == 3 and all(o.dtype == np.float32 and o.shape == (H, W, 3) for o in out)
+    assert np.abs(bt709_luma(out[2].astype(float)) - grey(2, 1.0)).max() < 1e-4

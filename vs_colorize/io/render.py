@@ -111,10 +111,6 @@ def prepare_clip(clip: vs.VideoNode, plan: OutputPlan, settings: EncodeSettings)
     if plan.image:
         half = bool(clip.get_frame(0).props.get(HALF_PROP, 0))
         depth = image_depth(plan.encoder, clip.format, half=half, depth=plan.depth)
-        if plan.multipage and depth == "float":
-            raise ValueError(
-                "encode: a multi-page TIFF is written at 8 or 16 bits; name a sequence for float"
-            )
         return core_set_half(to_image_clip(clip, depth), depth == "half")
     limited = settings.encoder in LIMITED_RANGE_ONLY
     if clip.format.color_family == vs.RGB:
