@@ -70,7 +70,7 @@ def _picture(path: Path) -> dict[str, Any]:
             rate = video.average_rate or video.guessed_rate
             info |= {
                 "container": c.format.name,
-                "frame_rate": _rate(Fraction(rate) if rate else None),
+                "frame_rate": _rate(Fraction(rate.numerator, rate.denominator) if rate else None),
                 "frames": video.frames or None,
                 "duration_s": float(c.duration / av.time_base) if c.duration else None,
                 "timecode": timecode,

@@ -213,5 +213,5 @@ def encode_image(
         data,
         timecode=str(tc) if tc is not None else None,
         rate=rate,
-        transfer=int(transfer) if transfer is not None else None,  # type: ignore[call-overload]
+        transfer=int(transfer) if transfer is not None else None,
     )

@@ -273,7 +273,9 @@ def read_tiff(path: Path, page: int) -> Picture:
             log.warning(
                 "still_source: %s holds float samples in %.4g..%.4g; outside 0..1 is clipped", name, lo, hi
             )
-    props = {"_FieldBased": 0, "_Range": 1} | ({"_Matrix": 0} if family == vs.RGB else {})
+    props: dict[str, int | str] = {"_FieldBased": 0, "_Range": 1}
+    if family == vs.RGB:
+        props["_Matrix"] = 0
     return Picture(planes=planes, format=(family, *fmt, 0, 0), props=props, alpha=alpha)
 
 

@@ -35,9 +35,9 @@ def resolve_transfer(clip: vs.VideoNode, transfer_in: str = "auto", *, func: str
     if transfer_in != "auto":
         return transfer_in
     props = clip.get_frame(0).props
-    if int(props.get(TRANSFER_PROP, -1)) in (1, 3):  # type: ignore[call-overload]
+    if int(props.get(TRANSFER_PROP, -1)) in (1, 3):
         return "log"
-    code = int(props.get("_Transfer", 2))  # type: ignore[call-overload]
+    code = int(props.get("_Transfer", 2))
     return {_LINEAR: "linear", _SRGB: "srgb"}.get(code, "bt709")
 
 
