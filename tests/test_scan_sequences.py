@@ -281,3 +281,14 @@ def test_a_float_multipage_tiff_stays_float(tmp_path: Path) -> None:
     rgb = out[2].astype(float)  # a grey picture is colorized as YUV, BT.601 at this size
     luma = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
     assert np.abs(luma - grey(2, 1.0)).max() < 1e-4
+
+
+def test_an_allowed_gap_stays_a_gap_and_chunks_keep_their_numbers(tmp_path: Path) -> None:
+    write_sequence(tmp_path / "s", "dpx", "10", 1023, range(20, 26))
+    (tmp_path / "s" / "scan_000022.dpx").unlink()
+    out = tmp_path / "o" / "c_%04d.dpx"
+    out.parent.mkdir()
+    argv = ["colorize", str(tmp_path / "s"), str(out), "--model", "demo", "-q", "--allow-damaged"]
+    assert main([*argv, "--frames", "1:4"]) == EXIT_OK  # the 2nd..4th files that exist: 21, 23, 24
+    assert sorted(p.name for p in out.parent.iterdir()) == ["c_0021.dpx", "c_0023.dpx", "c_0024.dpx"]
+    assert np.abs(bt709_luma(read_rgb(out.parent / "c_0023.dpx")[1]) - grey(23, 1023)).max() <= 1.5

@@ -70,13 +70,18 @@ def nle_view(path: Path) -> tuple[str | None, Fraction, int]:
 
 
 @pytest.mark.parametrize("ext", [".mov", ".mkv"])
-def test_timecode_round_trip_through_an_intermediate(tmp_path: Path, ext: str) -> None:
+def test_timecode_round_trip_through_an_intermediate(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, ext: str
+) -> None:
     dpx_scan(tmp_path / "scan", 1001, "01:00:00:23")
     film = tmp_path / f"graded{ext}"
     codec = "prores4444" if ext == ".mov" else "ffv1"
     argv = ["colorize", str(tmp_path / "scan"), str(film), "--model", "demo", "--codec", codec, "-q"]
     assert main(argv) == EXIT_OK
     assert nle_view(film) == ("01:00:00:23", FILM, 4)
+    assert main(["probe", str(film), "--json"]) == EXIT_OK
+    seen = json.loads(capsys.readouterr().out)
+    assert (seen["timecode"], seen["frames"], seen["frame_rate"]) == ("01:00:00:23", 4, "24000/1001")
     back = tmp_path / "back_%04d.dpx"  # a farm chunk: frames 1..2 keep their own timecodes
     assert main(["colorize", str(film), str(back), "--model", "demo", "--frames", "1:3", "-q"]) == EXIT_OK
     heads = [read_header(tmp_path / f"back_{n:04d}.dpx") for n in (1, 2)]

@@ -3,8 +3,8 @@
 Prints (stdout: it is a report, not a render) the kind of input, size, pixel format and depth, frame
 rate and count, colour tags, timecode and reel name, and for a sequence its first and last frame
 numbers and any missing ones; DPX header fields (transfer characteristic, input device) where present.
-``--json`` prints one JSON object instead of ``key: value`` lines. Nothing is decoded but the first
-picture of a sequence.
+``--json`` prints one JSON object instead of ``key: value`` lines. Only the first picture is decoded; a
+film whose container does not state its frame count (Matroska) is demuxed once to count its packets.
 """
 
 from __future__ import annotations
@@ -68,10 +68,14 @@ def _picture(path: Path) -> dict[str, Any]:
         if not is_image(path):
             timecode, reel = container_timecode(c)
             rate = video.average_rate or video.guessed_rate
+            frames = video.frames
+            if not frames:  # Matroska and others do not say: count the packets (one demux pass)
+                c.seek(0)
+                frames = sum(1 for packet in c.demux(video) if packet.size)
             info |= {
                 "container": c.format.name,
                 "frame_rate": _rate(Fraction(rate.numerator, rate.denominator) if rate else None),
-                "frames": video.frames or None,
+                "frames": frames or None,
                 "duration_s": float(c.duration / av.time_base) if c.duration else None,
                 "timecode": timecode,
                 "reel": reel,
