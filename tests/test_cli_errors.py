@@ -88,7 +88,11 @@ def test_yuv410_input_renders_where_the_codec_takes_it(
     assert _colorize(src, tmp_path / "out.mkv", tint, "--codec", "ffv1", "-q") == EXIT_OK
     with av.open(str(tmp_path / "out.mkv")) as c:
         assert c.streams.video[0].codec_context.pix_fmt == "yuv410p"
-    assert _colorize(src, tmp_path / "x.mkv", tint) == EXIT_USAGE  # x264 has no 4:1:0: say so
+    assert _colorize(src, tmp_path / "x.mkv", tint, "-q") == EXIT_OK  # x264 has no 4:1:0: the least lossy
+    with av.open(str(tmp_path / "x.mkv")) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+    args = ("--pix-fmt", "yuv410p", "--overwrite")  # asked for by name: refused, saying so
+    assert _colorize(src, tmp_path / "x.mkv", tint, *args) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "cannot write YUV410P8 (yuv410p)" in err and "--pix-fmt" in err
 

@@ -45,6 +45,17 @@ def as_flag(text: str) -> bool:
         raise ValueError("expected 1/0, true/false, yes/no or on/off") from None
 
 
+def as_choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """A converter that accepts one of ``choices`` exactly."""
+
+    def convert(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text
+
+    return convert
+
+
 @dataclass(frozen=True)
 class Arg:
     """One ``-a`` argument: how to convert its text, its default, and whether it must be given."""

@@ -1,7 +1,7 @@
 """``vs-colorize``: file-to-file renders from the command line (see docs/cli.md).
 
 ``main`` (:mod:`.main`) parses and dispatches; each subcommand lives in its own module (:mod:`.colorize`,
-:mod:`.superres`, :mod:`.models`), errors and exit codes in :mod:`.errors`, shared options in :mod:`.common`.
+:mod:`.superres`, :mod:`.models`, :mod:`.probe`), errors and exit codes in :mod:`.errors`, shared options in :mod:`.common`.
 """
 
 from .colorize import parse_frames

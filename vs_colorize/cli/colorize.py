@@ -20,6 +20,8 @@ from ..io.pyav_source import DAMAGED
 from ..io.render import pending_frames, plan_output, prepare_clip, stream_plan, write_output
 from ..io.source import SOURCES, SourceError, input_files, open_source, probe
 from ..io.stdout import STREAM_FORMATS, write_stdout
+from ..io.still import sequence_numbers
+from ..io.transfer import TRANSFERS, from_model, resolve_transfer, to_model
 from ..models import model_format
 from .common import add_progress_flag, add_run_flags, check_first_frame, make_progress, refuse_existing
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError, render_failed
@@ -128,6 +130,13 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="colour pictures named by frame number (000120.png): their colour is kept and carried along",
     )
+    m.add_argument(
+        "--transfer-in",
+        choices=TRANSFERS,
+        default="auto",
+        help="how the input is encoded: auto (from metadata), srgb, bt709, linear (EXR), log (Cineon DPX);"
+        " the model sees sRGB and the output keeps the input's encoding",
+    )
     e = parser.add_argument_group("encoding")
     e.add_argument(
         "--codec",
@@ -144,6 +153,11 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
         help="convert to this planar pixel format first (e.g. yuv422p10le for ProRes)",
     )
     e.add_argument("--preset", metavar="P", help="x264/x265 preset (default medium)")
+    e.add_argument(
+        "--depth",
+        choices=("8", "10", "12", "16", "half", "float"),
+        help="image output depth (default: the input's own; PNG 8/16, TIFF 8/16/float, DPX 8-16, EXR half/float)",
+    )
     e.add_argument(
         "--encoder",
         choices=ENCODERS,
@@ -193,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         clip = open_source(src, source=args.source, allow_damaged=args.allow_damaged)
         info = probe(src)
+        numbers = sequence_numbers(src)  # an image sequence's outputs keep its frame numbers
     except (FileNotFoundError, SourceError) as exc:
         raise CliError(EXIT_INPUT, str(exc)) from None
     if args.threads:
@@ -202,7 +217,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         start, stop = parse_frames(args.frames, clip.num_frames) if args.frames else (0, clip.num_frames)
         plan = plan_output(
-            out, frames=stop - start, first=start, encoder=args.encoder, inputs=input_files(src)
+            out,
+            frames=stop - start,
+            first=start,
+            numbers=numbers[start:stop] if numbers else None,
+            encoder=args.encoder,
+            inputs=input_files(src),
+            depth=args.depth,
         )
     except (ValueError, OutputError) as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
@@ -219,9 +240,10 @@ def run(args: argparse.Namespace) -> int:
         backend = get_backend(
             args.backend, func="colorize", model_format=model_format(args.model), **backend_overrides(args)
         )
+        transfer = resolve_transfer(clip, args.transfer_in, func="colorize")
         # the whole input is colorized and then trimmed: keyframes and smoothing see past --frames' edges
         colored = colorize(
-            clip,
+            to_model(clip, transfer),
             args.model,
             args.render_factor,
             backend,
@@ -230,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
             temporal_mode=args.temporal_mode,
             keyframes=args.keyframes,
         )
+        colored = from_model(colored, transfer, clip)
         if (start, stop) != (0, clip.num_frames):
             colored = colored[start:stop]
         colored = prepare_clip(colored, plan, settings)
@@ -293,8 +316,9 @@ def _run_stdout(
         backend = get_backend(
             args.backend, func="colorize", model_format=model_format(args.model), **backend_overrides(args)
         )
+        transfer = resolve_transfer(clip, args.transfer_in, func="colorize")
         colored = colorize(
-            clip,
+            to_model(clip, transfer),
             args.model,
             args.render_factor,
             backend,
@@ -303,6 +327,7 @@ def _run_stdout(
             temporal_mode=args.temporal_mode,
             keyframes=args.keyframes,
         )
+        colored = from_model(colored, transfer, clip)
         if (start, stop) != (0, clip.num_frames):  # trimmed after colorizing, as for files
             colored = colored[start:stop]
         if fmt != "y4m":

@@ -3,7 +3,7 @@
 A subcommand is a module with ``register(subparsers)``: it adds its parser, its options (shared ones
 from :mod:`.common`) and ``set_defaults(run=function)``, where ``function(args) -> int`` returns an exit
 code or raises :class:`~.errors.CliError`. Adding one is adding its module to :data:`SUBCOMMANDS`.
-Nothing is printed on stdout except by ``models``; logs and the progress bar go to stderr.
+Nothing is printed on stdout except by ``models`` and ``probe`` (reports); logs and the progress bar go to stderr.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "vs_colorize.cli.models",
     "vs_colorize.cli.sheet",
     "vs_colorize.farm.cli",
+    "vs_colorize.cli.probe",
 )
 
 

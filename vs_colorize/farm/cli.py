@@ -105,6 +105,10 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"--streams must be >= 1, got {args.streams}")
         if args.threads < 0:
             raise ValueError(f"--threads must be >= 0, got {args.threads}")
+        if getattr(args, "transfer_in", "auto") != "auto":
+            raise ValueError(
+                "farm: --transfer-in is for scans (image sequences); farms render films as they are"
+            )
         if getattr(args, "keyframes", None):
             raise ValueError(
                 "farm: --keyframes carries colour up to keyframe_reach frames across chunk boundaries, which "

@@ -3,7 +3,8 @@
 The container comes from the output's extension (``.mkv``/``.mp4``/``.mov``; ``.png``/``.tif`` for
 stills, see :mod:`.image`). Colour is tagged from the clip's frame props (``_Matrix``, ``_Primaries``,
 ``_Transfer``, ``_Range``) on the encoder, the field order from ``_FieldBased``, frame rate and frame
-count are kept, and the input's audio
+count are kept, the first frame's ``Timecode`` and ``Reel`` props become the stream's timecode and reel
+name (a tmcd track in MOV/MP4, tags in Matroska), and the input's audio
 streams are copied packet for packet (:mod:`.audio`). The ``ffmpeg`` binary path lives in :mod:`.ffmpeg`.
 """
 
@@ -34,8 +35,22 @@ CONTAINERS: dict[str, str] = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mov"}
 #: Short names accepted for ``codec``.
 CODEC_ALIASES: dict[str, str] = {
     "x264": "libx264", "h264": "libx264", "avc": "libx264", "x265": "libx265", "h265": "libx265",
-    "hevc": "libx265", "prores": "prores_ks", "vp9": "libvpx-vp9", "av1": "libsvtav1",
+    "hevc": "libx265", "prores": "prores_ks", "prores422": "prores_ks", "prores4444": "prores_ks",
+    "dnxhr": "dnxhd", "dnxhr_hq": "dnxhd", "dnxhr_hqx": "dnxhd", "dnxhr_444": "dnxhd",
+    "vp9": "libvpx-vp9", "av1": "libsvtav1",
 }  # fmt: skip
+#: Aliases that also choose an encoder profile (``-profile:v``).
+CODEC_PROFILES: dict[str, str] = {
+    "prores422": "hq", "prores4444": "4444", "dnxhr": "dnxhr_hq", "dnxhr_hq": "dnxhr_hq",
+    "dnxhr_hqx": "dnxhr_hqx", "dnxhr_444": "dnxhr_444",
+}  # fmt: skip
+#: Pixel formats a profile takes (FFmpeg lists the encoder's, not the profile's).
+PROFILE_FORMATS: dict[str, tuple[str, ...]] = {
+    "hq": ("yuv422p10le",), "4444": ("yuv444p10le",), "dnxhr_hq": ("yuv422p",),
+    "dnxhr_hqx": ("yuv422p10le",), "dnxhr_444": ("yuv444p10le", "gbrp10le"),
+}  # fmt: skip
+#: Encoders whose streams carry no range flag and are read as limited range by every decoder and NLE.
+LIMITED_RANGE_ONLY: frozenset[str] = frozenset({"prores_ks", "prores_aw", "prores", "dnxhd"})
 #: Encoders that take ``crf``: (min, max, default).
 CRF_RANGES: dict[str, tuple[int, int, int]] = {
     "libx264": (0, 51, 18), "libx265": (0, 51, 20), "libvpx-vp9": (0, 63, 24), "libsvtav1": (0, 63, 28),
@@ -74,6 +89,13 @@ class EncodeSettings:
     def encoder(self) -> str:
         return CODEC_ALIASES.get(self.codec, self.codec)
 
+    @property
+    def profile(self) -> str | None:
+        """The encoder profile the codec alias names (``prores4444`` → ``4444``), else None."""
+        if self.codec in CODEC_PROFILES:
+            return CODEC_PROFILES[self.codec]
+        return "dnxhr_hq" if self.encoder == "dnxhd" else None  # DNxHD proper needs fixed sizes/rates
+
     def validate(self) -> None:
         """Check the values that do not depend on the clip; raise ValueError naming the argument."""
         enc = self.encoder
@@ -105,6 +127,8 @@ class EncodeSettings:
             opts["b"] = "0"  # constant quality mode
         if enc == "libx265":
             opts["x265-params"] = "log-level=error"
+        if self.profile is not None:
+            opts["profile"] = self.profile
         return opts
 
 
@@ -119,6 +143,51 @@ def container_of(path: str | os.PathLike[str]) -> str:
     return CONTAINERS[ext]
 
 
+def accepted_formats(settings: EncodeSettings) -> list[str]:
+    """The pixel formats the encoder (and the profile its alias names) takes; [] when unknown."""
+    if settings.profile in PROFILE_FORMATS:
+        return list(PROFILE_FORMATS[settings.profile])
+    try:
+        codec = av.codec.Codec(settings.encoder, "w")
+    except (av.FFmpegError, ValueError):
+        return []
+    return [f.name for f in codec.video_formats or ()]
+
+
+def _loss(src: tuple[int, int, int, int, int], cand: tuple[int, int, int, int, int]) -> tuple[int, ...]:
+    """How much converting ``src`` to ``cand`` loses, as a sortable key (smaller is better): first
+    depth lost, then chroma resolution lost, then a family change, then the extra bits carried."""
+    family, sample, bits, ssw, ssh = src
+    c_family, c_sample, c_bits, c_ssw, c_ssh = cand
+    src_bits = 16 if sample == vs.FLOAT else bits
+    depth_lost = max(0, src_bits - c_bits) + (8 if sample == vs.FLOAT and c_sample != vs.FLOAT else 0)
+    chroma_lost = max(0, c_ssw - ssw) + max(0, c_ssh - ssh)
+    if family == vs.GRAY:
+        chroma_lost = 0
+    elif c_family == vs.GRAY:
+        chroma_lost = 99  # the colour itself
+    family_change = int(c_family != family)
+    reshaped = abs(c_ssw - ssw) + abs(c_ssh - ssh)
+    return (chroma_lost, depth_lost, family_change, reshaped, max(0, c_bits - src_bits))
+
+
+def best_pix_fmt(settings: EncodeSettings, fmt: vs.VideoFormat) -> str | None:
+    """The accepted pixel format that loses least from ``fmt`` (None: ``fmt`` itself is taken or the
+    encoder's formats are unknown). Colour kept before depth, depth before a matrix change: see the
+    table in docs/restoration.md."""
+    accepted = accepted_formats(settings)
+    try:
+        own = pix_fmt_of(fmt)
+    except ValueError:
+        own = None
+    if not accepted or own in accepted:
+        return None
+    src = (fmt.color_family, fmt.sample_type, fmt.bits_per_sample, fmt.subsampling_w, fmt.subsampling_h)
+    held = [(name, vs_format_of(name)) for name in accepted if name not in JPEG_FORMATS]
+    ranked = sorted((_loss(src, f), name) for name, f in held if f is not None)
+    return ranked[0][1] if ranked else None
+
+
 def check_codec(settings: EncodeSettings, fmt: vs.VideoFormat, muxer: str) -> str:
     """Check that PyAV's FFmpeg has the encoder, that it takes ``fmt`` and fits ``muxer``; return pix_fmt."""
     enc = settings.encoder
@@ -129,7 +198,7 @@ def check_codec(settings: EncodeSettings, fmt: vs.VideoFormat, muxer: str) -> st
     if codec.type != "video":
         raise ValueError(f"encode: codec {settings.codec!r} is not a video encoder")
     pix_fmt = pix_fmt_of(fmt)
-    supported = [f.name for f in codec.video_formats or ()]
+    supported = accepted_formats(settings)
     if supported and pix_fmt not in supported:
         raise ValueError(
             f"encode: codec {enc!r} cannot write {fmt.name} ({pix_fmt}); it takes {', '.join(supported)}"
@@ -228,6 +297,9 @@ def encode_pyav(
                 ctx.sample_aspect_ratio = sar
             ctx.field_order = field_order(first)  # stored by Matroska/MOV: interlaced output stays flagged
             ctx.thread_count = settings.threads
+            for key, prop in (("timecode", "Timecode"), ("reel_name", "Reel")):
+                if prop in first.props:  # MOV/MP4: a tmcd track; Matroska: a stream tag
+                    stream.metadata[key] = str(first.props[prop])
             ctx.options = settings.codec_options()
             copier = (
                 AudioCopier(audio_from, container, audio_window) if settings.audio and audio_from else None

@@ -72,6 +72,10 @@ def ffmpeg_command(
     order = field_order(first)
     if order:  # interlaced (y4m from VapourSynth says progressive): flag the frames, code the fields
         cmd += ["-vf", "setfield=" + {2: "tff", 3: "bff"}[order], "-flags", "+ildct+ilme"]
+    if "Timecode" in first.props:  # the same timecode and reel as the PyAV path
+        cmd += ["-timecode", str(first.props["Timecode"])]
+    if "Reel" in first.props:
+        cmd += ["-metadata:s:v:0", f"reel_name={first.props['Reel']}"]
     cmd += ["-f", muxer, os.fspath(out)]
     return cmd
 

@@ -1,8 +1,9 @@
 """Open a film or a still image as a VapourSynth clip: BestSource when installed, PyAV otherwise.
 
 BestSource keeps its index files in the user cache (``cache.subdir("bsindex")``), never next to the
-user's media. Still images (PNG, JPEG, TIFF, BMP, WebP), multi-page TIFFs and ``%d`` image sequences
-always open through :mod:`.still` (one frame per picture, range and sample type said).
+user's media. Still images (PNG, JPEG, TIFF, BMP, WebP, DPX, EXR), multi-page TIFFs and image
+sequences (``%d`` pattern, glob or folder) always open through :mod:`.still` (one frame per picture,
+range and sample type said).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import vapoursynth as vs
 from ..core import cache
 from .integrity import find_damage
 from .pyav_source import SourceError, pyav_source
-from .still import is_pattern, still_pages, still_source
+from .still import IMAGE_EXTENSIONS, is_sequence, still_pages, still_source
+from .timecode import stamp_timecode
 
 log = logging.getLogger(__name__)
 
 SourceKind = Literal["auto", "bestsource", "pyav"]
 SOURCES: tuple[str, ...] = ("auto", "bestsource", "pyav")
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -49,11 +50,27 @@ class MediaInfo:
     container: str
     alpha: bool = False  # the video stream's pixel format carries alpha
     transfer: int = 2  # H.273 transfer characteristics of the video stream (16 PQ, 18 HLG)
+    timecode: str | None = None  # SMPTE timecode of the first frame (tmcd track, stream or file tag)
+    reel: str | None = None  # reel/tape name where the container holds one
+
+
+def container_timecode(container: av.container.InputContainer) -> tuple[str | None, str | None]:
+    """The first frame's timecode and the reel name a film's streams or container state (None when
+    absent): MOV/MP4 tmcd tracks, Matroska stream tags, any other stream or file ``timecode`` tag."""
+    found: dict[str, str] = {}
+    sources = [s.metadata for s in container.streams] + [container.metadata]
+    for meta in sources:
+        for key, value in meta.items():
+            low = key.lower()
+            if low in ("timecode", "reel_name") and low not in found and value:
+                found[low] = value
+    return found.get("timecode"), found.get("reel_name")
 
 
 def is_image(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names a still image (or a ``%d`` image sequence) by its extension."""
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+    """Whether ``path`` names a still image or a sequence (by its extension, or a folder)."""
+    p = Path(path)
+    return p.suffix.lower() in IMAGE_EXTENSIONS or p.is_dir()
 
 
 def probe(path: str | os.PathLike[str], *, func: str = "probe") -> MediaInfo:
@@ -63,7 +80,7 @@ def probe(path: str | os.PathLike[str], *, func: str = "probe") -> MediaInfo:
     ``func`` names the caller in error messages.
     """
     p = Path(path)
-    if is_image(p) and is_pattern(p) and not p.exists():
+    if is_image(p) and is_sequence(p):
         still_pages(p, allow_damaged=True)
         return MediaInfo(path=p, audio_streams=0, container="image2")
     if not p.exists():
@@ -79,7 +96,10 @@ def probe(path: str | os.PathLike[str], *, func: str = "probe") -> MediaInfo:
             raise SourceError(f"{func}: {os.fspath(p)!r} has no video stream")
         video = container.streams.video[0]
         fmt = video.codec_context.format
+        timecode, reel = container_timecode(container)
         return MediaInfo(
+            timecode=timecode,
+            reel=reel,
             path=p,
             audio_streams=len(container.streams.audio),
             container=container.format.name,
@@ -98,7 +118,7 @@ def _bestsource(path: str, core: vs.Core) -> vs.VideoNode:
 def input_files(path: str | os.PathLike[str]) -> list[Path]:
     """The files an input reads: a ``%d`` sequence's files, else the path itself."""
     p = Path(path)
-    if is_image(p) and is_pattern(p) and not p.exists():
+    if is_image(p) and is_sequence(p):
         return [page.path for page in still_pages(p, allow_damaged=True)[0]]
     return [p]
 
@@ -141,8 +161,10 @@ def open_source(
     """Open the first video stream of ``path`` as a clip.
 
     ``source``: ``"auto"`` (default) uses BestSource (``core.bs``) when installed and PyAV otherwise;
-    ``"bestsource"`` or ``"pyav"`` force one. Still images, multi-page TIFFs and ``%d`` image
-    sequences always use :func:`.still.still_source` (one frame per picture).
+    ``"bestsource"`` or ``"pyav"`` force one. Still images, multi-page TIFFs and image sequences
+    (``%d`` pattern, glob or folder) always use :func:`.still.still_source` (one frame per picture).
+    A film's timecode and reel name (:func:`container_timecode`) become every frame's ``Timecode``
+    (counted on from the first) and ``Reel`` props; a DPX sequence's frames carry their headers' own.
     A film is checked against what its container promises (:mod:`.integrity`): a damaged one raises
     :class:`SourceError` naming the missing ranges, unless ``allow_damaged``, which logs them and
     returns the frames that decode (the PyAV reader then decodes the whole file first).
@@ -183,4 +205,6 @@ def open_source(
             clip.num_frames,
         )
     warn_about(clip, info)
+    if info.timecode is not None:
+        clip = stamp_timecode(clip, info.timecode, info.reel, func="open_source")
     return clip

@@ -1,8 +1,14 @@
 """Still images, multi-page TIFFs and image sequences as clips that say their range and sample type.
 
 * one image (PNG, JPEG, BMP, WebP, TIFF) → one frame; a multi-page TIFF → one frame per page;
-* a sequence named by a frame-number pattern (``scan_%04d.png``) → one frame per file, numbered
-  files in a row from the lowest one found (a gap is a missing frame: an error unless allowed).
+* a sequence → one frame per file, named by a frame-number pattern (``scan_%06d.dpx``), a glob
+  (``frames/*.tif``) or a folder (every image in it): numbered files in a row from the lowest number
+  found, whatever it is (a gap is a missing frame: an error naming it unless allowed). Each frame
+  carries its file's number as the ``SeqFrameNumber`` prop, so outputs can be numbered like the input.
+
+DPX (8/10/12/16-bit) and OpenEXR (half or float, any compression FFmpeg reads) are decoded by FFmpeg
+through PyAV, one file per request: no plugin beyond what the film reader needs, random access, and
+the same gap and size checks as every other sequence.
 
 Every frame carries an explicit ``_Range``: grey and RGB pictures are full range, JPEG's YCbCr is full
 range BT.601, other YUV (WebP) is what the decoder says (limited when it says nothing). Integer
@@ -19,6 +25,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -26,15 +33,25 @@ import numpy as np
 import tifffile
 import vapoursynth as vs
 
+from . import dpx
 from .formats import JPEG_FORMATS, vs_format_of
+from .image import HALF_PROP, TIMECODE_PROP, TRANSFER_PROP
 from .pyav_source import DAMAGED, SourceError, _target_pix_fmt
 
 log = logging.getLogger(__name__)
 
 TIFF_EXTENSIONS: frozenset[str] = frozenset({".tif", ".tiff"})
-#: Frame rate given to sequences and multi-page TIFFs (FFmpeg's image2 default).
+#: Still-image files by extension (single pictures, sequence members, files found in a folder).
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".dpx", ".exr"}
+)
+#: Frame prop holding a sequence frame's own file number.
+SEQ_FRAME_PROP = "SeqFrameNumber"
+#: Frame rate given to sequences and multi-page TIFFs without one in their header (FFmpeg's image2 default).
 STILL_FPS = 25
 _PATTERN = re.compile(r"%(0?)(\d*)d")
+_GLOB = re.compile(r"[*?\[]")
+_LAST_NUMBER = re.compile(r"^(.*?)(\d+)(\D*)$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +60,7 @@ class Picture:
 
     planes: tuple[np.ndarray, ...]  # VS plane order, 2-D each
     format: tuple[int, int, int, int, int]  # (color_family, sample_type, bits, ssw, ssh)
-    props: dict[str, int]
+    props: dict[str, int | str]
     alpha: bool = False
 
 
@@ -52,9 +69,24 @@ def is_pattern(path: str | os.PathLike[str]) -> bool:
     return _PATTERN.search(Path(path).name) is not None
 
 
+def is_sequence(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names an image sequence: a folder, or (when no such file exists) a ``%d``
+    pattern or a glob (``*``, ``?``, ``[``) in its last part."""
+    p = Path(path)
+    if p.is_dir():
+        return True
+    return not p.exists() and (is_pattern(p) or _GLOB.search(p.name) is not None)
+
+
 def sequence_files(pattern: str | os.PathLike[str], *, func: str = "still_source") -> dict[int, Path]:
-    """The files of a ``%d`` sequence by frame number (FileNotFoundError when there are none)."""
+    """The files of a sequence (``%d`` pattern, glob or folder) by frame number, lowest first.
+
+    FileNotFoundError when nothing matches; SourceError for a pattern with no single number field, or
+    for a glob or folder whose files are not one numbered series (two names, or one number twice).
+    """
     p = Path(pattern)
+    if p.is_dir() or not is_pattern(p):
+        return _numbered(p, func)
     parts = _PATTERN.split(p.name)
     if len(parts) != 4:
         raise SourceError(f"{func}: pattern {p.name!r} must hold exactly one frame-number field such as %04d")
@@ -73,9 +105,39 @@ def sequence_files(pattern: str | os.PathLike[str], *, func: str = "still_source
     return dict(sorted(found.items()))
 
 
-def _av_props(frame: av.VideoFrame, family: int) -> dict[str, int]:
+def _numbered(p: Path, func: str) -> dict[int, Path]:
+    """The files of a glob or a folder (its visible images), numbered by the last digits in their names."""
+    if p.is_dir():
+        entries = [e for e in p.iterdir() if e.suffix.lower() in IMAGE_EXTENSIONS]
+    else:
+        entries = list(p.parent.glob(p.name)) if p.parent.is_dir() else []
+    entries = sorted(e for e in entries if e.is_file() and not e.name.startswith("."))
+    if not entries:
+        raise FileNotFoundError(f"{func}: no image file matches {os.fspath(p)!r}")
+    series: dict[tuple[str, str], dict[int, Path]] = {}
+    for e in entries:
+        m = _LAST_NUMBER.match(e.name)
+        if m is None:
+            raise SourceError(f"{func}: {os.fspath(e)!r} in sequence {os.fspath(p)!r} has no frame number")
+        numbers = series.setdefault((m.group(1), m.group(3)), {})
+        n = int(m.group(2))
+        if n in numbers:
+            raise SourceError(
+                f"{func}: {numbers[n].name!r} and {e.name!r} both hold frame {n} of {os.fspath(p)!r}"
+            )
+        numbers[n] = e
+    if len(series) > 1:
+        names = ", ".join(f"{h}#{t}" for h, t in sorted(series))
+        raise SourceError(
+            f"{func}: {os.fspath(p)!r} holds more than one numbered series ({names});"
+            " name one with a pattern such as scan_%06d.dpx"
+        )
+    return dict(sorted(next(iter(series.values())).items()))
+
+
+def _av_props(frame: av.VideoFrame, family: int) -> dict[str, int | str]:
     """Range and colour tags of a decoded still: grey/RGB full, JPEG full BT.601, other YUV as tagged."""
-    props: dict[str, int] = {"_FieldBased": 0}
+    props: dict[str, int | str] = {"_FieldBased": 0}
     tagged = {1: 0, 2: 1}.get(int(frame.color_range))
     if family in (vs.GRAY, vs.RGB) or frame.format.name in JPEG_FORMATS:
         props["_Range"] = 1
@@ -107,6 +169,10 @@ def read_av(path: Path) -> Picture:
     family, sample_type, bits = fmt[:3]
     alpha = any(c.is_alpha for c in frame.format.components)
     props = _av_props(frame, family)
+    if "f16" in frame.format.name:
+        props[HALF_PROP] = 1  # EXR half: written back as half
+    if path.suffix.lower() == ".dpx":
+        props.update(_dpx_props(path))
     if frame.format.name != pix:
         frame = frame.reformat(format=pix)
     dtype = np.float32 if sample_type == vs.FLOAT else np.uint8 if bits == 8 else np.uint16
@@ -119,6 +185,38 @@ def read_av(path: Path) -> Picture:
         rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)
         planes.append(rows[:h, :w].copy())
     return Picture(planes=tuple(planes), format=fmt, props=props, alpha=alpha)
+
+
+#: DPX transfer codes with an H.273 counterpart (``_Transfer``): linear, BT.709.
+_DPX_H273 = {2: 8, 6: 1}
+
+
+def _dpx_props(path: Path) -> dict[str, int | str]:
+    """Timecode and transfer characteristic from a DPX header (``Timecode``, ``DpxTransfer``, ``_Transfer``)."""
+    try:
+        head = dpx.read_header(path)
+    except (ValueError, OSError, IndexError):
+        return {}
+    props: dict[str, int | str] = {}
+    if head.timecode is not None:
+        props[TIMECODE_PROP] = head.timecode
+    if head.transfer is not None:
+        props[TRANSFER_PROP] = head.transfer
+        if head.transfer in _DPX_H273:
+            props["_Transfer"] = _DPX_H273[head.transfer]
+    return props
+
+
+def sequence_rate(path: Path) -> Fraction:
+    """The frame rate a picture's header states (DPX), else :data:`STILL_FPS`."""
+    if path.suffix.lower() == ".dpx":
+        try:
+            rate = dpx.read_header(path).frame_rate
+        except (ValueError, OSError, IndexError):
+            rate = None
+        if rate is not None:
+            return rate
+    return Fraction(STILL_FPS)
 
 
 def read_tiff(path: Path, page: int) -> Picture:
@@ -175,7 +273,9 @@ def read_tiff(path: Path, page: int) -> Picture:
             log.warning(
                 "still_source: %s holds float samples in %.4g..%.4g; outside 0..1 is clipped", name, lo, hi
             )
-    props = {"_FieldBased": 0, "_Range": 1} | ({"_Matrix": 0} if family == vs.RGB else {})
+    props: dict[str, int | str] = {"_FieldBased": 0, "_Range": 1}
+    if family == vs.RGB:
+        props["_Matrix"] = 0
     return Picture(planes=planes, format=(family, *fmt, 0, 0), props=props, alpha=alpha)
 
 
@@ -183,6 +283,7 @@ def read_tiff(path: Path, page: int) -> Picture:
 class _Page:
     path: Path
     page: int | None  # TIFF page index, None for other images
+    number: int | None = None  # the file's frame number in a sequence
 
     def read(self) -> Picture:
         if self.page is None:
@@ -225,7 +326,7 @@ def still_pages(
 ) -> tuple[list[_Page], list[int]]:
     """The pages a still input holds, and the missing frame numbers of a sequence (allowed when asked)."""
     p = Path(path)
-    if not is_pattern(p) or p.exists():
+    if not is_sequence(p):
         if not p.is_file():
             raise FileNotFoundError(f"still_source: input {os.fspath(p)!r} does not exist")
         return _pages_of(p), []
@@ -238,15 +339,22 @@ def still_pages(
             " (pass --allow-damaged / allow_damaged=True to render the files that exist)"
         )
     pages = []
-    for f in files.values():
+    for n, f in files.items():
         if f.suffix.lower() in TIFF_EXTENSIONS:
             got = _tiff_pages(f)
             if len(got) > 1:
                 raise SourceError(f"still_source: {os.fspath(f)!r} in a sequence has {len(got)} pages")
-            pages.append(got[0])
+            pages.append(_Page(f, got[0].page, n))
         else:
-            pages.append(_Page(f, None))
+            pages.append(_Page(f, None, n))
     return pages, missing
+
+
+def sequence_numbers(path: str | os.PathLike[str]) -> list[int] | None:
+    """The file numbers of a sequence input's frames in order (gaps allowed), None for other inputs."""
+    if not is_sequence(path):
+        return None
+    return [int(page.number or 0) for page in still_pages(path, allow_damaged=True)[0]]
 
 
 def _ranges(numbers: list[int]) -> str:
@@ -266,7 +374,7 @@ def _ranges(numbers: list[int]) -> str:
 def still_source(
     path: str | os.PathLike[str], *, core: vs.Core | None = None, allow_damaged: bool = False
 ) -> vs.VideoNode:
-    """Open a still image, a multi-page TIFF or a ``%d`` image sequence as a clip (see the module doc).
+    """Open a still image, a multi-page TIFF or an image sequence as a clip (see the module doc).
 
     Pictures are decoded when their frame is requested; every one must match the first in size and
     format (SourceError at request otherwise). A sequence with missing numbers raises SourceError unless
@@ -283,8 +391,15 @@ def still_source(
     fmt = core.query_video_format(*first.format)
     if first.alpha:
         log.warning("still_source: %s has an alpha channel; it is dropped (the output is opaque)", path)
+    rate = sequence_rate(pages[0].path)
     blank = core.std.BlankClip(
-        format=fmt.id, width=width, height=height, length=len(pages), fpsnum=STILL_FPS, fpsden=1, keep=True
+        format=fmt.id,
+        width=width,
+        height=height,
+        length=len(pages),
+        fpsnum=rate.numerator,
+        fpsden=rate.denominator,
+        keep=True,
     )
     cache: dict[int, Picture] = {0: first}
     lock = threading.Lock()
@@ -301,6 +416,8 @@ def still_source(
         for p, plane in enumerate(pic.planes):
             np.copyto(np.asarray(out[p]), plane)
         out.props.update(pic.props)
+        if pages[n].number is not None:
+            out.props[SEQ_FRAME_PROP] = pages[n].number
         return out
 
     log.debug("still_source: %s, %d pictures, %s", path, len(pages), fmt.name)
