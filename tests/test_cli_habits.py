@@ -93,13 +93,20 @@ def test_progress_json_lines_on_stderr(tmp_path: Path, monkeypatch: pytest.Monke
         ["superres", "--help"],
         ["models", "--help"],
         ["sheet", "--help"],
+        ["vpy", "--help"],
+        ["probe", "--help"],
+        ["farm", "--help"],
     ],
 )
 def test_every_help_ends_with_examples(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 0
     help_text = capsys.readouterr().out
     tail = help_text[help_text.rindex("examples:") :].splitlines()[1:]
-    assert len(tail) >= 2 and all(line.strip().startswith("vs-colorize") for line in tail)
+    assert len(tail) >= 2 and all(line.startswith("  ") and line.strip() for line in tail)
+    assert any(
+        line.strip().startswith(f"vs-colorize {argv[0]}" if argv[0] != "--help" else "vs-colorize")
+        for line in tail
+    )
 
 
 def test_completion_and_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,3 +120,16 @@ def test_completion_and_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_examples_keywords() -> None:
     kw = examples("a b", "c d")
     assert kw["epilog"] == "examples:\n  a b\n  c d"
+
+
+def test_vpy_template_from_the_package(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vs_colorize.cli.vpy import TEMPLATE
+
+    assert main(["vpy"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == TEMPLATE.read_text() and "script_args(" in printed
+    out = tmp_path / "colorize.vpy"
+    assert main(["vpy", str(out)]) == 0 and out.read_text() == printed
+    assert main(["vpy", str(out)]) == 2  # exists
+    assert "pass -y/--overwrite" in capsys.readouterr().err
+    assert main(["vpy", str(out), "-y"]) == 0

@@ -1,4 +1,4 @@
-"""Odd frame sizes just work from every entry point: the filter, the CLI and scripts/colorize.vpy.
+"""Odd frame sizes just work from every entry point: the filter, the CLI and colorize.vpy.
 
 4:2:0 cannot hold an odd width or height, so GRAY input of odd size comes out as 4:4:4 (even sizes stay
 4:2:0); YUV input keeps its format. The source luma stays bit-identical either way.

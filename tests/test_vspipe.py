@@ -1,4 +1,4 @@
-"""The vspipe path: scripts/colorize.vpy under vspipe, alone and piped into ffmpeg as docs/cli.md shows."""
+"""The vspipe path: colorize.vpy under vspipe, alone and piped into ffmpeg as docs/cli.md shows."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from onnx_models import tint
 from test_encode import decode_all, ffmpeg_binary
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "colorize.vpy"
+SCRIPT = ROOT / "vs_colorize" / "assets" / "colorize.vpy"
 BIN = Path(sys.executable).parent
 FILM = "bw_film_clips/a-bomb_blast_effects_part.mp4"
 

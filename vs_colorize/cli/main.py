@@ -29,6 +29,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "vs_colorize.cli.superres",
     "vs_colorize.cli.models",
     "vs_colorize.cli.sheet",
+    "vs_colorize.cli.vpy",
     "vs_colorize.farm.cli",
     "vs_colorize.cli.probe",
 )

@@ -18,7 +18,7 @@ from typing import Any
 
 import av
 
-from ..core.cli_flags import add_common_flags
+from ..core.cli_flags import add_common_flags, examples
 from ..io import dpx
 from ..io.formats import MATRIX_NAMES, PRIMARIES_NAMES, TRANSFER_NAMES
 from ..io.pyav_source import SourceError
@@ -29,7 +29,13 @@ from .errors import EXIT_INPUT, EXIT_OK, CliError
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "probe", help="print what an input holds: size, depth, rate, timecode, sequence numbers"
+        "probe",
+        help="print what an input holds: size, depth, rate, timecode, sequence numbers",
+        **examples(
+            "vs-colorize probe film.mov                # size, rate, colour tags, timecode, reel",
+            "vs-colorize probe 'scan/r1_%06d.dpx'      # first number, gaps, depth, DPX timecode",
+            "vs-colorize probe scan/ --json | jq .timecode",
+        ),
     )
     p.add_argument("input", help="film, still image, or sequence (scan_%%06d.dpx, 'frames/*.tif', a folder)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
