@@ -43,3 +43,18 @@ def test_with_the_extra_the_command_runs(entry: str) -> None:
 
 def test_missing_modules_only_looks() -> None:
     assert tools.missing_modules(["json", "no_such_module_here"]) == ["no_such_module_here"]
+
+
+@pytest.mark.parametrize("module", ["vs_colorize.training.cli", "vs_colorize.export.cli"])
+def test_help_imports_no_torch(module: str) -> None:
+    """``--help`` builds the whole parser without torch: the heavy modules load when a command runs."""
+    code = (
+        "import contextlib, io, sys\n"
+        f"import {module} as cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    cli.main(['--help'])\n"
+        "print(sorted(m for m in ('torch', 'onnx', 'vapoursynth') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -37,7 +37,6 @@ from pathlib import Path
 from vs_colorize._version import __version__
 from vs_colorize.core.cli_flags import add_common_flags, add_completion, examples, log_level
 from vs_colorize.training import inflection
-from vs_colorize.training.archs.safe_load import UnsafeFileError, load_weights
 from vs_colorize.training.config import TrainConfig, apply_overrides, load_config, to_dict
 from vs_colorize.training.exits import (
     EXIT_FAILED,
@@ -47,7 +46,6 @@ from vs_colorize.training.exits import (
     CommandError,
     check_writable_dir,
 )
-from vs_colorize.training.phases.context import Kind
 from vs_colorize.training.recipes import RECIPES, get_recipe
 from vs_colorize.training.sr import cli as sr_cli
 
@@ -60,12 +58,13 @@ COMMAND_HELP = {
     "pretrain-critic": "pretrain the critic (real vs generated)",
     "gan": "the GAN phase (adaptive critic-loss threshold, generator checkpoints)",
 }
-PHASE_COMMANDS = {
-    "nogan": tuple(Kind),
-    "pretrain-gen": (Kind.GEN,),
-    "save-fakes": (Kind.FAKES,),
-    "pretrain-critic": (Kind.CRITIC,),
-    "gan": (Kind.GAN,),
+#: Command → the phase kinds it runs (``training.phases.context.Kind`` values; strings keep ``--help`` light).
+PHASE_COMMANDS: dict[str, tuple[str, ...]] = {
+    "nogan": ("gen", "fakes", "critic", "gan"),
+    "pretrain-gen": ("gen",),
+    "save-fakes": ("fakes",),
+    "pretrain-critic": ("critic",),
+    "gan": ("gan",),
 }
 
 
@@ -160,6 +159,7 @@ def _run(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from vs_colorize.training import dist
     from vs_colorize.training.phases import execute, open_run
+    from vs_colorize.training.phases.context import Kind
 
     out: Path = args.out
     saved = out / "config.json"
@@ -189,7 +189,8 @@ def _train(args: argparse.Namespace) -> int:
     logging.getLogger().addHandler(handler)
     finished = False
     try:
-        execute(run, PHASE_COMMANDS[args.command], cycle=args.cycle, pick=args.pick)
+        kinds = tuple(Kind(k) for k in PHASE_COMMANDS[args.command])
+        execute(run, kinds, cycle=args.cycle, pick=args.pick)
         finished = True
     finally:
         run.logs.close()
@@ -216,6 +217,8 @@ def _check_vgg_weights(command: str, weights: str) -> None:
     """Read a ``--vgg-weights`` file safely before anything runs (it is loaded again by the loss)."""
     if weights in ("imagenet", "random"):
         return
+    from vs_colorize.training.archs.safe_load import UnsafeFileError, load_weights
+
     try:
         load_weights(weights, f"{command}: --vgg-weights")
     except (UnsafeFileError, FileNotFoundError) as exc:

@@ -23,20 +23,29 @@ left out.
 
 from __future__ import annotations
 
-from .evaluate import CheckpointEval, checkpoint_step, evaluate_checkpoints, find_checkpoints
-from .picker import add_arguments, pick_inflection, run
-from .rule import DEFAULT_SIGNALS, Pick, Signal, pick_index
+import importlib
+from typing import Any
 
-__all__ = [
-    "DEFAULT_SIGNALS",
-    "CheckpointEval",
-    "Pick",
-    "Signal",
-    "add_arguments",
-    "checkpoint_step",
-    "evaluate_checkpoints",
-    "find_checkpoints",
-    "pick_index",
-    "pick_inflection",
-    "run",
-]
+#: Public name → the submodule defining it; imported on first use (``evaluate`` and ``picker`` need torch,
+#: the ``pick`` command's arguments and the rule do not).
+_API = {
+    "DEFAULT_SIGNALS": "rule",
+    "Pick": "rule",
+    "Signal": "rule",
+    "pick_index": "rule",
+    "CheckpointEval": "evaluate",
+    "checkpoint_step": "evaluate",
+    "evaluate_checkpoints": "evaluate",
+    "find_checkpoints": "evaluate",
+    "pick_inflection": "picker",
+    "run": "picker",
+    "add_arguments": "args",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,8 +11,6 @@ import argparse
 import logging
 import sys
 
-from ..archs.safe_load import UnsafeFileError, load_weights
-from ..archs.sr import SRConfig
 from ..exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, check_writable_dir
 from .crappify import SRCrappifyConfig
 
@@ -59,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``train`` / ``evaluate`` command; returns the exit status."""
+    from ..archs.safe_load import UnsafeFileError, load_weights
+    from ..archs.sr import SRConfig
+
     channel = None if args.channel < 0 else args.channel
     if args.sr_command == "train" and args.feature_loss not in (None, "imagenet", "random"):
         try:  # read safely before anything runs (the loss loads it again)
