@@ -275,3 +275,42 @@ def test_bestsource_film(tint: Path, data_dir: Path) -> None:
         assert b.props["_Matrix"] in (1, 5, 6) and b.props["_Range"] in (0, 1)
         assert b.props["VSColorizeModel"] == "tint.onnx"
         assert float(np.asarray(b[2]).std()) > 0.5  # chroma follows the film's luma
+
+
+def _ramp(fmt: int, width: int = 96, height: int = 64, **props: int) -> vs.VideoNode:
+    """Float luma rising linearly left to right (0.2 → 0.8), flat chroma, optional frame props."""
+    blank = core.std.BlankClip(format=fmt, width=width, height=height, length=1, keep=True)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        np.asarray(out[0])[...] = 0.2 + 0.6 * np.arange(width, dtype=np.float32) / (width - 1)
+        for p in (1, 2):
+            np.asarray(out[p])[...] = 0.0
+        return out
+
+    clip = blank.std.ModifyFrame(blank, fill)
+    return core.std.SetFrameProps(clip, **props) if props else clip
+
+
+@pytest.mark.parametrize(("siting", "offset"), [(0, 0.0), (1, 0.5)], ids=["left", "center"])
+def test_chroma_follows_the_source_siting(tmp_path: Path, siting: int, offset: float) -> None:
+    """Every resample here is linear, so on a luma ramp each 4:2:0 chroma sample carries the model's colour
+    of the luma at its own position: x = 2i (left, _ChromaLocation 0) or 2i + 0.5 (centre, 1)."""
+    model = om.luma_tint(tmp_path / "luma_tint.onnx")  # R = y, G = 1 - y, B = 0.5
+    src = _ramp(vs.YUV420PS, _ChromaLocation=siting, _Matrix=6, _Range=1)
+    f = colorize(src, model, render_factor=4).get_frame(0)
+    assert f.props["_ChromaLocation"] == siting
+    width = src.width
+    x = 2 * np.arange(width // 2) + offset
+    y = 0.2 + 0.6 * x / (width - 1)
+    kr, kb = om.KR_KB[6]
+    luma = kr * y + (1 - kr - kb) * (1 - y) + kb * 0.5
+    u, v = (0.5 - luma) / (2 * (1 - kb)), (y - luma) / (2 * (1 - kr))
+    inner = slice(2, width // 2 - 2)  # away from the mirrored borders
+    for plane, want in ((1, u), (2, v)):
+        got = np.asarray(f[plane])
+        np.testing.assert_allclose(
+            got[:, inner], np.broadcast_to(want[inner], got[:, inner].shape), atol=2e-4
+        )
+    # the two sitings are half a luma pixel apart: V moves ~0.92 · 0.6 / 95 / 2 ≈ 3e-3, far above the tolerance
+    assert abs(np.diff(v[inner]).mean()) / 4 > 5 * 2e-4
