@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -105,10 +104,8 @@ def test_probe_model_runs() -> None:
     assert y.tolist() == [3.5]
 
 
+@pytest.mark.absent("ort-cuda")
 def test_ort_gpu_provider_missing_from_build(tint: Path) -> None:
-    ort = import_onnxruntime()
-    if "CUDAExecutionProvider" in ort.get_available_providers():
-        pytest.skip("this onnxruntime build has the CUDA provider")
     clip = core.std.BlankClip(format=vs.GRAY8, width=64, height=64, length=1)
     with pytest.raises(vs.Error, match=r"ORT: provider='cuda' is not in this onnxruntime build"):
         colorize(clip, tint, render_factor=4, backend=ORT(provider="cuda"))
@@ -147,11 +144,8 @@ def test_apply_is_generic_over_model_kind(tmp_path: Path) -> None:
         np.testing.assert_allclose(np.asarray(out.get_frame(1)[0]), 0.4, atol=1e-6)
 
 
-@pytest.mark.mlrt
-@pytest.mark.parametrize("plugin", ["ort", "ov"])
+@pytest.mark.parametrize("plugin", [pytest.param(p, marks=pytest.mark.mlrt(p)) for p in ("ort", "ov")])
 def test_mlrt_matches_ort(luma: Path, plugin: str, capfd: pytest.CaptureFixture[str]) -> None:
-    if not hasattr(core, plugin):
-        pytest.skip(f"vs-mlrt core.{plugin} is not installed")
     clip = om.noise_clip(vs.YUV444PS, 96, 64, length=3)
     ours = render(clip, luma, ORT())
     theirs = render(clip, luma, MLRT(plugin=plugin))
@@ -167,7 +161,7 @@ def test_mlrt_matches_ort(luma: Path, plugin: str, capfd: pytest.CaptureFixture[
     assert capfd.readouterr().out == ""
 
 
-@pytest.mark.mlrt
+@pytest.mark.mlrt("ort")
 def test_mlrt_nan_raises(tmp_path: Path) -> None:
     clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
     out = colorize(clip, om.nan(tmp_path / "nan.onnx"), render_factor=4, backend=MLRT(plugin="ort"))
@@ -175,9 +169,8 @@ def test_mlrt_nan_raises(tmp_path: Path) -> None:
         out.get_frame(0)
 
 
+@pytest.mark.absent("mlrt-trt")
 def test_mlrt_plugin_missing(tint: Path) -> None:
-    if hasattr(core, "trt"):
-        pytest.skip("vs-mlrt core.trt is installed")
     clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
     with pytest.raises(
         vs.Error, match=r"colorize: backend MLRT\(plugin='trt'\) needs the vs-mlrt plugin core.trt"
@@ -188,7 +181,7 @@ def test_mlrt_plugin_missing(tint: Path) -> None:
 @pytest.fixture(scope="module")
 def tint_pt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tint model as a torch.export artifact with its metadata sidecar."""
-    torch = pytest.importorskip("torch")
+    import torch
 
     class Tint(torch.nn.Module):
         def __init__(self) -> None:
@@ -237,9 +230,8 @@ def test_torch_cuda_fp16(tint: Path, tint_pt2: Path) -> None:
         np.testing.assert_allclose(a, b, atol=2e-3)
 
 
+@pytest.mark.absent("tensorrt")
 def test_trt_without_tensorrt_is_a_clear_error(tint: Path) -> None:
-    if importlib.util.find_spec("tensorrt") is not None:
-        pytest.skip("tensorrt is installed")
     clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
     with pytest.raises(vs.Error, match=r"TRT: cannot run '.*tint.onnx': TensorRT is not installed"):
         colorize(clip, tint, render_factor=4, backend=TRT())
