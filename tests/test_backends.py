@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -74,10 +75,28 @@ def test_get_backend_names() -> None:
 
 
 def test_autoselect_here() -> None:
+    """The documented preference order, checked against what this machine really has."""
+    import onnxruntime
+    import torch
+
     chosen = autoselect()
-    if cuda_device_count() == 0:
+    gpus = cuda_device_count()
+    assert gpus == torch.cuda.device_count()
+    ort_gpu = {"CUDAExecutionProvider", "TensorrtExecutionProvider"} & set(
+        onnxruntime.get_available_providers()
+    )
+    if gpus == 0:
         assert chosen == ORT(provider="cpu", **cpu_layout())
-    assert isinstance(autoselect(model_format="pt2"), Torch)
+    elif importlib.util.find_spec("tensorrt") is not None:
+        assert chosen == TRT()
+    elif ort_gpu:
+        assert isinstance(chosen, ORT) and chosen.provider in ("tensorrt", "cuda")
+    elif hasattr(core, "trt"):
+        assert chosen == MLRT(plugin="trt")
+    else:  # a GPU but no runtime for it installed: the CPU
+        assert chosen == ORT(provider="cpu", **cpu_layout())
+    pt2 = autoselect(model_format="pt2")
+    assert isinstance(pt2, Torch)
 
 
 def test_cpu_layout_uses_every_core_in_at_most_two_streams(monkeypatch: pytest.MonkeyPatch) -> None:
