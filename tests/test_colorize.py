@@ -157,6 +157,9 @@ def test_gray_to_yuv444_and_props(tint: Path) -> None:
     "fmt", [vs.RGB24, vs.RGB30, vs.RGB48, vs.RGBH, vs.RGBS], ids=lambda f: core.get_video_format(f).name
 )
 def test_rgb_keeps_luminance(tint: Path, fmt: int) -> None:
+    """Per pixel: float RGB keeps the source luminance (float outputs are not clipped to the cube); integer RGB
+    is the float result of the same picture rounded to the format and clipped to the cube, so the luminance is
+    kept to half a code wherever no channel was clipped."""
     src = om.noise_clip(fmt, 96, 64)
     out = colorize(src, tint, render_factor=4)
     assert out.format.id == fmt
@@ -167,11 +170,28 @@ def test_rgb_keeps_luminance(tint: Path, fmt: int) -> None:
         return np.asarray(core.resize.Point(clip, format=vs.YUV444PS, matrix=1).get_frame(0)[0])
 
     info = core.get_video_format(fmt)
-    step = 1.0 / ((1 << info.bits_per_sample) - 1) if info.sample_type == vs.INTEGER else 1e-3
     diff = np.abs(luma(out) - luma(src))
-    # rounding to the output format only (plus clipping where the new chroma leaves the RGB cube)
-    assert np.median(diff) <= step
-    assert not np.allclose(planes(f)[0], planes(src.get_frame(0))[0], atol=4 * step)  # colour did change
+    rgb = np.stack(planes(f)).astype(np.float64)
+    if info.sample_type == vs.FLOAT:
+        assert diff.max() <= (2.0**-11 if info.bits_per_sample == 16 else 2e-6)  # half: one ulp near 1
+        step = 1e-3
+    else:
+        top = (1 << info.bits_per_sample) - 1
+        step = 1.0 / top
+        exact = colorize(core.resize.Point(src, format=vs.RGBS), tint, render_factor=4).get_frame(0)
+        want = np.clip(np.stack(planes(exact)).astype(np.float64), 0.0, 1.0) * top
+        slack = 2e-7  # the float32 working space, relative to full scale
+        assert np.abs(rgb - want).max() <= 0.5 + slack * top  # rounding only
+        clipped = ((rgb <= 0) | (rgb >= top)).any(axis=0)
+        assert diff[~clipped].max() <= 0.5 * step + slack
+        # where a channel was clipped, the luminance moves by no more than the clipping itself moved it
+        kr, kb = om.KR_KB[1]
+        weights = np.array([kr, 1 - kr - kb, kb]).reshape(3, 1, 1)
+        unclipped = np.stack(planes(exact)).astype(np.float64)
+        moved = np.abs((weights * (unclipped - np.clip(unclipped, 0.0, 1.0))).sum(axis=0))
+        assert (diff <= moved + 0.5 * step + slack).all()
+        assert clipped.mean() < 0.5  # most pixels are inside the cube, so the bound above covers most of them
+    assert not np.allclose(rgb[0], planes(src.get_frame(0))[0], atol=4 * step)  # colour did change
 
 
 def test_rgb_grey_gets_model_chroma(tint: Path) -> None:
