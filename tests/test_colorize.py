@@ -334,3 +334,32 @@ def test_chroma_follows_the_source_siting(tmp_path: Path, siting: int, offset: f
         )
     # the two sitings are half a luma pixel apart: V moves ~0.92 · 0.6 / 95 / 2 ≈ 3e-3, far above the tolerance
     assert abs(np.diff(v[inner]).mean()) / 4 > 5 * 2e-4
+
+
+@pytest.fixture(scope="module")
+def tiny_generator(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``tiny`` preset generator (a real convolutional U-Net, filled weights) exported to ONNX at 64²."""
+    import torch
+    from test_export_onnx import filled_tiny
+
+    from export.onnx import to_onnx
+
+    torch.set_num_threads(1)
+    path = tmp_path_factory.mktemp("tiny") / "tiny.onnx"
+    to_onnx(filled_tiny(), path, render_size=64, check=False)  # parity is test_export_onnx's job
+    return path
+
+
+def test_streams_and_threads_identical_with_a_real_generator(tiny_generator: Path) -> None:
+    """Convolutions split over threads and frames over streams must not change a single output byte."""
+    src = om.noise_clip(vs.YUV444PS, 96, 64, length=4)  # float output: no rounding hides a difference
+
+    def render(backend: ORT) -> list[list[np.ndarray]]:
+        return [planes(f) for f in colorize(src, tiny_generator, render_factor=4, backend=backend).frames()]
+
+    reference = render(ORT(num_streams=1, intra_op_threads=1))
+    assert float(np.std(reference[0][1])) > 0.01  # the generator really colours (not a flat chroma)
+    for backend in (ORT(num_streams=2, intra_op_threads=1), ORT(num_streams=1, intra_op_threads=2)):
+        for ref, got in zip(reference, render(backend), strict=True):
+            for a, b in zip(ref, got, strict=True):
+                np.testing.assert_array_equal(a, b)
