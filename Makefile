@@ -18,11 +18,12 @@ export XDG_CONFIG_HOME ?= $(abspath $(VENV))/xdg-config
 PYTHON_BOOT ?= $(shell for c in python3.12 python3.13 python3 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
 	$$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$c; break; }; done)
 
-.PHONY: help env test lint format demo clean
+.PHONY: help env test lint format demo mutation clean
 
 help:
 	@echo "make demo  - set up .venv and run the main job"
 	@echo "make test  - set up .venv, run ruff and pytest"
+	@echo "make mutation - mutation testing of the critical modules (~20 min; not part of CI; docs/testing.md)"
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON_BOOT)" || { echo "error: need Python >= 3.12 (python3.12 on PATH or PYTHON_BOOT=...)" >&2; exit 1; }
@@ -48,6 +49,11 @@ test: env lint
 
 demo: env
 	PATH=$(abspath $(VENV))/bin:$$PATH bash scripts/demo.sh $(DATA)
+
+# Outside CI: mutmut over the luma merge, parity gate, GAN switcher, picker and tiling (docs/testing.md).
+mutation: env
+	$(UV) pip install -q -p $(PY) -e ".[$(EXTRAS),mutation]"
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) scripts/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
