@@ -100,6 +100,9 @@ def _config(target: Target) -> str:
     # mutmut limits each mutant's CPU time from the tests' own durations, which leave out module fixtures (an
     # ONNX export, say): allow a minute more so a slow fixture is not reported as a timeout
     lines += ["timeout_constant = 60"]
+    # fork from a server that has only collected the tests: a fork of the process that ran them (VapourSynth,
+    # ONNX Runtime and torch thread pools alive) can deadlock
+    lines += ["process_isolation = forkserver"]
     return "\n".join(lines) + "\n"
 
 
