@@ -159,8 +159,8 @@ def test_gray_to_yuv444_and_props(tint: Path) -> None:
 def test_rgb_keeps_luminance(tint: Path, fmt: int) -> None:
     """Per pixel: float RGB keeps the source luminance (float outputs are not clipped to the cube); integer RGB
     is the float result of the same picture rounded to the format and clipped to the cube, so the luminance is
-    kept to half a code wherever no channel was clipped."""
-    src = om.noise_clip(fmt, 96, 64)
+    kept to half a code wherever no channel was clipped. (96×80: neither side is the model's 64.)"""
+    src = om.noise_clip(fmt, 96, 80)
     out = colorize(src, tint, render_factor=4)
     assert out.format.id == fmt
     f = out.get_frame(0)
@@ -304,7 +304,7 @@ def _ramp(fmt: int, width: int = 96, height: int = 64, **props: int) -> vs.Video
     def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         out = f.copy()
         np.asarray(out[0])[...] = 0.2 + 0.6 * np.arange(width, dtype=np.float32) / (width - 1)
-        for p in (1, 2):
+        for p in range(1, f.format.num_planes):
             np.asarray(out[p])[...] = 0.0
         return out
 
@@ -312,14 +312,23 @@ def _ramp(fmt: int, width: int = 96, height: int = 64, **props: int) -> vs.Video
     return core.std.SetFrameProps(clip, **props) if props else clip
 
 
-@pytest.mark.parametrize(("siting", "offset"), [(0, 0.0), (1, 0.5)], ids=["left", "center"])
-def test_chroma_follows_the_source_siting(tmp_path: Path, siting: int, offset: float) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "props", "offset"),
+    [(vs.YUV420PS, {"_ChromaLocation": 0}, 0.0), (vs.YUV420PS, {"_ChromaLocation": 1}, 0.5),
+     (vs.YUV420PS, {}, 0.0), (vs.GRAYS, {}, 0.0)],
+    ids=["left", "center", "unset-is-left", "gray-to-420-is-left"],
+)  # fmt: skip
+def test_chroma_follows_the_source_siting(
+    tmp_path: Path, fmt: int, props: dict[str, int], offset: float
+) -> None:
     """Every resample here is linear, so on a luma ramp each 4:2:0 chroma sample carries the model's colour
-    of the luma at its own position: x = 2i (left, _ChromaLocation 0) or 2i + 0.5 (centre, 1)."""
+    of the luma at its own position: x = 2i (left, _ChromaLocation 0) or 2i + 0.5 (centre, 1). A source
+    without the prop, and a GRAY source made 4:2:0, are left-sited (and say so)."""
     model = om.luma_tint(tmp_path / "luma_tint.onnx")  # R = y, G = 1 - y, B = 0.5
-    src = _ramp(vs.YUV420PS, _ChromaLocation=siting, _Matrix=6, _Range=1)
+    src = _ramp(fmt, **props, _Matrix=6, _Range=1)
     f = colorize(src, model, render_factor=4).get_frame(0)
-    assert f.props["_ChromaLocation"] == siting
+    assert f.format.id == vs.YUV420PS
+    assert f.props.get("_ChromaLocation", 0) == props.get("_ChromaLocation", 0)
     width = src.width
     x = 2 * np.arange(width // 2) + offset
     y = 0.2 + 0.6 * x / (width - 1)
