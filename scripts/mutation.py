@@ -47,11 +47,13 @@ TARGETS: tuple[Target, ...] = (
         ("tests/test_colorize.py", "-k", "not real_generator"),
     ),
     # ParityReport.passed / .max_abs are properties, which mutmut does not mutate; the bugs planted in them by
-    # hand (mean instead of max, NaN or Inf passing) are caught by tests/test_parity_gate.py
+    # hand (mean instead of max, NaN or Inf passing) are caught by tests/test_parity_gate.py. verify() (155
+    # mutants, each re-running an ONNX export) is left out to keep the run short: add
+    # "export.parity.x_verify__mutmut_*" for a full audit (about an hour on two busy cores).
     Target(
         "parity gate",
         "export/parity.py",
-        ("export.parity.xǁParityReportǁto_json__mutmut_*", "export.parity.x_verify__mutmut_*"),
+        ("export.parity.xǁParityReportǁto_json__mutmut_*",),
         ("tests/test_parity_gate.py",),
     ),
     Target(

@@ -35,7 +35,7 @@ def tiny() -> torch.nn.Module:
 @pytest.fixture(scope="module")
 def clean(tiny: torch.nn.Module, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("parity") / "tiny.onnx"
-    to_onnx(tiny, out, render_size=SIZE, arch="conv", threads=1)
+    to_onnx(tiny, out, render_size=SIZE, arch="conv", check=False)  # the tests run verify themselves
     return out
 
 
