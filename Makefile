@@ -23,7 +23,7 @@ PYTHON_BOOT ?= $(shell for c in python3.12 python3.13 python3 $$(ls -d $${PYENV_
 help:
 	@echo "make demo  - set up .venv and run the main job"
 	@echo "make test  - set up .venv, run ruff and pytest"
-	@echo "make mutation - mutation testing of the critical modules (~20 min; not part of CI; docs/testing.md)"
+	@echo "make mutation - mutation testing of the critical modules (~30 min on 2 busy cores; not in CI; docs/testing.md)"
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON_BOOT)" || { echo "error: need Python >= 3.12 (python3.12 on PATH or PYTHON_BOOT=...)" >&2; exit 1; }
