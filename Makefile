@@ -18,7 +18,7 @@ export XDG_CONFIG_HOME ?= $(abspath $(VENV))/xdg-config
 PYTHON_BOOT ?= $(shell for c in python3.12 python3.13 python3 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
 	$$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$c; break; }; done)
 
-.PHONY: help env test lint typecheck format docs wheel demo demo-input clean
+.PHONY: help env test lint typecheck format docs wheel demo demo-input mutation clean
 
 help:
 	@echo "make demo  - set up .venv-demo (runtime + CPU inference) and run the main job"
@@ -26,6 +26,7 @@ help:
 	@echo "make typecheck - mypy only (settings in pyproject.toml [tool.mypy])"
 	@echo "make docs  - build the docs site into build/site (strict)"
 	@echo "make wheel - build the wheel into dist/"
+	@echo "make mutation - mutation testing of the critical modules (~30 min on 2 busy cores; not in CI; docs/testing.md)"
 
 # $(call venv,DIR,EXTRAS): a venv at DIR with this checkout installed (editable) with EXTRAS, by uv.
 define venv
@@ -78,6 +79,11 @@ demo: demo-input
 	$(MAKE) --no-print-directory $(DEMO_VENV)/.installed
 	PATH=$(abspath $(DEMO_VENV))/bin:$$PATH XDG_CONFIG_HOME=$(abspath $(DEMO_VENV))/xdg-config \
 		bash scripts/demo.sh $(DEMO_CLIP)
+
+# Outside CI: mutmut over the luma merge, parity gate, GAN switcher, picker and tiling (docs/testing.md).
+mutation: env
+	$(VENV)/bin/uv pip install -q -p $(PY) -e ".[$(EXTRAS),mutation]"
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) scripts/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) out build .pytest_cache .ruff_cache .mypy_cache

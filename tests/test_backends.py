@@ -89,10 +89,28 @@ def test_get_backend_overrides() -> None:
 
 
 def test_autoselect_here() -> None:
+    """The documented preference order, checked against what this machine really has."""
+    import onnxruntime
+    import torch
+
     chosen = autoselect()
-    if cuda_device_count() == 0:
+    gpus = cuda_device_count()
+    assert gpus == torch.cuda.device_count()
+    ort_gpu = {"CUDAExecutionProvider", "TensorrtExecutionProvider"} & set(
+        onnxruntime.get_available_providers()
+    )
+    if gpus == 0:
         assert chosen == ORT(provider="cpu", **cpu_layout())
-    assert isinstance(autoselect(model_format="pt2"), Torch)
+    elif importlib.util.find_spec("tensorrt") is not None:
+        assert chosen == TRT()
+    elif ort_gpu:
+        assert isinstance(chosen, ORT) and chosen.provider in ("tensorrt", "cuda")
+    elif hasattr(core, "trt"):
+        assert chosen == MLRT(plugin="trt")
+    else:  # a GPU but no runtime for it installed: the CPU
+        assert chosen == ORT(provider="cpu", **cpu_layout())
+    pt2 = autoselect(model_format="pt2")
+    assert isinstance(pt2, Torch)
 
 
 def test_cpu_layout_uses_every_core_in_at_most_two_streams(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,10 +137,8 @@ def test_probe_model_runs() -> None:
     assert y.tolist() == [3.5]
 
 
+@pytest.mark.absent("ort-cuda")
 def test_ort_gpu_provider_missing_from_build(tint: Path) -> None:
-    ort = import_onnxruntime()
-    if "CUDAExecutionProvider" in ort.get_available_providers():
-        pytest.skip("this onnxruntime build has the CUDA provider")
     clip = core.std.BlankClip(format=vs.GRAY8, width=64, height=64, length=1)
     with pytest.raises(vs.Error, match=r"ORT: provider='cuda' is not in this onnxruntime build"):
         colorize(clip, tint, render_factor=4, backend=ORT(provider="cuda"))
@@ -186,10 +202,8 @@ def test_tile_plans_follow_the_model(tmp_path: Path) -> None:
 
 
 @pytest.mark.mlrt
-@pytest.mark.parametrize("plugin", ["ort", "ov"])
+@pytest.mark.parametrize("plugin", [pytest.param(p, marks=pytest.mark.mlrt(p)) for p in ("ort", "ov")])
 def test_mlrt_matches_ort(luma: Path, plugin: str, capfd: pytest.CaptureFixture[str]) -> None:
-    if not hasattr(core, plugin):
-        pytest.skip(f"vs-mlrt core.{plugin} is not installed")
     clip = om.noise_clip(vs.YUV444PS, 96, 64, length=3)
     ours = render(clip, luma, ORT())
     theirs = render(clip, luma, MLRT(plugin=plugin))
@@ -205,7 +219,7 @@ def test_mlrt_matches_ort(luma: Path, plugin: str, capfd: pytest.CaptureFixture[
     assert capfd.readouterr().out == ""
 
 
-@pytest.mark.mlrt
+@pytest.mark.mlrt("ort")
 def test_mlrt_nan_raises(tmp_path: Path) -> None:
     clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
     out = colorize(clip, om.nan(tmp_path / "nan.onnx"), render_factor=4, backend=MLRT(plugin="ort"))
@@ -213,9 +227,8 @@ def test_mlrt_nan_raises(tmp_path: Path) -> None:
         out.get_frame(0)
 
 
+@pytest.mark.absent("mlrt-trt")
 def test_mlrt_plugin_missing(tint: Path) -> None:
-    if hasattr(core, "trt"):
-        pytest.skip("vs-mlrt core.trt is installed")
     clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
     with pytest.raises(
         vs.Error, match=r"colorize: backend MLRT\(plugin='trt'\) needs the vs-mlrt plugin core.trt"
@@ -226,7 +239,7 @@ def test_mlrt_plugin_missing(tint: Path) -> None:
 @pytest.fixture(scope="module")
 def tint_pt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tint model as a torch.export artifact with its metadata sidecar."""
-    torch = pytest.importorskip("torch")
+    import torch
 
     class Tint(torch.nn.Module):
         def __init__(self) -> None:
@@ -275,9 +288,8 @@ def test_torch_cuda_fp16(tint: Path, tint_pt2: Path) -> None:
         np.testing.assert_allclose(a, b, atol=2e-3)
 
 
+@pytest.mark.absent("tensorrt")
 def test_trt_without_tensorrt_is_a_clear_error(tint: Path) -> None:
-    if importlib.util.find_spec("tensorrt") is not None:
-        pytest.skip("tensorrt is installed")
     clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
     with pytest.raises(vs.Error, match=r"TRT: cannot run '.*tint.onnx': TensorRT is not installed"):
         colorize(clip, tint, render_factor=4, backend=TRT())

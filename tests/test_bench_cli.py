@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from vs_colorize.backends import cpu_layout
 
 ROOT = Path(__file__).resolve().parents[1]
+GPU = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def test_bench_quick_writes_json_markdown_and_plot_beside_each_other(
     assert result.with_suffix(".md").read_text() == stdout  # the tables, printed last
     assert result.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     machine = run["machine"]
-    assert machine["cpu_count"] >= 1 and machine["date"][:2] == "20" and machine["gpu"] is None
+    assert machine["cpu_count"] >= 1 and machine["date"][:2] == "20" and machine["gpu"] == GPU
     assert {"torch", "onnxruntime", "vapoursynth"} <= set(machine["versions"])
     assert all(v > 0 for v in run["peaks"]["cpu_tflops"].values())
 
@@ -67,9 +69,16 @@ def test_bench_quick_measures_the_tiny_model_on_every_cpu_backend(quick_run: tup
         for r in run["records"]
         if r["section"] == "model" and r["backend"].startswith(("torch-cuda", "trt"))
     ]
-    assert gpu and all(r["skipped"] == "no CUDA GPU" for r in gpu)
-    listed = stdout[stdout.index("### Not measured here") :].splitlines()[2:]
-    assert "- model: trt fp16 — no CUDA GPU" in listed and all(line.startswith("- ") for line in listed)
+    assert gpu
+    if GPU is None:  # every GPU variant is recorded as not measured, with the reason, and listed
+        assert all(r["skipped"] == "no CUDA GPU" and "fps" not in r for r in gpu)
+        listed = stdout[stdout.index("### Not measured here") :].splitlines()[2:]
+        assert "- model: trt fp16 — no CUDA GPU" in listed and all(line.startswith("- ") for line in listed)
+    else:  # torch's own CUDA variants always run on a GPU; others may lack their runtime, never the GPU
+        assert all(r.get("skipped") != "no CUDA GPU" for r in gpu)
+        eager = [r for r in gpu if r["backend"] == "torch-cuda"]
+        assert eager and all(r["fps"] > 0 and r["tflops"] > 0 for r in eager)
+        assert "no CUDA GPU" not in stdout
 
 
 def test_bench_quick_pipeline_overhead_is_pipeline_over_model_only(quick_run: tuple[dict, str, Path]) -> None:

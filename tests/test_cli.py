@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 from onnx_models import nan, tint
-from test_encode import audio_packets, decode_all, ffmpeg_binary, write_synthetic
+from test_encode import audio_packets, decode_all, write_synthetic
 
 from vs_colorize.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main, parse_frames
 from vs_colorize.core import cache
@@ -133,7 +133,7 @@ def join_by_stream_copy(chunks: list[Path], out: Path) -> None:
 
 
 def test_frame_chunks_join_to_the_full_render(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, film: Path, model: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, film: Path, model: Path, ffmpeg: str
 ) -> None:
     full, a, b = tmp_path / "full.mkv", tmp_path / "a.mkv", tmp_path / "b.mkv"
     for out, frames in ((full, "0:8"), (a, "0:5"), (b, "5:8")):
@@ -144,15 +144,14 @@ def test_frame_chunks_join_to_the_full_render(
     got = [f.to_ndarray() for f in decode_all(joined)[1]]
     assert len(got) == len(want) == 8
     assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
-    binary = ffmpeg_binary()
-    if binary is not None:  # the recipe docs/cli.md gives
-        listing = tmp_path / "list.txt"
-        listing.write_text("file 'a.mkv'\nfile 'b.mkv'\n")
-        concat = tmp_path / "concat.mkv"
-        cmd = [binary, "-v", "error", "-f", "concat", "-safe", "0", "-i", listing, "-c", "copy", concat]
-        subprocess.run(cmd, check=True, cwd=tmp_path)
-        got = [f.to_ndarray() for f in decode_all(concat)[1]]
-        assert len(got) == 8 and all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+    # the recipe docs/cli.md gives
+    listing = tmp_path / "list.txt"
+    listing.write_text("file 'a.mkv'\nfile 'b.mkv'\n")
+    concat = tmp_path / "concat.mkv"
+    cmd = [ffmpeg, "-v", "error", "-f", "concat", "-safe", "0", "-i", listing, "-c", "copy", concat]
+    subprocess.run(cmd, check=True, cwd=tmp_path)
+    got = [f.to_ndarray() for f in decode_all(concat)[1]]
+    assert len(got) == 8 and all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
 
 
 def test_parse_frames_uses_slice_semantics() -> None:

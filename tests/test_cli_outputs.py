@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 from test_cli import colorize, film, model
-from test_encode import audio_packets, decode_all, ffmpeg_binary, write_synthetic
+from test_encode import audio_packets, decode_all, write_synthetic
 
 from vs_colorize.cli import EXIT_OK, EXIT_USAGE
 
@@ -110,11 +110,13 @@ def test_still_images_and_sequences(
 
 
 def test_ffmpeg_encoder_from_the_cli(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, model: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ffmpeg: str,
 ) -> None:
-    binary = ffmpeg_binary()
-    if binary is None:
-        pytest.skip("no ffmpeg binary (install imageio-ffmpeg or put ffmpeg on PATH)")
+    binary = ffmpeg
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "ffmpeg").symlink_to(binary)

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from onnx_models import slow
 from test_cli import ROOT, film, leftovers, model
-from test_encode import ffmpeg_binary
 
 from vs_colorize.cli import EXIT_OK
 
@@ -26,7 +25,7 @@ __all__ = ["film", "model"]  # fixtures shared with test_cli
     [(signal.SIGINT, 130, "pyav"), (signal.SIGTERM, 143, "pyav"), (signal.SIGINT, 130, "ffmpeg")],
 )
 def test_interrupted_render_leaves_nothing(
-    tmp_path: Path, film: Path, sig: int, code: int, encoder: str
+    tmp_path: Path, film: Path, sig: int, code: int, encoder: str, request: pytest.FixtureRequest
 ) -> None:
     # A model slow enough (≈0.4 s a frame at render factor 8 on one core; the CPU default runs two streams) that
     # the render is still running when the signal arrives, however fast the machine; the signal is sent as soon as
@@ -34,9 +33,7 @@ def test_interrupted_render_leaves_nothing(
     model = slow(tmp_path / "models" / "slow.onnx", kernel=127)
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     if encoder == "ffmpeg":
-        binary = ffmpeg_binary()
-        if binary is None:
-            pytest.skip("no ffmpeg binary (install imageio-ffmpeg or put ffmpeg on PATH)")
+        binary = request.getfixturevalue("ffmpeg")
         (tmp_path / "bin").mkdir()
         (tmp_path / "bin" / "ffmpeg").symlink_to(binary)
         env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}"

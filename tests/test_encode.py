@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -49,18 +48,6 @@ def write_synthetic(
                 out.mux(a.encode(af))
             out.mux(a.encode(None))
     return path  # fmt: skip
-
-
-def ffmpeg_binary() -> str | None:
-    """An ffmpeg binary: PATH first, then the one bundled by imageio-ffmpeg (a dev dependency)."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        return None
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def decode_all(path: Path) -> tuple[dict[str, object], list[av.VideoFrame]]:
@@ -181,10 +168,8 @@ def test_ffmpeg_tags_map_from_props() -> None:
     assert (rgb.matrix, rgb.range) == (0, 2)
 
 
-def test_ffmpeg_binary_encoder(tmp_path: Path, synthetic: Path) -> None:
-    binary = ffmpeg_binary()
-    if binary is None:
-        pytest.skip("no ffmpeg binary (install imageio-ffmpeg or put ffmpeg on PATH)")
+def test_ffmpeg_binary_encoder(tmp_path: Path, synthetic: Path, ffmpeg: str) -> None:
+    binary = ffmpeg
     # full range: ffmpeg 9.0 rescaled the luma when only the output was tagged
     clip = core.std.SetFrameProps(open_source(synthetic), _Matrix=1, _Range=1, _Primaries=1, _Transfer=1)
     out = tmp_path / "out.mkv"
@@ -264,14 +249,11 @@ def test_variable_frame_rate_keeps_each_frame_duration(tmp_path: Path, synthetic
     assert np.allclose(steps[:4], 0.04, atol=0.001) and np.allclose(steps[4:], 0.1, atol=0.001)
 
 
-def test_sample_aspect_ratio_is_kept(tmp_path: Path, synthetic: Path) -> None:
+def test_sample_aspect_ratio_is_kept(tmp_path: Path, synthetic: Path, ffmpeg: str) -> None:
     clip = core.std.SetFrameProps(open_source(synthetic), _SARNum=4, _SARDen=3)
-    outs = [tmp_path / "pyav.mkv"]
+    outs = [tmp_path / "pyav.mkv", tmp_path / "ffmpeg.mkv"]
     encode_pyav(clip, outs[0], EncodeSettings(codec="x264", preset="ultrafast"))
-    binary = ffmpeg_binary()
-    if binary is not None:
-        outs.append(tmp_path / "ffmpeg.mkv")
-        encode_ffmpeg(clip, outs[1], EncodeSettings(codec="ffv1"), ffmpeg=binary)
+    encode_ffmpeg(clip, outs[1], EncodeSettings(codec="ffv1"), ffmpeg=ffmpeg)
     for out in outs:
         with av.open(str(out)) as c:
             assert c.streams.video[0].sample_aspect_ratio == Fraction(4, 3), out.name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -116,7 +115,7 @@ def test_existing_output_needs_overwrite(checkpoint, tmp_path, capsys):
     assert out.read_bytes() == b"previous"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here")
+@pytest.mark.absent("tensorrt")
 def test_engine_without_tensorrt_says_how_to_get_it(checkpoint, tmp_path, capsys):
     out = tmp_path / "tiny.onnx"
     assert main(["-q", "onnx", "--checkpoint", checkpoint, "--out", str(out), "--render-size", "64"]) == 0

@@ -15,7 +15,6 @@ import av
 import numpy as np
 import pytest
 from onnx_models import tint
-from test_encode import ffmpeg_binary
 
 from vs_colorize.cli import main
 from vs_colorize.farm.chunk import array_index
@@ -256,11 +255,8 @@ def test_chunk_outside_the_plan_and_existing_plan_are_usage_errors(
 
 
 def test_subtitles_and_audio_of_a_frame_range_are_muxed_once(
-    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], ffmpeg: str
 ) -> None:
-    ffmpeg = ffmpeg_binary()
-    if ffmpeg is None:
-        pytest.skip("no ffmpeg binary (imageio-ffmpeg is a dev dependency)")
     srt = tmp_path / "subs.srt"
     srt.write_text(
         "1\n00:00:00,100 --> 00:00:00,400\nfirst\n\n2\n00:00:01,000 --> 00:00:01,300\nsecond\n\n"

@@ -13,12 +13,11 @@ import pytest
 
 # Ray rewrites 127.0.0.1 into the machine's address unless told its clusters are local; set before import.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-ray = pytest.importorskip("ray", reason="farm run needs Ray (the [farm] extra)")
-from onnx_models import tint  # noqa: E402
-from ray.cluster_utils import Cluster  # noqa: E402
-from test_farm import RENDER, frame_hashes, reference, write_scenes  # noqa: E402
+from onnx_models import tint
+from ray.cluster_utils import Cluster
+from test_farm import RENDER, frame_hashes, reference, write_scenes
 
-from vs_colorize.cli import main  # noqa: E402
+from vs_colorize.cli import main
 
 LOOPBACK = {"node_ip_address": "127.0.0.1"}
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import onnx_models as om
 import pytest
+import torch
 import vapoursynth as vs
 
 from vs_colorize import colorize
 from vs_colorize.backends import ORT, Torch
 
-torch = pytest.importorskip("torch")
 DEMO = Path(__file__).resolve().parents[1] / "vs_colorize" / "assets" / "demo-fp32.onnx"
 
 
@@ -57,6 +57,7 @@ def test_torch_compile_on_cpu_matches_eager(conv_pt2: Path) -> None:
     assert max(float(np.abs(a - b).max()) for a, b in zip(ref, compiled, strict=True)) <= 1e-6
 
 
+@pytest.mark.absent("cuda")  # the fall-back is for machines without a GPU
 def test_cuda_graph_options_on_cpu_are_refused_or_ignored(
     conv_pt2: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -69,8 +70,6 @@ def test_cuda_graph_options_on_cpu_are_refused_or_ignored(
             vs.Error, match=f"ORT: {option} needs provider 'cuda' or 'tensorrt', got provider='cpu'"
         ):
             ORT(provider="cpu", **{option: True})
-    if torch.cuda.is_available():
-        pytest.skip("the fall-back is for machines without a GPU")
     clip = om.noise_clip(vs.RGB24, 64, 48, length=2)
     with caplog.at_level(logging.WARNING, logger="vs_colorize"):
         torch_out = colorize(clip, conv_pt2, render_factor=4, backend=Torch(device="auto", cuda_graphs=True))
@@ -100,7 +99,6 @@ def test_torch_cuda_graphs_match_eager_on_gpu(conv_pt2: Path) -> None:
 
 @pytest.mark.gpu
 def test_ort_cuda_graph_and_nhwc_match_plain_cuda() -> None:
-    pytest.importorskip("onnxruntime")
     clip = om.noise_clip(vs.RGB24, 64, 48, length=5)
     plain = frames(colorize(clip, DEMO, render_factor=4, backend=ORT(provider="cuda", batch_size=2)))
     opts = ORT(provider="cuda", batch_size=2, cuda_graph=True, prefer_nhwc=True)

@@ -131,3 +131,18 @@ def test_a_model_getting_duller_is_not_a_turn() -> None:
     pick = pick_index(metrics)
     assert pick.turn_index is None
     assert pick.index == 7
+
+
+def test_the_pick_is_strictly_before_the_turn_even_when_the_turn_scores_best() -> None:
+    """Signal ``a`` degrades at checkpoint 4 (the turn) while the heavier ``b`` keeps improving, so checkpoint 4
+    has the lowest combined score; the rule still picks from checkpoints 0..3 only."""
+    signals = (
+        Signal(name="a", weight=0.01, rel_tol=0.1, abs_tol=0.01),
+        Signal(name="b", weight=1.0, rel_tol=0.1, abs_tol=0.01),
+    )
+    a = [1.0, 1.0, 1.0, 1.0, 2.0, 2.0]
+    b = [10.0, 9.0, 8.0, 7.0, 6.0, 5.0]
+    pick = pick_index([{"a": x, "b": y} for x, y in zip(a, b, strict=True)], signals=signals, patience=1)
+    assert pick.turn_index == 4 and pick.turn_signals == ("a",)
+    assert min(range(6), key=pick.scores.__getitem__) == 4  # the turn itself scores best ...
+    assert pick.index == 3  # ... and is still not picked

@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 import vapoursynth as vs
-from test_encode import ffmpeg_binary, write_synthetic
+from test_encode import write_synthetic
 
 from vs_colorize.cli import EXIT_INPUT, EXIT_OK, main
 from vs_colorize.io.pyav_source import pyav_source
@@ -119,11 +119,10 @@ def test_interlaced_input_keeps_its_field_order(
     monkeypatch: pytest.MonkeyPatch,
     source: str,
     encoder: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     if encoder == "ffmpeg":
-        binary = ffmpeg_binary()
-        if binary is None:
-            pytest.skip("no ffmpeg binary (install imageio-ffmpeg or put ffmpeg on PATH)")
+        binary = request.getfixturevalue("ffmpeg")  # the dev extra's binary; missing is a broken setup
         (tmp_path / "bin").mkdir()
         (tmp_path / "bin" / "ffmpeg").symlink_to(binary)
         monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")

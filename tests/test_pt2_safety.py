@@ -13,14 +13,13 @@ import av
 import numpy as np
 import onnx_models as om
 import pytest
+import torch
 import vapoursynth as vs
 from crafted import pt2_attacks, rewrite_pt2
 
 from vs_colorize.backends import Torch
 from vs_colorize.cli import EXIT_OK, EXIT_USAGE, main
 from vs_colorize.core.pt2 import Pt2Error, safe_pt2_bytes
-
-torch = pytest.importorskip("torch")
 
 #: attack → what the refusal says.
 REASONS = {

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import av
 import pytest
-from test_encode import ffmpeg_binary
 from test_scan_sequences import write_sequence
 
 from vs_colorize.cli import EXIT_INPUT, EXIT_OK, main
@@ -149,12 +148,10 @@ def tc_film(path: Path) -> Path:
 
 @pytest.mark.parametrize("encoder", ["pyav", "ffmpeg"])
 def test_film_timecode_and_reel_reach_the_output(
-    tmp_path: Path, encoder: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, encoder: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     if encoder == "ffmpeg":
-        binary = ffmpeg_binary()
-        if binary is None:
-            pytest.skip("no ffmpeg binary (install imageio-ffmpeg or put ffmpeg on PATH)")
+        binary = request.getfixturevalue("ffmpeg")  # the dev extra's binary; missing is a broken setup
         (tmp_path / "bin").mkdir()
         (tmp_path / "bin" / "ffmpeg").symlink_to(binary)
         monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")

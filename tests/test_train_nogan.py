@@ -223,3 +223,24 @@ def test_pretraining_can_start_from_a_generator_checkpoint(
     key = "layers.0.0.weight"  # the stem conv: frozen during stage 0, so still the init checkpoint's
     assert torch.equal(frozen[key], start[key]) and not torch.equal(frozen[key], fresh[key])
     assert load_generator(out / "gen_pretrain" / "generator.pt").config == preset("tiny")
+
+
+def test_gan_phase_honours_the_critic_threshold(full_run: Path, tmp_path: Path) -> None:
+    """A BCE loss is never below 0, so ``critic_thresh=0`` keeps the critic training every step; a phase that
+    ignored the threshold (switching after every critic step) would alternate as with tiny's 0.7."""
+    from vs_colorize.training.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["gan"]["critic_thresh"] = 0.0
+    (run / "config.json").write_text(json.dumps(cfg))
+    progress = run / "progress.json"
+    done = json.loads(progress.read_text())["done"]
+    progress.write_text(json.dumps({"done": [p for p in done if p != "gan.1"]}))
+    shutil.rmtree(run / "cycle1" / "gan")
+
+    assert main(["gan", "--out", str(run), "--cycle", "1"]) == 0
+    gan = [_steps(run)[("gan.1", s)] for s in range(1, 5)]
+    assert [r["gen_mode"] for r in gan] == [0.0] * 4
+    assert all(r["critic_loss"] > 0.0 for r in gan)

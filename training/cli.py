@@ -58,7 +58,7 @@ COMMAND_HELP = {
     "pretrain-critic": "pretrain the critic (real vs generated)",
     "gan": "the GAN phase (adaptive critic-loss threshold, generator checkpoints)",
 }
-#: Command → the phase kinds it runs (``training.phases.context.Kind`` values; strings keep ``--help`` light).
+#: Command → the phase kinds it runs (``vs_colorize.training.phases.context.Kind`` values; strings keep ``--help`` light).
 PHASE_COMMANDS: dict[str, tuple[str, ...]] = {
     "nogan": ("gen", "fakes", "critic", "gan"),
     "pretrain-gen": ("gen",),
