@@ -120,6 +120,13 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def film() -> Path:
+    """The real B&W film clip that ships with the repository (public domain, scripts/samples/SOURCES.md):
+    no shared data needed, so a bare clone runs the film tests too."""
+    return Path(__file__).resolve().parents[1] / "scripts" / "samples" / "a-bomb_blast_effects_part.mp4"
+
+
+@pytest.fixture(scope="session")
 def reference_dir() -> Path:
     """``../shared/reference/deoldify``, DeOldify's reference outputs (see :func:`require_shared`)."""
     return require_shared(REFERENCE)

@@ -17,18 +17,12 @@ from vs_colorize.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_USAGE, main, 
 from vs_colorize.core import cache
 
 ROOT = Path(__file__).resolve().parents[1]
-FILM = "bw_film_clips/a-bomb_blast_effects_part.mp4"
 core = vs.core
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tint(tmp_path_factory.mktemp("models") / "tint.onnx")
-
-
-@pytest.fixture(scope="module")
-def film(data_dir: Path) -> Path:
-    return data_dir / FILM
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:

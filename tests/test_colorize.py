@@ -284,8 +284,8 @@ def test_nothing_on_stdout(tint: Path, capfd: pytest.CaptureFixture[str]) -> Non
     assert capfd.readouterr().out == ""
 
 
-def test_bestsource_film(tint: Path, data_dir: Path) -> None:
-    path = data_dir / "bw_film_clips" / "a-bomb_blast_effects_part.mp4"
+def test_bestsource_film(tint: Path, film: Path) -> None:
+    path = film
     src = core.bs.VideoSource(str(path), cachemode=0, showprogress=0)[:3]
     out = colorize(src, tint, render_factor=6)
     assert out.format.id == src.format.id and (out.width, out.height) == (src.width, src.height)

@@ -14,7 +14,6 @@ from vs_colorize.core import cache
 from vs_colorize.io.source import SourceError, open_source, probe
 
 core = vs.core
-FILM = "bw_film_clips/a-bomb_blast_effects_part.mp4"
 
 
 def planes_equal(a: vs.VideoFrame, b: vs.VideoFrame) -> bool:
@@ -23,8 +22,8 @@ def planes_equal(a: vs.VideoFrame, b: vs.VideoFrame) -> bool:
     )
 
 
-def test_pyav_source_matches_bestsource_on_random_access(data_dir: Path) -> None:
-    path = data_dir / FILM
+def test_pyav_source_matches_bestsource_on_random_access(film: Path) -> None:
+    path = film
     ours = open_source(path, source="pyav")
     ref = core.bs.VideoSource(str(path), cachemode=0, showprogress=0)
     assert ours.num_frames == ref.num_frames == 360
@@ -56,16 +55,16 @@ def test_pyav_source_on_other_clips(data_dir: Path, name: str, frames: int, fps:
         assert planes_equal(ours.get_frame(n), ref.get_frame(n)), f"frame {n} differs"
 
 
-def test_pyav_source_sequential_read_is_complete(data_dir: Path) -> None:
-    ours = open_source(data_dir / FILM, source="pyav")[:40]
-    ref = core.bs.VideoSource(str(data_dir / FILM), cachemode=0, showprogress=0)[:40]
+def test_pyav_source_sequential_read_is_complete(film: Path) -> None:
+    ours = open_source(film, source="pyav")[:40]
+    ref = core.bs.VideoSource(str(film), cachemode=0, showprogress=0)[:40]
     for n, (a, b) in enumerate(zip(ours.frames(), ref.frames(), strict=True)):
         assert planes_equal(a, b), f"frame {n} differs"
 
 
-def test_bestsource_index_goes_to_the_user_cache(data_dir: Path, tmp_path: Path) -> None:
+def test_bestsource_index_goes_to_the_user_cache(film: Path, tmp_path: Path) -> None:
     local = tmp_path / "film.mp4"
-    local.write_bytes((data_dir / FILM).read_bytes())
+    local.write_bytes((film).read_bytes())
     clip = open_source(local)
     assert clip.num_frames == 360
     indexes = list(cache.subdir("bsindex").rglob("*.bsindex"))

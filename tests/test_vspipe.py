@@ -16,7 +16,6 @@ from test_encode import decode_all
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "vs_colorize" / "assets" / "colorize.vpy"
 BIN = Path(sys.executable).parent
-FILM = "bw_film_clips/a-bomb_blast_effects_part.mp4"
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +46,8 @@ def y4m_frames(data: bytes, width: int, height: int) -> list[np.ndarray]:
     return frames
 
 
-def test_vspipe_renders_the_script(tmp_path: Path, vspipe_env: dict[str, str], data_dir: Path) -> None:
+def test_vspipe_renders_the_script(tmp_path: Path, vspipe_env: dict[str, str], film: Path) -> None:
     model = tint(tmp_path / "tint.onnx")
-    film = data_dir / FILM
     args = ["-a", f"src={film}", "-a", f"model={model}", "-a", "render_factor=4", "-a", "frames=10:18"]
     cmd = [str(BIN / "vspipe"), "-c", "y4m", str(SCRIPT), *args, "-a", "show_tags=1", "-"]
     done = subprocess.run(cmd, env=vspipe_env, cwd=tmp_path, capture_output=True, timeout=120)
@@ -67,11 +65,10 @@ def test_vspipe_renders_the_script(tmp_path: Path, vspipe_env: dict[str, str], d
 
 
 def test_vspipe_into_ffmpeg_with_colour_tags(
-    tmp_path: Path, vspipe_env: dict[str, str], data_dir: Path, ffmpeg: str
+    tmp_path: Path, vspipe_env: dict[str, str], film: Path, ffmpeg: str
 ) -> None:
     binary = ffmpeg
     model = tint(tmp_path / "tint.onnx")
-    film = data_dir / FILM
     out = tmp_path / "out.mkv"
     tags = ["-colorspace", "smpte170m", "-color_range", "tv"]
     script = [str(BIN / "vspipe"), "-c", "y4m", str(SCRIPT), "-a", f"src={film}", "-a", f"model={model}"]
