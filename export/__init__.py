@@ -8,8 +8,9 @@ Public API (imported on first use, so ``python -m vs_colorize.export --help`` st
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from vs_colorize.core.lazy import lazy_attribute
 
 _API = {
     "to_onnx": "vs_colorize.export.onnx",
@@ -25,6 +26,4 @@ __all__ = sorted(_API)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(importlib.import_module(_API[name]), name)
-    raise AttributeError(f"module 'export' has no attribute {name!r}")
+    return lazy_attribute(__name__, _API, name)

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from vs_colorize._version import __version__
-from vs_colorize.core.cli_flags import add_common_flags, add_completion, examples, log_level
+from vs_colorize.core.cli_flags import add_common_flags, command_parser, log_level
 from vs_colorize.core.contract import ContractError
 
 from .errors import ExportError, ParityError
@@ -27,17 +27,14 @@ log = logging.getLogger("export")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vs-colorize-export",
-        description="Export generators to ONNX/.pt2, import DeOldify weights, build TensorRT engines, check parity.",
-        **examples(
-            "vs-colorize-export deoldify video                      # DeOldify's weights -> the model registry",
-            "vs-colorize-export onnx --checkpoint run/pick/best --dynamic 64 1024 --out gen.onnx",
-            "vs-colorize-export bioimageio pssr3.onnx pssr3.zip      # a BioImage Model Zoo package",
-        ),
+    parser = command_parser(
+        "vs-colorize-export",
+        __version__,
+        "Export generators to ONNX/.pt2, import DeOldify weights, build TensorRT engines, check parity.",
+        "vs-colorize-export deoldify video                      # DeOldify's weights -> the model registry",
+        "vs-colorize-export onnx --checkpoint run/pick/best --dynamic 64 1024 --out gen.onnx",
+        "vs-colorize-export bioimageio pssr3.onnx pssr3.zip      # a BioImage Model Zoo package",
     )
-    add_completion(parser)
-    add_common_flags(parser, version=f"vs-colorize-export {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("onnx", help="export a generator checkpoint to ONNX (or .pt2)")

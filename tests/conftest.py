@@ -153,3 +153,13 @@ def ffmpeg() -> str:
             "no ffmpeg binary: install the dev extra (imageio-ffmpeg) or put ffmpeg on PATH", pytrace=False
         )
     return binary
+
+
+@pytest.fixture
+def ffmpeg_on_path(ffmpeg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``ffmpeg`` reachable as plain ``ffmpeg`` on ``PATH`` (for ``--encoder ffmpeg``, which runs it by name)."""
+    folder = tmp_path / "ffmpeg-bin"
+    folder.mkdir()
+    (folder / "ffmpeg").symlink_to(ffmpeg)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return ffmpeg

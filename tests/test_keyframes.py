@@ -11,6 +11,7 @@ import numpy as np
 import onnx_models as om
 import pytest
 import vapoursynth as vs
+from test_colorize import YUV_GRAY_FORMATS
 
 from vs_colorize import colorize
 from vs_colorize.backends import ORT
@@ -189,10 +190,7 @@ def test_streams_and_threads_identical(tint: Path, scene: tuple[vs.VideoNode, vs
         core.num_threads = old
 
 
-FORMATS = [
-    vs.YUV420P8, vs.YUV422P10, vs.YUV444P16, vs.YUV420PH, vs.YUV444PS, vs.YUV410P8, vs.YUV411P8,
-    vs.GRAY8, vs.GRAY10, vs.GRAY16, vs.GRAYH, vs.GRAYS,
-]  # fmt: skip
+FORMATS = YUV_GRAY_FORMATS  # every format the luma test of the plain filter covers
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: core.get_video_format(f).name)

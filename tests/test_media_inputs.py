@@ -122,10 +122,7 @@ def test_interlaced_input_keeps_its_field_order(
     request: pytest.FixtureRequest,
 ) -> None:
     if encoder == "ffmpeg":
-        binary = request.getfixturevalue("ffmpeg")  # the dev extra's binary; missing is a broken setup
-        (tmp_path / "bin").mkdir()
-        (tmp_path / "bin" / "ffmpeg").symlink_to(binary)
-        monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+        request.getfixturevalue("ffmpeg_on_path")
     src = x264(tmp_path / "bff.mkv", frames=8, params="interlaced=1:bff=1")
     out = tmp_path / "out.mkv"
     code, err = cli(capsys, src, out, "--source", source, "--encoder", encoder)

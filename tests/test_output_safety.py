@@ -82,18 +82,22 @@ CASES = [("colorize", "in.png", _png), ("colorize", "in.mkv", _gray_video), ("su
 CASES += [("superres", "in.mkv", _gray_video)]
 
 
+@pytest.fixture(params=CASES, ids=[f"{c}-{n}" for c, n, _ in CASES])
+def case(request: pytest.FixtureRequest) -> tuple[str, str, Callable[[Path], Path]]:
+    """(command, input name, the function that writes that input): each command on each kind of input."""
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.mark.parametrize("spelling", sorted(SPELLINGS))
-@pytest.mark.parametrize(("command", "name", "make"), CASES, ids=lambda c: c if isinstance(c, str) else "")
 def test_output_that_is_the_input_is_refused_however_spelled(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     models: dict[str, Path],
-    command: str,
-    name: str,
-    make: Callable[[Path], Path],
+    case: tuple[str, str, Callable[[Path], Path]],
     spelling: str,
 ) -> None:
+    command, name, make = case
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sub").mkdir()
     src = make(tmp_path / name)
@@ -119,15 +123,13 @@ def test_image_sequence_pattern_that_names_the_input_is_refused(
     assert src.read_bytes() == before
 
 
-@pytest.mark.parametrize(("command", "name", "make"), CASES, ids=lambda c: c if isinstance(c, str) else "")
 def test_existing_directory_output_is_refused_before_rendering(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     models: dict[str, Path],
-    command: str,
-    name: str,
-    make: Callable[[Path], Path],
+    case: tuple[str, str, Callable[[Path], Path]],
 ) -> None:
+    command, name, make = case
     src = make(tmp_path / name)
     out = tmp_path / f"out{src.suffix}"
     out.mkdir()
@@ -136,15 +138,13 @@ def test_existing_directory_output_is_refused_before_rendering(
     assert out.is_dir() and list(out.iterdir()) == []
 
 
-@pytest.mark.parametrize(("command", "name", "make"), CASES, ids=lambda c: c if isinstance(c, str) else "")
 def test_missing_or_unwritable_folder_is_refused_and_never_created(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     models: dict[str, Path],
-    command: str,
-    name: str,
-    make: Callable[[Path], Path],
+    case: tuple[str, str, Callable[[Path], Path]],
 ) -> None:
+    command, name, make = case
     src = make(tmp_path / name)
     missing = tmp_path / "no" / "such" / f"out{src.suffix}"
     assert _run(command, src, missing, models) == EXIT_USAGE

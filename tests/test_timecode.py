@@ -4,7 +4,6 @@ the round trip DPX sequence → MOV/MKV → DPX that an NLE would see (same time
 from __future__ import annotations
 
 import json
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -151,10 +150,7 @@ def test_film_timecode_and_reel_reach_the_output(
     tmp_path: Path, encoder: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     if encoder == "ffmpeg":
-        binary = request.getfixturevalue("ffmpeg")  # the dev extra's binary; missing is a broken setup
-        (tmp_path / "bin").mkdir()
-        (tmp_path / "bin" / "ffmpeg").symlink_to(binary)
-        monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+        request.getfixturevalue("ffmpeg_on_path")
     src = tc_film(tmp_path / "in.mov")
     out = tmp_path / "out.mov"
     argv = ["colorize", str(src), str(out), "--model", "demo", "--frames", "2:5", "--encoder", encoder, "-q"]

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vs_colorize._version import __version__
-from vs_colorize.core.cli_flags import add_common_flags, add_completion, examples, log_level
+from vs_colorize.core.cli_flags import add_common_flags, command_parser, log_level
 from vs_colorize.training import inflection
 from vs_colorize.training.config import TrainConfig, apply_overrides, load_config, to_dict
 from vs_colorize.training.exits import (
@@ -92,17 +92,14 @@ def _add_run_arguments(p: argparse.ArgumentParser, phase: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vs-colorize-train",
-        description="DeOldify NoGAN training, the inflection picker and microscopy SR training.",
-        **examples(
-            "vs-colorize-train nogan --recipe tiny --data photos/ --out runs/smoke",
-            "vs-colorize-train nogan --out runs/smoke --resume",
-            "vs-colorize-train pick --ckpts runs/smoke/cycle0/gan --holdout val/ --out runs/smoke/pick",
-        ),
+    parser = command_parser(
+        "vs-colorize-train",
+        __version__,
+        "DeOldify NoGAN training, the inflection picker and microscopy SR training.",
+        "vs-colorize-train nogan --recipe tiny --data photos/ --out runs/smoke",
+        "vs-colorize-train nogan --out runs/smoke --resume",
+        "vs-colorize-train pick --ckpts runs/smoke/cycle0/gan --holdout val/ --out runs/smoke/pick",
     )
-    add_completion(parser)
-    add_common_flags(parser, version=f"vs-colorize-train {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in PHASE_COMMANDS:
         _add_run_arguments(sub.add_parser(name, help=COMMAND_HELP[name]), phase=True)

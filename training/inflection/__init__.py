@@ -23,29 +23,28 @@ left out.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from vs_colorize.core.lazy import lazy_attribute
 
 #: Public name → the submodule defining it; imported on first use (``evaluate`` and ``picker`` need torch,
 #: the ``pick`` command's arguments and the rule do not).
 _API = {
-    "DEFAULT_SIGNALS": "rule",
-    "Pick": "rule",
-    "Signal": "rule",
-    "pick_index": "rule",
-    "CheckpointEval": "evaluate",
-    "checkpoint_step": "evaluate",
-    "evaluate_checkpoints": "evaluate",
-    "find_checkpoints": "evaluate",
-    "pick_inflection": "picker",
-    "run": "picker",
-    "add_arguments": "args",
+    "DEFAULT_SIGNALS": ".rule",
+    "Pick": ".rule",
+    "Signal": ".rule",
+    "pick_index": ".rule",
+    "CheckpointEval": ".evaluate",
+    "checkpoint_step": ".evaluate",
+    "evaluate_checkpoints": ".evaluate",
+    "find_checkpoints": ".evaluate",
+    "pick_inflection": ".picker",
+    "run": ".picker",
+    "add_arguments": ".args",
 }
 
 __all__ = sorted(_API)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return lazy_attribute(__name__, _API, name)

@@ -11,7 +11,7 @@ from typing import Any
 import vapoursynth as vs
 
 from ..backends import NAMES, get_backend
-from ..core.cli_flags import examples
+from ..core.cli_flags import add_command
 from ..filters.colorize import colorize
 from ..io.audio import check_audio
 from ..io.encode import CODEC_ALIASES, ENCODERS, EncodeError, EncodeSettings, container_of
@@ -51,15 +51,14 @@ def parse_frames(text: str, length: int) -> tuple[int, int]:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    c = sub.add_parser(
+    c = add_command(
+        sub,
         "colorize",
-        help="colorize a film or a still image into a new file",
-        description="Colorize a film or a still: the source luma is kept, the chroma comes from the model.",
-        **examples(
-            "vs-colorize colorize film.mp4 film_color.mkv                 # x264 crf 18, audio copied",
-            "vs-colorize colorize film.mp4 master.mkv --codec ffv1 -y     # lossless master",
-            "vs-colorize colorize film.mp4 - | ffmpeg -i - -c:v libx264 out.mp4   # y4m on stdout",
-        ),
+        "colorize a film or a still image into a new file",
+        "Colorize a film or a still: the source luma is kept, the chroma comes from the model.",
+        "vs-colorize colorize film.mp4 film_color.mkv                 # x264 crf 18, audio copied",
+        "vs-colorize colorize film.mp4 master.mkv --codec ffv1 -y     # lossless master",
+        "vs-colorize colorize film.mp4 - | ffmpeg -i - -c:v libx264 out.mp4   # y4m on stdout",
     )
     c.add_argument("input", help="film (anything FFmpeg reads) or still image (PNG/JPEG/TIFF)")
     c.add_argument("output", help=".mkv/.mp4/.mov, or .png/.tif (one image, or a sequence: out_%%06d.png)")
@@ -237,25 +236,7 @@ def run(args: argparse.Namespace) -> int:
     check_first_frame(clip[start], "colorize", src)
     audio_from, window = _audio(info.audio_streams, src, clip, start, stop, settings, plan.image)
     try:
-        backend = get_backend(
-            args.backend, func="colorize", model_format=model_format(args.model), **backend_overrides(args)
-        )
-        transfer = resolve_transfer(clip, args.transfer_in, func="colorize")
-        # the whole input is colorized and then trimmed: keyframes and smoothing see past --frames' edges
-        colored = colorize(
-            to_model(clip, transfer),
-            args.model,
-            args.render_factor,
-            backend,
-            fit=args.fit,
-            temporal_radius=args.temporal_radius,
-            temporal_mode=args.temporal_mode,
-            keyframes=args.keyframes,
-        )
-        colored = from_model(colored, transfer, clip)
-        if (start, stop) != (0, clip.num_frames):
-            colored = colored[start:stop]
-        colored = prepare_clip(colored, plan, settings)
+        colored = prepare_clip(render(args, clip, start, stop), plan, settings)
         if audio_from is not None:
             check_audio(audio_from, container_of(plan.path))
     except (vs.Error, ValueError) as exc:
@@ -313,23 +294,7 @@ def _run_stdout(
         else (None, (Fraction(0), None))
     )
     try:
-        backend = get_backend(
-            args.backend, func="colorize", model_format=model_format(args.model), **backend_overrides(args)
-        )
-        transfer = resolve_transfer(clip, args.transfer_in, func="colorize")
-        colored = colorize(
-            to_model(clip, transfer),
-            args.model,
-            args.render_factor,
-            backend,
-            fit=args.fit,
-            temporal_radius=args.temporal_radius,
-            temporal_mode=args.temporal_mode,
-            keyframes=args.keyframes,
-        )
-        colored = from_model(colored, transfer, clip)
-        if (start, stop) != (0, clip.num_frames):  # trimmed after colorizing, as for files
-            colored = colored[start:stop]
+        colored = render(args, clip, start, stop)
         if fmt != "y4m":
             colored = prepare_clip(colored, stream_plan(fmt), settings)
     except (vs.Error, ValueError) as exc:
@@ -345,6 +310,27 @@ def _run_stdout(
         progress.close()
     progress.finish(f"colorize: {args.input} -> stdout ({fmt}, {written} frames)")
     return EXIT_OK
+
+
+def render(args: argparse.Namespace, clip: vs.VideoNode, start: int, stop: int) -> vs.VideoNode:
+    """The colorized frames ``start..stop-1`` as the render options ask (model, backend, transfer, keyframes,
+    smoothing). The whole input is colorized and then trimmed: keyframes and smoothing see past the edges."""
+    backend = get_backend(
+        args.backend, func="colorize", model_format=model_format(args.model), **backend_overrides(args)
+    )
+    transfer = resolve_transfer(clip, args.transfer_in, func="colorize")
+    colored = colorize(
+        to_model(clip, transfer),
+        args.model,
+        args.render_factor,
+        backend,
+        fit=args.fit,
+        temporal_radius=args.temporal_radius,
+        temporal_mode=args.temporal_mode,
+        keyframes=args.keyframes,
+    )
+    colored = from_model(colored, transfer, clip)
+    return colored[start:stop] if (start, stop) != (0, clip.num_frames) else colored
 
 
 def backend_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 
 from .._version import __version__
-from ..core.cli_flags import add_common_flags, add_completion, examples, log_level
+from ..core.cli_flags import command_parser, log_level
 from .errors import EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM, CliError, Terminated
 
 log = logging.getLogger("vs_colorize")
@@ -36,17 +36,14 @@ SUBCOMMANDS: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vs-colorize",
-        description="DeOldify-style colorization for films and photos; microscopy super-resolution.",
-        **examples(
-            "vs-colorize colorize film.mp4 film_color.mkv",
-            "vs-colorize colorize scan.tif scan_color.png --render-factor 35",
-            "vs-colorize colorize film.mp4 - | ffmpeg -i - -c:v libx264 out.mp4",
-        ),
+    parser = command_parser(
+        "vs-colorize",
+        __version__,
+        "DeOldify-style colorization for films and photos; microscopy super-resolution.",
+        "vs-colorize colorize film.mp4 film_color.mkv",
+        "vs-colorize colorize scan.tif scan_color.png --render-factor 35",
+        "vs-colorize colorize film.mp4 - | ffmpeg -i - -c:v libx264 out.mp4",
     )
-    add_common_flags(parser, version=f"vs-colorize {__version__}")
-    add_completion(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(name).register(sub)

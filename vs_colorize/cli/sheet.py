@@ -7,21 +7,20 @@ from typing import Any
 
 import av
 
-from ..core.cli_flags import examples
+from ..core.cli_flags import add_command
 from ..sheet import write_contact_sheet
 from .common import add_run_flags, checked_outputs
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError
 
 
 def register(sub: Any) -> None:
-    s = sub.add_parser(
+    s = add_command(
+        sub,
         "sheet",
-        help="before/after contact sheet (PNG) of a film and its render",
-        description="A few frames of the source above the same frames of its colorized render, as one PNG.",
-        **examples(
-            "vs-colorize sheet film.mp4 film_color.mkv sheet.png",
-            "vs-colorize sheet film.mp4 film_color.mkv sheet.png --frames 8 -y",
-        ),
+        "before/after contact sheet (PNG) of a film and its render",
+        "A few frames of the source above the same frames of its colorized render, as one PNG.",
+        "vs-colorize sheet film.mp4 film_color.mkv sheet.png",
+        "vs-colorize sheet film.mp4 film_color.mkv sheet.png --frames 8 -y",
     )
     s.add_argument("before", help="the source film")
     s.add_argument("after", help="its colorized render (same frame count)")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from ..core.cli_flags import examples
+from ..core.cli_flags import add_command
 from ..filters.superres import superres
 from ..io.encode import EncodeError, EncodeSettings
 from ..io.outputs import OutputError
@@ -28,14 +28,13 @@ CODECS = {"ffv1": "ffv1", "x264": "libx264", "x265": "libx265"}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "superres",
-        help="3-frame microscopy super-resolution (TIFF stack or video)",
-        description="4x super-resolution of a grey time-lapse from frames t-1, t, t+1.",
-        **examples(
-            "vs-colorize superres movie.tif movie_4x.tif --model pssr3.onnx",
-            "vs-colorize superres movie.tif movie_4x.tif --model pssr3.onnx --tile 256 --progress json",
-        ),
+        "3-frame microscopy super-resolution (TIFF stack or video)",
+        "4x super-resolution of a grey time-lapse from frames t-1, t, t+1.",
+        "vs-colorize superres movie.tif movie_4x.tif --model pssr3.onnx",
+        "vs-colorize superres movie.tif movie_4x.tif --model pssr3.onnx --tile 256 --progress json",
     )
     p.add_argument("input", help="TIFF stack (.tif/.tiff) or a video file")
     p.add_argument(

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..core.cli_flags import examples
+from ..core.cli_flags import add_command
 from ..core.fileio import atomic_output
 from .common import add_run_flags, checked_outputs, refuse_existing
 from .errors import EXIT_OK
@@ -22,15 +22,14 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "assets" / "colorize.vpy"
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "vpy",
-        help="print (or write) the colorize.vpy template for vspipe",
-        description="The VapourSynth script that runs the colorize pipeline under vspipe.",
-        **examples(
-            "vs-colorize vpy > colorize.vpy",
-            "vspipe -c y4m colorize.vpy -a src=$PWD/film.mp4 - | ffmpeg -i - -c:v libx264 out.mp4",
-            "vs-colorize vpy scripts/colorize.vpy -y",
-        ),
+        "print (or write) the colorize.vpy template for vspipe",
+        "The VapourSynth script that runs the colorize pipeline under vspipe.",
+        "vs-colorize vpy > colorize.vpy",
+        "vspipe -c y4m colorize.vpy -a src=$PWD/film.mp4 - | ffmpeg -i - -c:v libx264 out.mp4",
+        "vs-colorize vpy scripts/colorize.vpy -y",
     )
     p.add_argument("output", nargs="?", help="file to write (default: stdout)")
     add_run_flags(p)

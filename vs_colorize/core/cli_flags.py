@@ -12,7 +12,7 @@ import argparse
 import logging
 from typing import TypedDict
 
-__all__ = ["add_common_flags", "add_completion", "examples", "log_level"]
+__all__ = ["add_command", "add_common_flags", "add_completion", "command_parser", "examples", "log_level"]
 
 
 class HelpEnding(TypedDict):
@@ -62,3 +62,24 @@ def log_level(args: argparse.Namespace) -> int:
     if getattr(args, "verbose", False):
         return logging.DEBUG
     return logging.WARNING if getattr(args, "quiet", False) else logging.INFO
+
+
+def command_parser(prog: str, version: str, description: str, *example_lines: str) -> argparse.ArgumentParser:
+    """The top-level parser of one of the project's commands: its description, the examples ending its
+    ``--help``, ``--version``, ``-q``/``-v`` and ``--print-completion``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, **examples(*example_lines))
+    add_common_flags(parser, version=f"{prog} {version}")
+    add_completion(parser)
+    return parser
+
+
+def add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    *example_lines: str,
+) -> argparse.ArgumentParser:
+    """A subcommand's parser: ``summary`` in the command list, ``description`` atop its ``--help`` and the
+    examples at its end."""
+    return sub.add_parser(name, help=summary, description=description, **examples(*example_lines))
