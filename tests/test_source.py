@@ -99,8 +99,8 @@ def test_unreadable_input_names_the_file(tmp_path: Path) -> None:
     junk.write_bytes(b"this is not a film" * 100)
     with pytest.raises(SourceError, match=r"junk\.mp4"):
         open_source(junk)
-    with pytest.raises(SourceError, match="is a directory"):
-        probe(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no image file matches"):
+        probe(tmp_path)  # a folder is an image sequence now (scans): one without images is no input
 
 
 def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
