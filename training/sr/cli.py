@@ -11,6 +11,8 @@ import argparse
 import logging
 import sys
 
+from vs_colorize.core.percentile import DEFAULT_PMAX, DEFAULT_PMIN
+
 from ..archs.safe_load import UnsafeFileError, load_weights
 from ..archs.sr import SRConfig
 from ..exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, check_writable_dir
@@ -42,6 +44,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     t.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own, all physical cores)")
+    t.add_argument("--pmin", type=float, default=DEFAULT_PMIN, help="low percentile of the normalisation (2)")
+    t.add_argument(
+        "--pmax", type=float, default=DEFAULT_PMAX, help="high percentile of the normalisation (99.8)"
+    )
+    t.add_argument(
+        "--no-normalize",
+        action="store_true",
+        help="raw [0, 1] intensities instead of percentile normalisation",
+    )
     for f in SRCrappifyConfig.__dataclass_fields__.values():
         if f.name != "scale":
             t.add_argument(
@@ -94,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             stability=args.stability,
             seed=args.seed,
             threads=args.threads,
+            normalize=None if args.no_normalize else (args.pmin, args.pmax),
         )
         result = train(cfg)
         logging.getLogger("training.sr").info("wrote %s in %.0f s", result["checkpoint"], result["seconds"])
