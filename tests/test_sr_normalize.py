@@ -50,7 +50,7 @@ def test_training_samples_are_normalised_with_the_whole_window_range_and_gain_fr
         np.testing.assert_allclose(lr1[1], downsample_area(hr[0], 4), atol=1e-5)
         np.testing.assert_allclose(lr1, lr2, atol=1e-5)  # two gains, one normalised signal
     # the range is the whole LR window's (frames t−1..t+1 at gain 1), not the crop's
-    lo, hi = ds.ranges[0, 1]
+    lo, hi = ds.ranges[0, 1, False]
     whole = np.stack([downsample_area(f, 4) for f in seq[0:3]])
     assert (lo, hi) == pytest.approx(tuple(np.percentile(whole, (2.0, 99.8))), abs=1e-6)
 
@@ -90,3 +90,14 @@ def test_contract_carries_percentiles_and_old_artifacts_have_none() -> None:
         _info(norm_pmin=99.0, norm_pmax=2.0)
     with pytest.raises(ContractError, match="superres"):
         dataclasses.replace(info, kind="colorize", in_channels=3, out_channels=3, scale=1, window=1)
+
+
+def test_clean_fraction_makes_noise_free_tuples() -> None:
+    seq = (np.random.default_rng(3).random((3, 32, 32)) * 0.3).astype(np.float32)
+    noisy = SRCrappifyConfig(scale=4, spread=0.0)
+    ds = TripletDataset([seq], crop=16, cfg=dataclasses.replace(noisy, clean_fraction=1.0), length=2)
+    lr1, lr2, hr = (t.numpy() for t in ds[0])
+    np.testing.assert_allclose(lr1[1], downsample_area(hr[0], 4), atol=1e-6)
+    np.testing.assert_allclose(lr1, lr2, atol=1e-6)
+    lr1, _, hr = (t.numpy() for t in TripletDataset([seq], crop=16, cfg=noisy, length=1)[0])
+    assert float(np.abs(lr1[1] - downsample_area(hr[0], 4)).mean()) > 0.01  # the default keeps the noise

@@ -332,3 +332,16 @@ def test_percentile_model_output_lands_in_the_input_range_for_integer_clips(tmp_
     clip = core.std.Expr(noise(vs.GRAY16, length=3, seed=5), "x 16 /")  # a dim 12-bit-like movie in 16 bit
     out = superres(clip, model, backend="ort")
     np.testing.assert_array_equal(plane(out, 1), np.kron(plane(clip, 1), np.ones((2, 2), np.uint16)))
+
+
+def test_model_none_runs_the_shipped_model_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    clip = core.std.Expr(noise(vs.GRAY16, width=32, height=24, length=3, seed=6), "x 8 /")
+    with caplog.at_level("INFO", logger="vs_colorize"):
+        out = superres(clip)
+    frame = out.get_frame(1)
+    assert (out.width, out.height) == (128, 96) and out.format.id == vs.GRAY16
+    assert frame.props["VSColorizeModel"] == "pssr3-x4-confocal"
+    assert "model=None: the shipped pssr3-x4-confocal" in caplog.text
+    # the output follows the input's brightness (percentile normalisation mapped back), not [0, 1] of the model
+    a, b = np.asarray(frame[0]).astype(np.float64), plane(clip, 1).astype(np.float64)
+    assert abs(a.mean() - b.mean()) < 0.05 * b.mean()

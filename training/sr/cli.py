@@ -66,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--channel", type=int, default=1, help="channel of RGB frames; -1 = luma (default 1)")
     e.add_argument("--frames", type=int, help="only the first N frames of each sequence")
     e.add_argument("--seed", type=int, default=1234, help="crappifier seed (default 1234)")
+    e.add_argument("--clean", action="store_true", help="LR by plain area downsampling (no crappifier noise)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         channel=channel,
         frames=args.frames,
         seed=args.seed,
+        clean=args.clean,
     )
     sys.stderr.write(markdown_table(results))
     return EXIT_OK

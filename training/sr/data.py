@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from vs_colorize.core.percentile import normalize as apply_range
 from vs_colorize.core.percentile import percentile_range
 
-from .crappify import SRCrappifyConfig, crappify, crappify_stack, draw_gain
+from .crappify import SRCrappifyConfig, crappify, crappify_stack, draw_gain, without_noise
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 IMAGE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg", ".bmp")
@@ -158,13 +158,15 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         # every interior frame t of every sequence is one tuple centre
         self.centres = [(i, t) for i, s in enumerate(self.sequences) for t in range(1, s.shape[0] - 1)]
         self.normalize = normalize
-        self.ranges: dict[tuple[int, int], tuple[float, float]] = {}
+        self.clean = without_noise(cfg)
+        self.ranges: dict[tuple[int, int, bool], tuple[float, float]] = {}  # (sequence, centre, clean)
         if normalize is not None:
             rng = np.random.default_rng((seed, 0x5EED))
             for i, t in self.centres:
                 frames = self.sequences[i][t - 1 : t + 2] if window == 3 else self.sequences[i][t : t + 1]
-                lr = np.stack([crappify(f, cfg, rng, 1.0) for f in frames])
-                self.ranges[i, t] = percentile_range(lr, *normalize)
+                for clean in (False, True) if cfg.clean_fraction > 0 else (False,):
+                    lr = np.stack([crappify(f, self.clean if clean else cfg, rng, 1.0) for f in frames])
+                    self.ranges[i, t, clean] = percentile_range(lr, *normalize)
 
     def __len__(self) -> int:
         return self.length
@@ -181,17 +183,19 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         frames = np.ascontiguousarray(np.rot90(frames, int(rng.integers(4)), axes=(1, 2)))
         inputs = frames[1:2] if self.window == 1 else frames
         target = frames[1:2].copy()
+        clean = self.cfg.clean_fraction > 0 and bool(rng.random() < self.cfg.clean_fraction)
+        cfg = self.clean if clean else self.cfg
         if self.normalize is None:
-            lr1 = crappify_stack(inputs, self.cfg, rng)
-            lr2 = crappify_stack(inputs, self.cfg, rng)
+            lr1 = crappify_stack(inputs, cfg, rng)
+            lr2 = crappify_stack(inputs, cfg, rng)
             return torch.from_numpy(lr1), torch.from_numpy(lr2), torch.from_numpy(target)
         pair = []
         gains = []
         for _ in range(2):  # the same draws as crappify_stack: one gain, then each frame
-            gain = draw_gain(self.cfg, rng)
-            pair.append(np.stack([crappify(f, self.cfg, rng, gain) for f in inputs]))
+            gain = draw_gain(cfg, rng)
+            pair.append(np.stack([crappify(f, cfg, rng, gain) for f in inputs]))
             gains.append(gain)
-        lo, hi = self.ranges[seq_i, t]
+        lo, hi = self.ranges[seq_i, t, clean]
         # the target at the first copy's gain; the second copy (another gain) is mapped by its own scaled range
         lr1 = apply_range(pair[0], lo * gains[0], hi * gains[0])
         lr2 = apply_range(pair[1], lo * gains[1], hi * gains[1])

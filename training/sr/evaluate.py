@@ -26,9 +26,9 @@ from vs_colorize.core.percentile import denormalize, normalize, percentile_range
 from vs_colorize.tiling import run_tiled
 
 from ..archs.sr import SRNet
-from .crappify import SRCrappifyConfig, crappify_stack
+from .crappify import SRCrappifyConfig, crappify_stack, without_noise
 from .data import load_sequence
-from .metrics import flicker, psnr, ssim
+from .metrics import error_flicker, flicker, psnr, ssim
 
 Restorer = Callable[[np.ndarray], np.ndarray]
 
@@ -91,6 +91,7 @@ def score(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
         "flicker": flicker(pred),
         "flicker_target": flicker(target),
         "flicker_ratio": flicker(pred) / max(flicker(target), 1e-12),
+        "error_flicker": error_flicker(pred, target),
     }
 
 
@@ -103,6 +104,7 @@ def evaluate(
     channel: int | None = 1,
     frames: int | None = None,
     seed: int = 1234,
+    clean: bool = False,
 ) -> dict[str, Any]:
     """Evaluate checkpoints on held-out sequences and write the table and the figure.
 
@@ -114,6 +116,8 @@ def evaluate(
         channel: channel of multi-channel frames (None = luma).
         frames: use only the first ``frames`` frames of each sequence (None = all; >= 3).
         seed: crappifier seed.
+        clean: make the LR by plain ``scale``× area downsampling (every noise level of the model's crappifier
+            set to 0) instead of the crappifier.
     """
     record = sr_record(read_checkpoint(multi, "evaluate"), f"evaluate: {os.fspath(multi)!r}")
     model, meta = sr_from_record(record, f"evaluate: {os.fspath(multi)!r}").eval(), meta_of(record)
@@ -129,6 +133,8 @@ def evaluate(
         methods["single-frame"] = single_model
     methods["multi-frame"] = model
     crap = dataclasses.replace(SRCrappifyConfig(**meta["crappify"]), spread=0.0)
+    if clean:
+        crap = without_noise(crap)
     unit = crap.scale * max(m.multiple for m in methods.values() if m is not None)
     rng = np.random.default_rng(seed)
     results: dict[str, Any] = {"sequences": {}, "crappify": crap.to_dict(), "models": {}}
@@ -168,13 +174,13 @@ def markdown_table(results: dict[str, Any]) -> str:
         lines += [
             f"### {seq}",
             "",
-            "| method | PSNR (dB) | SSIM | flicker | target flicker | flicker ratio |",
-            "|---|---|---|---|---|---|",
+            "| method | PSNR (dB) | SSIM | flicker | target flicker | flicker ratio | error flicker |",
+            "|---|---|---|---|---|---|---|",
         ]
         for name, m in table.items():
             lines.append(
                 f"| {name} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['flicker']:.4f} | "
-                f"{m['flicker_target']:.4f} | {m['flicker_ratio']:.2f} |"
+                f"{m['flicker_target']:.4f} | {m['flicker_ratio']:.2f} | {m.get('error_flicker', float('nan')):.4f} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -44,7 +44,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "output", help="TIFF stack for TIFF input; .mkv (or .mp4 with --codec x264/x265) for video"
     )
-    p.add_argument("--model", required=True, help="superres .onnx artifact (vs-colorize-export superres ...)")
+    p.add_argument(
+        "--model",
+        help="superres .onnx artifact (vs-colorize-export superres ...); default: the shipped pssr3-x4-confocal",
+    )
     p.add_argument("--backend", help="inference backend name (default: the fastest available)")
     p.add_argument("--tile", type=int, help="tile side on the input grid (default: whole frames)")
     p.add_argument(

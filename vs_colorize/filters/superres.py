@@ -58,7 +58,7 @@ def _map(clip: vs.VideoNode, ranges: vs.VideoNode, *, inverse: bool) -> vs.Video
 
 def superres(
     clip: vs.VideoNode,
-    model: str | os.PathLike[str],
+    model: str | os.PathLike[str] | None = None,
     *,
     backend: Backend | str | None = None,
     tile: int | tuple[int, int] | None = None,
@@ -71,7 +71,8 @@ def superres(
         clip: GRAY clip, integer 8–16 bit or float 16/32 bit, constant format and size. Each source frame is
             converted and decoded once however many windows use it (VapourSynth's frame cache).
         model: path of a superres artifact (``.onnx`` with vs_colorize metadata, kind ``superres``; an engine
-            or ``.pt2`` with its JSON sidecar for the TensorRT / torch backends).
+            or ``.pt2`` with its JSON sidecar for the TensorRT / torch backends), or None (default): the shipped
+            4× three-frame model ``pssr3-x4-confocal`` (logged as such; card in ``vs_colorize/assets``).
         backend: None (autoselect; on a CPU one ONNX Runtime session with all threads, see
             ``vs_colorize.backends.cpu_layout``), ``"ort"`` etc., or a :class:`~vs_colorize.backends.Backend`
             instance. The backend cuts the frames (:mod:`vs_colorize.backends.tiles`).
