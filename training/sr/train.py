@@ -113,7 +113,9 @@ def train(cfg: SRTrainConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
+    arch = cfg.model if cfg.normalize is None else dataclasses.replace(cfg.model, clamp=False)
+    resolved = cfg.to_dict() | {"model": arch.to_dict()}  # the network as built (no clamp when normalised)
+    write_text_atomic(out / "config.json", json.dumps(resolved, indent=2))
     sequences = [load_sequence(p, cfg.channel) for p in cfg.data]
     dataset = TripletDataset(
         sequences,
@@ -125,7 +127,6 @@ def train(cfg: SRTrainConfig) -> dict[str, Any]:
         normalize=cfg.normalize,
     )
     loader = DataLoader(dataset, batch_size=cfg.batch, shuffle=False, num_workers=0)
-    arch = cfg.model if cfg.normalize is None else dataclasses.replace(cfg.model, clamp=False)
     model = build_sr(arch).train()
     feature = None
     if cfg.feature_loss is not None:
