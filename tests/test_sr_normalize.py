@@ -101,3 +101,12 @@ def test_clean_fraction_makes_noise_free_tuples() -> None:
     np.testing.assert_allclose(lr1, lr2, atol=1e-6)
     lr1, _, hr = (t.numpy() for t in TripletDataset([seq], crop=16, cfg=noisy, length=1)[0])
     assert float(np.abs(lr1[1] - downsample_area(hr[0], 4)).mean()) > 0.01  # the default keeps the noise
+
+
+def test_error_flicker_measures_changes_of_the_error_not_its_size() -> None:
+    from training.sr.metrics import error_flicker
+
+    truth = np.random.default_rng(4).random((4, 8, 8))
+    assert error_flicker(truth + 0.1, truth) == pytest.approx(0.0)  # a steady error does not flicker
+    alternating = truth + 0.05 * (np.arange(4) % 2)[:, None, None]
+    assert error_flicker(alternating, truth) == pytest.approx(0.05)
