@@ -10,9 +10,13 @@ What the package says, and why:
 
 * input ``frames``: ``[batch, 3 channels = frames t−1, t, t+1, y, x]`` of one grey time-lapse, in the raw
   sample type (``input_dtype``, default uint16); preprocessing converts to float32 and scales the type's range
-  to [0, 1] — exactly what the ``superres`` filter does with a clip of that type;
+  to [0, 1] — exactly what the ``superres`` filter does with a clip of that type; for a model trained with
+  percentile normalisation (``ModelInfo.percentiles``) a ``scale_range`` step follows, per sample over the three
+  frames together (axes channel, y, x) with the model's percentiles and the eps of :mod:`vs_colorize.core.percentile`
+  — the filter's normalisation, step for step;
 * output ``hr``: ``[batch, 1, scale·y, scale·x]`` float32 in [0, 1] (the axes' ``scale`` of 1/scale says the
-  pixels are that much smaller);
+  pixels are that much smaller); a normalised model's output is in the normalised units (the spec has no step
+  that maps back with the input's percentiles; the README gives the formula, ``hr·(hi − lo) + lo``);
 * y/x sizes: a multiple of the model's ``multiple`` from its smallest exported side (dynamic artifacts) or the
   static size;
 * test tensors: a deterministic input (a smooth blob pattern with noise, the raw sample type) and the output
@@ -31,6 +35,7 @@ import numpy as np
 
 from vs_colorize.core.contract import ContractError, ModelInfo, read_model_info
 from vs_colorize.core.fileio import atomic_output
+from vs_colorize.core.percentile import EPS, normalize, percentile_range
 
 from .errors import ExportError
 
@@ -101,6 +106,15 @@ def _cover(x: np.ndarray, y: np.ndarray, path: Path) -> None:
 
 
 def _readme(info: ModelInfo, name: str, dtype: str) -> str:
+    norm = ""
+    if info.percentiles is not None:
+        pmin, pmax = info.percentiles
+        norm = (
+            f"* Normalisation: after the type scaling, each sample (the three frames together) is mapped by "
+            f"`(x - lo) / (hi - lo + {EPS:g})` with lo/hi its {pmin:g}th/{pmax:g}th percentiles (`scale_range`). "
+            "The output `hr` is in those units: `hr * (hi - lo) + lo` gives intensities in [0, 1] of the input type "
+            "(what vs-colorize's `superres` filter returns).\n"
+        )
     return (
         f"# {name}\n\n"
         f"Point-scanning microscopy super-resolution ({info.scale}x) from three consecutive frames of a grey "
@@ -108,6 +122,7 @@ def _readme(info: ModelInfo, name: str, dtype: str) -> str:
         "inputs made from high-resolution frames by a crappifier, a stability loss on two noisy copies.\n\n"
         f"* Input: `frames` [batch, 3, y, x], raw {dtype}; preprocessing scales the type's range to [0, 1].\n"
         f"* Output: `hr` [batch, 1, {info.scale}y, {info.scale}x], float32 in [0, 1].\n"
+        f"{norm}"
         f"* Sizes: {info.shapes()}.\n"
         f"* Architecture: `{info.arch}`, {info.precision}; made by vs-colorize {info.package_version or '?'}"
         f"{', source sha256 ' + info.source_sha256 if info.source_sha256 else ''}.\n\n"
@@ -167,7 +182,10 @@ def package(
     with tempfile.TemporaryDirectory(prefix="bioimageio-") as tmp:
         work = Path(tmp)
         x = sample_input(info, input_dtype)
-        y = _run_onnx(src, x.astype(np.float32) / np.float32(INPUT_DTYPES[input_dtype]))
+        unit = x.astype(np.float32) / np.float32(INPUT_DTYPES[input_dtype])
+        if info.percentiles is not None:
+            unit = normalize(unit, *percentile_range(unit[0], *info.percentiles))
+        y = _run_onnx(src, unit)
         np.save(work / "test_input.npy", x)
         np.save(work / "test_output.npy", y)
         _cover(x, y, work / "cover.png")
@@ -183,6 +201,11 @@ def package(
         if input_dtype != "float32":
             gain = 1.0 / INPUT_DTYPES[input_dtype]
             pre.append(v0_5.ScaleLinearDescr(kwargs=v0_5.ScaleLinearKwargs(gain=gain, offset=0.0)))
+        if info.percentiles is not None:
+            pmin, pmax = info.percentiles
+            joint = [v0_5.AxisId(a) for a in ("channel", "y", "x")]  # per sample, the window together
+            kwargs = v0_5.ScaleRangeKwargs(axes=joint, min_percentile=pmin, max_percentile=pmax, eps=EPS)
+            pre.append(v0_5.ScaleRangeDescr(kwargs=kwargs))
         # end in float32 explicitly: otherwise the spec appends a cast back to the raw input type
         pre.append(v0_5.EnsureDtypeDescr(kwargs=v0_5.EnsureDtypeKwargs(dtype="float32")))
         frames = v0_5.InputTensorDescr(
@@ -200,7 +223,8 @@ def package(
         )
         hr = v0_5.OutputTensorDescr(
             id=v0_5.TensorId("hr"),
-            description=f"frame t at {info.scale}x the sampling, float32 in [0, 1]",
+            description=f"frame t at {info.scale}x the sampling, float32 "
+            + ("in [0, 1]" if info.percentiles is None else "in the input's percentile-normalised units"),
             axes=[
                 v0_5.BatchAxis(),
                 v0_5.ChannelAxis(channel_names=[v0_5.Identifier("intensity")]),
@@ -214,7 +238,9 @@ def package(
                 ),
             ],
             test_tensor=v0_5.FileDescr(source=work / "test_output.npy"),
-            data=v0_5.IntervalOrRatioDataDescr(type="float32", range=(0.0, 1.0)),
+            data=v0_5.IntervalOrRatioDataDescr(
+                type="float32", range=(0.0, 1.0) if info.percentiles is None else (None, None)
+            ),
         )
         descr = v0_5.ModelDescr(
             name=title,

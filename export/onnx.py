@@ -7,6 +7,7 @@ ONNX Runtime before the file appears under its final name.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from vs_colorize._version import __version__
-from vs_colorize.core.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
+from vs_colorize.core.contract import INPUT_NAME, OUTPUT_NAME, ContractError, ModelInfo
 from vs_colorize.core.fileio import atomic_output
 
 from .errors import ExportError
@@ -73,6 +74,7 @@ def to_onnx(
     check: bool = True,
     threads: int = 2,
     align_channels: int | None = None,
+    percentiles: tuple[float, float] | None = None,
 ) -> ModelInfo:
     """Export ``model`` to a single-file ONNX artifact at ``path`` and return its metadata.
 
@@ -92,6 +94,8 @@ def to_onnx(
         overwrite: replace an existing file at ``path``.
         check: run :func:`vs_colorize.export.verify` (ONNX Runtime vs torch) and refuse to keep a failing artifact.
         threads: ONNX Runtime intra-op threads for the parity check.
+        percentiles: ``(pmin, pmax)`` of the per-window percentile normalisation a superres model was trained
+            with (its checkpoint's ``normalize``), written into the metadata (default None: raw [0, 1]).
         align_channels: zero-pad the U-Net's full-resolution merge to a multiple of this many channels (8 for
             fp16 tensor cores; :mod:`vs_colorize.export.align`), same function; the MAC cost is logged. None: as trained.
 
@@ -124,6 +128,11 @@ def to_onnx(
         func=func,
         model=model,
     )
+    if percentiles is not None:
+        try:
+            info = dataclasses.replace(info, norm_pmin=float(percentiles[0]), norm_pmax=float(percentiles[1]))
+        except ContractError as exc:
+            raise ExportError(f"{func}: percentiles: {exc}") from None
 
     started = time.monotonic()
     log.info("exporting %s to ONNX (opset %d) …", info.describe(), info.opset)

@@ -46,7 +46,9 @@ def export_checkpoint(
     where = f"export_checkpoint: {os.fspath(checkpoint)!r}"
     record = sr_record(read_checkpoint(checkpoint, "export_checkpoint"), where)
     model = sr_from_record(record, where).eval()
-    log.info("exporting %s (%s steps)", model.config.arch, meta_of(record).get("step"))
+    meta = meta_of(record)
+    norm = meta.get("normalize")
+    log.info("exporting %s (%s steps)", model.config.arch, meta.get("step"))
     return to_onnx(
         model,
         path,
@@ -58,4 +60,5 @@ def export_checkpoint(
         source_sha256=sha256_file(checkpoint),
         overwrite=overwrite,
         check=check,
+        percentiles=None if norm is None else (float(norm[0]), float(norm[1])),
     )

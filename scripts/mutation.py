@@ -52,25 +52,25 @@ TARGETS: tuple[Target, ...] = (
     # ParityReport.passed / .max_abs are properties, which mutmut does not mutate; the bugs planted in them by
     # hand (mean instead of max, NaN or Inf passing) are caught by tests/test_parity_gate.py. verify() (155
     # mutants, each re-running an ONNX export) is left out to keep the run short: add
-    # "export.parity.x_verify__mutmut_*" for a full audit (about an hour on two busy cores).
+    # "vs_colorize.export.parity.x_verify__mutmut_*" for a full audit (about an hour on two busy cores).
     Target(
         "parity gate",
         "export/parity.py",
-        ("export.parity.xǁParityReportǁto_json__mutmut_*",),
+        ("vs_colorize.export.parity.xǁParityReportǁto_json__mutmut_*",),
         ("tests/test_parity_gate.py",),
     ),
     Target(
         "switcher",
         "training/phases/switcher.py",
-        ("training.phases.switcher.*",),
+        ("vs_colorize.training.phases.switcher.*",),
         ("tests/test_train_switcher.py",),
     ),
     Target(
         "picker",
         "training/inflection/rule.py",
         (
-            "training.inflection.rule.x_pick_index__mutmut_*",
-            "training.inflection.rule.x__median3__mutmut_*",
+            "vs_colorize.training.inflection.rule.x_pick_index__mutmut_*",
+            "vs_colorize.training.inflection.rule.x__median3__mutmut_*",
         ),
         ("tests/test_inflection_rule.py",),
     ),

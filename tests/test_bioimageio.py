@@ -32,14 +32,39 @@ def sr_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def sr_norm_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained with percentile normalisation: no output clamp, percentiles in the metadata."""
+    torch.manual_seed(1)
+    net = SRNet(SRConfig(width=8, depth=1, clamp=False)).eval()
+    torch.nn.init.normal_(net.out.weight, std=1e-4)  # not the bicubic identity, so the preprocessing matters
+    path = tmp_path_factory.mktemp("srn") / "srn.onnx"
+    to_onnx(
+        net,
+        path,
+        render_size=32,
+        dynamic=(16, 128),
+        kind="superres",
+        arch="pssr-n",
+        check=False,
+        percentiles=(2.0, 99.8),
+    )
+    return path
+
+
 def _apply(steps: list[dict], x: np.ndarray) -> np.ndarray:
-    """The two preprocessing operations the packages use, as the spec defines them."""
+    """The preprocessing operations the packages use, as the spec defines them (written here independently)."""
     for step in steps:
         kwargs = step["kwargs"]
         if step["id"] == "ensure_dtype":
             x = x.astype(kwargs["dtype"])
         elif step["id"] == "scale_linear":
             x = x * np.float32(kwargs.get("gain", 1.0)) + np.float32(kwargs.get("offset", 0.0))
+        elif step["id"] == "scale_range":
+            assert sorted(kwargs["axes"]) == ["channel", "x", "y"]  # per sample, all frames together
+            lo = np.percentile(x, kwargs["min_percentile"], axis=(1, 2, 3), keepdims=True)
+            hi = np.percentile(x, kwargs["max_percentile"], axis=(1, 2, 3), keepdims=True)
+            x = ((x - lo) / (hi - lo + kwargs["eps"])).astype(np.float32)
         else:
             raise AssertionError(f"unexpected preprocessing step {step['id']}")
     return x
@@ -95,3 +120,24 @@ def test_cli_writes_a_package(sr_onnx: Path, tmp_path: Path, capsys: pytest.Capt
     assert validate(out) == ""
     assert main(["bioimageio", str(sr_onnx), str(out)]) == 2  # exists
     assert "exists; pass overwrite" in capsys.readouterr().err
+
+
+def test_normalised_model_declares_the_runtime_percentiles(sr_norm_onnx: Path, tmp_path: Path) -> None:
+    out = package(sr_norm_onnx, tmp_path / "norm.zip")
+    assert validate(out) == ""
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(out) as zf:
+        zf.extractall(unpacked)
+    rdf = YAML(typ="safe").load((unpacked / "rdf.yaml").read_text())
+    (inp,) = rdf["inputs"]
+    (outp,) = rdf["outputs"]
+    (step,) = [s for s in inp["preprocessing"] if s["id"] == "scale_range"]
+    assert (step["kwargs"]["min_percentile"], step["kwargs"]["max_percentile"]) == (2.0, 99.8)
+    raw = np.load(unpacked / inp["test_tensor"]["source"])
+    x = _apply(inp["preprocessing"], raw)
+    assert float(np.percentile(x, 99.8)) == pytest.approx(1.0, abs=1e-4)  # normalised, not the raw [0, 1]
+    assert float(np.mean(x > 1)) > 0
+    session = ort.InferenceSession(str(unpacked / rdf["weights"]["onnx"]["source"]))
+    (y,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(y, np.load(unpacked / outp["test_tensor"]["source"]), rtol=1e-4, atol=1e-5)
+    assert "99.8th percentiles" in (unpacked / "README.md").read_text()

@@ -12,6 +12,7 @@ import vapoursynth as vs
 from vs_colorize.core.contract import read_model_info
 from vs_colorize.export.errors import ExportError
 from vs_colorize.export.kinds import kind_spec
+from vs_colorize.export.onnx import to_onnx
 from vs_colorize.export.sr import export_checkpoint
 from vs_colorize.filters.superres import superres
 from vs_colorize.training.archs.sr import SRConfig, build_sr
@@ -95,3 +96,32 @@ def test_single_frame_model_exports_with_window_one(tmp_path: Path) -> None:
 def test_superres_kind_needs_an_sr_network() -> None:
     with pytest.raises(ExportError, match="to_onnx: kind 'superres' needs"):
         kind_spec("superres", "to_onnx", torch.nn.Identity())
+
+
+def test_normalised_model_in_the_filter_matches_the_evaluation_path(tmp_path: Path) -> None:
+    # the percentiles in the ONNX metadata → the filter: the same numbers as vs_colorize.training.sr.evaluate.restore
+    torch.manual_seed(1)
+    net = build_sr(SRConfig(width=8, scale=2, clamp=False)).eval()
+    with torch.no_grad():
+        net.out.bias.fill_(
+            0.3
+        )  # output = bicubic + 0.3 in normalised units: + 0.3·(hi − lo) after mapping back
+    info = to_onnx(
+        net, tmp_path / "n.onnx", render_size=16, dynamic=(16, 64), kind="superres", percentiles=(1.0, 99.0)
+    )
+    assert info.percentiles == (1.0, 99.0) and read_model_info(tmp_path / "n.onnx").percentiles == (1.0, 99.0)
+    movie = (np.random.default_rng(1).random((3, 16, 32), dtype=np.float32) * 0.2 + 0.05).astype(np.float32)
+    blank = core.std.BlankClip(format=vs.GRAYS, width=32, height=16, length=3)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        np.copyto(np.asarray(out[0]), movie[n])
+        return out
+
+    out = superres(blank.std.ModifyFrame(blank, fill), tmp_path / "n.onnx", backend="ort")
+    got = np.stack([np.asarray(out.get_frame(n)[0]) for n in range(3)])
+    expected = restore(net, movie, percentiles=(1.0, 99.0))  # clipped to [0, 1] there
+    np.testing.assert_allclose(np.clip(got, 0, 1), expected, atol=1e-4)
+    assert (
+        abs(float(got.mean()) - float(movie.mean()) - 0.3 * 0.2) < 0.02
+    )  # the input's range, + 0.3·(hi − lo)

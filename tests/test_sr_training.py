@@ -139,7 +139,8 @@ def test_tiny_training_run_on_shared_frames(tmp_path: Path, data_dir: Path) -> N
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["model"]["width"] == 8 and saved["crappify"]["scale"] == 4
     net, meta = load_sr(result["checkpoint"]), meta_of(read_checkpoint(result["checkpoint"]))
-    assert meta["step"] == 4 and net.config == cfg.model
+    assert meta["step"] == 4 and net.config == dataclasses.replace(cfg.model, clamp=False)
+    assert meta["normalize"] == [2.0, 99.8]  # the default percentile normalisation, for export and runtime
     x = torch.rand(1, 3, 8, 8)
     assert net(x).shape == (1, 1, 32, 32)
     with pytest.raises(ValueError, match=r"TrainConfig: model\.scale"):

@@ -27,8 +27,11 @@ def sr_model(
     dynamic_range: tuple[int, int] = (4, 1024),
     multiple: int = 1,
     kind: str = "superres",
+    offset: float = 0.0,
+    percentiles: tuple[float, float] | None = None,
 ) -> Path:
-    """``output = nearest_upscale(f(input[:, channel]))`` with f = identity or a zero-padded 3×3 mean (radius 1)."""
+    """``output = nearest_upscale(f(input[:, channel])) + offset`` with f = identity or a zero-padded 3×3 mean
+    (radius 1); ``percentiles`` go into the metadata (a model trained with percentile normalisation)."""
     info = ModelInfo(
         kind=kind,  # type: ignore[arg-type]
         arch="pick",
@@ -39,6 +42,8 @@ def sr_model(
         out_channels=1 if kind == "superres" else 3,
         scale=scale if kind == "superres" else 1,
         window=3 if kind == "superres" else 1,
+        norm_pmin=None if percentiles is None else percentiles[0],
+        norm_pmax=None if percentiles is None else percentiles[1],
     )
     inits = [
         numpy_helper.from_array(np.array([channel], np.int64), "start"),
@@ -46,11 +51,13 @@ def sr_model(
         numpy_helper.from_array(np.array([1], np.int64), "axes"),
         numpy_helper.from_array(np.array([1, 1, scale, scale], np.float32), "scales"),
         numpy_helper.from_array(np.full((1, 1, 3, 3), 1 / 9, np.float32), "k"),
+        numpy_helper.from_array(np.array(offset, np.float32), "offset"),
     ]
     nodes = [helper.make_node("Slice", ["input", "start", "end", "axes"], ["c"])]
     if blur:
         nodes.append(helper.make_node("Conv", ["c", "k"], ["b"], pads=[1, 1, 1, 1]))
-    nodes.append(helper.make_node("Resize", ["b" if blur else "c", "", "scales"], ["output"], mode="nearest"))
+    nodes.append(helper.make_node("Resize", ["b" if blur else "c", "", "scales"], ["up"], mode="nearest"))
+    nodes.append(helper.make_node("Add", ["up", "offset"], ["output"]))
     h, w = static_size if static_size else ("H", "W")
     oh, ow = (h * scale, w * scale) if static_size else ("OH", "OW")
     graph = helper.make_graph(
@@ -297,3 +304,44 @@ def test_autoselected_cpu_backend_runs_one_whole_frame_session(
     )
     for kept in (ORT(provider="cpu"), ORT(provider="cuda", num_streams=2), TRT(num_streams=2)):
         assert get_backend(kept, func="superres", kind="superres") is kept
+
+
+def test_percentile_model_sees_each_window_normalised_and_output_mapped_back(tmp_path: Path) -> None:
+    # y_n = x_n + c in normalised units → y = x + c·(hi − lo) with lo/hi the percentiles of the whole window
+    model = sr_model(tmp_path / "norm.onnx", offset=0.25, percentiles=(2.0, 99.8))
+    clip = noise(vs.GRAYS, length=4, seed=3)
+    out = superres(clip, model, backend="ort")
+    frames = [plane(clip, n) for n in range(4)]
+    for n in range(4):
+        win = np.stack([frames[max(n - 1, 0)], frames[n], frames[min(n + 1, 3)]])
+        lo, hi = np.percentile(win, (2.0, 99.8))
+        expected = np.kron(frames[n], np.ones((2, 2), np.float32)) + 0.25 * (hi - lo)
+        np.testing.assert_allclose(plane(out, n), expected, atol=2e-5)
+
+
+def test_model_without_percentiles_keeps_raw_intensities(tmp_path: Path) -> None:
+    model = sr_model(tmp_path / "raw.onnx", offset=0.25)
+    clip = noise(vs.GRAYS, length=3, seed=4)
+    expected = np.kron(plane(clip, 1), np.ones((2, 2), np.float32)) + 0.25
+    np.testing.assert_allclose(plane(superres(clip, model, backend="ort"), 1), expected, atol=1e-6)
+
+
+def test_percentile_model_output_lands_in_the_input_range_for_integer_clips(tmp_path: Path) -> None:
+    # an identity model with normalisation gives the input back, in the input's own code range
+    model = sr_model(tmp_path / "id.onnx", percentiles=(2.0, 99.8))
+    clip = core.std.Expr(noise(vs.GRAY16, length=3, seed=5), "x 16 /")  # a dim 12-bit-like movie in 16 bit
+    out = superres(clip, model, backend="ort")
+    np.testing.assert_array_equal(plane(out, 1), np.kron(plane(clip, 1), np.ones((2, 2), np.uint16)))
+
+
+def test_model_none_runs_the_shipped_model_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    clip = core.std.Expr(noise(vs.GRAY16, width=32, height=24, length=3, seed=6), "x 8 /")
+    with caplog.at_level("INFO", logger="vs_colorize"):
+        out = superres(clip)
+    frame = out.get_frame(1)
+    assert (out.width, out.height) == (128, 96) and out.format.id == vs.GRAY16
+    assert frame.props["VSColorizeModel"] == "pssr3-x4-confocal"
+    assert "model=None: the shipped pssr3-x4-confocal" in caplog.text
+    # the output follows the input's brightness (percentile normalisation mapped back), not [0, 1] of the model
+    a, b = np.asarray(frame[0]).astype(np.float64), plane(clip, 1).astype(np.float64)
+    assert abs(a.mean() - b.mean()) < 0.05 * b.mean()

@@ -8,7 +8,8 @@ Artifacts and where their metadata lives:
 
 Registry names (``video``, ``stable``, ``artistic``, ``demo``) live in the user cache as
 ``models/<name>-<precision>.onnx`` (``.pt2`` beside it for torch); ``demo`` also ships inside the package
-as ``vs_colorize/assets/demo-<precision>.onnx``.
+as ``vs_colorize/assets/demo-<precision>.onnx``. ``superres`` with ``model=None`` runs the shipped
+``vs_colorize/assets/pssr3-x4-confocal.onnx`` (its card: ``vs_colorize/assets/PSSR_MODEL_CARD.md``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 SUFFIXES = {".onnx": "onnx", ".pt2": "pt2", ".engine": "engine", ".plan": "engine"}
 #: Registry name tried first when ``model=None``.
 DEFAULT_CHAIN = ("video", "demo")
+#: The shipped 4× three-frame microscopy model, what ``superres`` runs with ``model=None``.
+SUPERRES_DEFAULT = ASSETS / "pssr3-x4-confocal.onnx"
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ def resolve_model(
 
     Args:
         model: a file path (``.onnx``, ``.pt2``, ``.engine``/``.plan``), a registry name, or None for the
-            default (``video`` if installed, else ``demo``).
+            default (colorize: ``video`` if installed, else ``demo``; superres: the shipped
+            ``pssr3-x4-confocal``).
         kind: the model kind the filter runs (``colorize`` or ``superres``).
         func: the filter's name, for error messages.
         precision: the preferred precision for registry names (the other one is used if it is the only
@@ -112,6 +116,19 @@ def resolve_model(
     """
     if model is not None and not isinstance(model, (str, os.PathLike)):
         raise error(func, f"model must be a file path or a registry name (str), got {type(model).__name__}")
+    if model is None and kind == "superres":
+        if not SUPERRES_DEFAULT.is_file():
+            raise error(
+                func, f"model=None but the shipped model {str(SUPERRES_DEFAULT)!r} is missing; pass model="
+            )
+        resolved = _checked(SUPERRES_DEFAULT, SUPERRES_DEFAULT.stem, kind=kind, func=func, formats=formats)
+        log.info(
+            "%s: model=None: the shipped %s (4x, 3 frames, trained on BSD-3 confocal time-lapses; "
+            "card: vs_colorize/assets/PSSR_MODEL_CARD.md)",
+            func,
+            resolved.name,
+        )
+        return resolved
     if model is None and kind != "colorize":
         raise error(func, f"model is required: a {kind} .onnx artifact (vs-colorize-export {kind} …)")
     if model is None:

@@ -45,6 +45,9 @@ class SRConfig:
         width: channels at the stem, 8..256 (default 32); level i has ``width·2**i``.
         depth: stride-2 encoder levels, 1..4 (default 2).
         self_attention: SAGAN self-attention at the deepest level (default False; costs O((hw)²) memory).
+        clamp: clamp the output to [0, 1] (default True). Models trained on percentile-normalised data
+            (:mod:`vs_colorize.core.percentile`) work in units where a few percent of the values lie outside
+            [0, 1] and are built with ``clamp=False``; files without the field keep the clamp.
     """
 
     window: int = 3
@@ -52,6 +55,7 @@ class SRConfig:
     width: int = 32
     depth: int = 2
     self_attention: bool = False
+    clamp: bool = True
 
     def __post_init__(self) -> None:
         if self.window not in WINDOWS:
@@ -117,7 +121,7 @@ class SRNet(nn.Module):
         y = self.out(self.head(self.cross(self.merge(y, x))))
         centre = x[:, self.config.window // 2 : self.config.window // 2 + 1]
         base = F.interpolate(centre, scale_factor=self.config.scale, mode="bicubic", align_corners=False)
-        return (base + y).clamp(0.0, 1.0)
+        return (base + y).clamp(0.0, 1.0) if self.config.clamp else base + y
 
 
 def build_sr(config: SRConfig | None = None) -> SRNet:

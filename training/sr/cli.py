@@ -11,6 +11,8 @@ import argparse
 import logging
 import sys
 
+from vs_colorize.core.percentile import DEFAULT_PMAX, DEFAULT_PMIN
+
 from ..exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, check_writable_dir
 from .crappify import SRCrappifyConfig
 
@@ -40,6 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     t.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own, all physical cores)")
+    t.add_argument("--pmin", type=float, default=DEFAULT_PMIN, help="low percentile of the normalisation (2)")
+    t.add_argument(
+        "--pmax", type=float, default=DEFAULT_PMAX, help="high percentile of the normalisation (99.8)"
+    )
+    t.add_argument(
+        "--no-normalize",
+        action="store_true",
+        help="raw [0, 1] intensities instead of percentile normalisation",
+    )
     for f in SRCrappifyConfig.__dataclass_fields__.values():
         if f.name != "scale":
             t.add_argument(
@@ -53,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--channel", type=int, default=1, help="channel of RGB frames; -1 = luma (default 1)")
     e.add_argument("--frames", type=int, help="only the first N frames of each sequence")
     e.add_argument("--seed", type=int, default=1234, help="crappifier seed (default 1234)")
+    e.add_argument("--clean", action="store_true", help="LR by plain area downsampling (no crappifier noise)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             stability=args.stability,
             seed=args.seed,
             threads=args.threads,
+            normalize=None if args.no_normalize else (args.pmin, args.pmax),
         )
         result = train(cfg)
         logging.getLogger("vs_colorize.training.sr").info(
@@ -111,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         channel=channel,
         frames=args.frames,
         seed=args.seed,
+        clean=args.clean,
     )
     sys.stderr.write(markdown_table(results))
     return EXIT_OK

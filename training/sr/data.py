@@ -6,7 +6,8 @@ integers are divided by the dtype's maximum, floats are clipped to [0, 1]. Multi
 channel by index (``channel=1`` for GFP stored in the green channel) or, with ``channel=None``, BT.601 luma.
 
 :class:`TripletDataset` cuts 3-frame tuples (t−1, t, t+1) from the interior of each sequence with one random crop
-shared by the tuple, and crappifies every tuple twice, independently, against one HR target (frame t).
+shared by the tuple, and crappifies every tuple twice, independently, against one HR target (frame t). With
+``normalize=(pmin, pmax)`` inputs and target are in percentile-normalised units (:mod:`vs_colorize.core.percentile`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .crappify import SRCrappifyConfig, crappify_stack
+from vs_colorize.core.percentile import normalize as apply_range
+from vs_colorize.core.percentile import percentile_range
+
+from .crappify import SRCrappifyConfig, crappify, crappify_stack, draw_gain, without_noise
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 IMAGE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg", ".bmp")
@@ -118,6 +122,12 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         length: items per epoch.
         window: 3 (t−1, t, t+1) or 1.
         seed: base seed.
+        normalize: None (raw [0, 1] intensities) or ``(pmin, pmax)``: CARE's per-image percentile
+            normalisation. As in CSBDeep the statistics come from the whole image, not the crop: for each tuple
+            centre the full LR window (crappified once, gain 1, seeded) gives ``lo``/``hi`` — what the runtime
+            computes on a whole LR window. Each sample scales them by its gain; both LR copies and the HR target
+            are mapped with them, so the network learns ``normalize(HR)`` from ``normalize(LR)`` with the input's
+            statistics, which the runtime inverts with the input's statistics.
     """
 
     def __init__(
@@ -129,6 +139,7 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         length: int,
         window: int = 3,
         seed: int = 0,
+        normalize: tuple[float, float] | None = None,
     ) -> None:
         if window not in (1, 3):
             raise ValueError(f"TripletDataset: window must be 1 or 3, got {window}")
@@ -146,6 +157,16 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         self.epoch = 0
         # every interior frame t of every sequence is one tuple centre
         self.centres = [(i, t) for i, s in enumerate(self.sequences) for t in range(1, s.shape[0] - 1)]
+        self.normalize = normalize
+        self.clean = without_noise(cfg)
+        self.ranges: dict[tuple[int, int, bool], tuple[float, float]] = {}  # (sequence, centre, clean)
+        if normalize is not None:
+            rng = np.random.default_rng((seed, 0x5EED))
+            for i, t in self.centres:
+                frames = self.sequences[i][t - 1 : t + 2] if window == 3 else self.sequences[i][t : t + 1]
+                for clean in (False, True) if cfg.clean_fraction > 0 else (False,):
+                    lr = np.stack([crappify(f, self.clean if clean else cfg, rng, 1.0) for f in frames])
+                    self.ranges[i, t, clean] = percentile_range(lr, *normalize)
 
     def __len__(self) -> int:
         return self.length
@@ -161,6 +182,21 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
             frames = frames[:, :, ::-1]
         frames = np.ascontiguousarray(np.rot90(frames, int(rng.integers(4)), axes=(1, 2)))
         inputs = frames[1:2] if self.window == 1 else frames
-        lr1 = crappify_stack(inputs, self.cfg, rng)
-        lr2 = crappify_stack(inputs, self.cfg, rng)
-        return torch.from_numpy(lr1), torch.from_numpy(lr2), torch.from_numpy(frames[1:2].copy())
+        target = frames[1:2].copy()
+        clean = self.cfg.clean_fraction > 0 and bool(rng.random() < self.cfg.clean_fraction)
+        cfg = self.clean if clean else self.cfg
+        if self.normalize is None:
+            lr1 = crappify_stack(inputs, cfg, rng)
+            lr2 = crappify_stack(inputs, cfg, rng)
+            return torch.from_numpy(lr1), torch.from_numpy(lr2), torch.from_numpy(target)
+        pair = []
+        gains = []
+        for _ in range(2):  # the same draws as crappify_stack: one gain, then each frame
+            gain = draw_gain(cfg, rng)
+            pair.append(np.stack([crappify(f, cfg, rng, gain) for f in inputs]))
+            gains.append(gain)
+        lo, hi = self.ranges[seq_i, t, clean]
+        # the target at the first copy's gain; the second copy (another gain) is mapped by its own scaled range
+        lr1 = apply_range(pair[0], lo * gains[0], hi * gains[0])
+        lr2 = apply_range(pair[1], lo * gains[1], hi * gains[1])
+        return torch.from_numpy(lr1), torch.from_numpy(lr2), torch.from_numpy(apply_range(target, lo, hi))

@@ -21,13 +21,14 @@ import torch
 import torch.nn.functional as F
 
 from vs_colorize.core.fileio import write_text_atomic
+from vs_colorize.core.percentile import denormalize, normalize, percentile_range
 from vs_colorize.tiling import run_tiled
-from vs_colorize.training.checkpoint import load_sr, meta_of, read_checkpoint, sr_from_record, sr_record
+from vs_colorize.training.checkpoint import meta_of, read_checkpoint, sr_from_record, sr_record
 
 from ..archs.sr import SRNet
-from .crappify import SRCrappifyConfig, crappify_stack
+from .crappify import SRCrappifyConfig, crappify_stack, without_noise
 from .data import load_sequence
-from .metrics import flicker, psnr, ssim
+from .metrics import error_flicker, flicker, psnr, ssim
 
 Restorer = Callable[[np.ndarray], np.ndarray]
 
@@ -47,8 +48,15 @@ def bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
     return up[:, 0].clamp(0, 1).numpy()
 
 
-def restore(model: SRNet, lr: np.ndarray, *, tile: int | None = None) -> np.ndarray:
-    """Run ``model`` over a ``(T, h, w)`` LR movie with its temporal window; returns ``(T, s·h, s·w)``."""
+def restore(
+    model: SRNet, lr: np.ndarray, *, tile: int | None = None, percentiles: tuple[float, float] | None = None
+) -> np.ndarray:
+    """Run ``model`` over a ``(T, h, w)`` LR movie with its temporal window; returns ``(T, s·h, s·w)``.
+
+    ``percentiles``: the model's ``(pmin, pmax)`` normalisation (its checkpoint's ``normalize``): each window is
+    normalised with its own percentiles and the output mapped back with them — what the ``superres`` filter
+    does. The result is then clipped to [0, 1], the range of the data and of integer outputs.
+    """
     cfg = model.config
 
     def infer(x: np.ndarray) -> np.ndarray:
@@ -56,17 +64,23 @@ def restore(model: SRNet, lr: np.ndarray, *, tile: int | None = None) -> np.ndar
             return model(torch.from_numpy(x)).numpy()
 
     stack = windows(lr, cfg.window)
-    out = [
-        run_tiled(
-            infer,
-            stack[t : t + 1],
-            scale=cfg.scale,
-            multiple=model.multiple,
-            tile=None if tile is None else (tile, tile),
-        )[0, 0]
-        for t in range(lr.shape[0])
-    ]
+    out = []
+    for t in range(lr.shape[0]):
+        x = stack[t : t + 1]
+        lo, hi = (0.0, 1.0) if percentiles is None else percentile_range(x, *percentiles)
+        if percentiles is not None:
+            x = normalize(x, lo, hi)
+        y = run_tiled(
+            infer, x, scale=cfg.scale, multiple=model.multiple, tile=None if tile is None else (tile, tile)
+        )
+        out.append(y[0, 0] if percentiles is None else np.clip(denormalize(y[0, 0], lo, hi), 0.0, 1.0))
     return np.stack(out)
+
+
+def percentiles_of(meta: dict[str, Any]) -> tuple[float, float] | None:
+    """A checkpoint's ``normalize`` entry as ``(pmin, pmax)``, or None (raw intensities)."""
+    raw = meta.get("normalize")
+    return None if raw is None else (float(raw[0]), float(raw[1]))
 
 
 def score(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
@@ -77,6 +91,7 @@ def score(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
         "flicker": flicker(pred),
         "flicker_target": flicker(target),
         "flicker_ratio": flicker(pred) / max(flicker(target), 1e-12),
+        "error_flicker": error_flicker(pred, target),
     }
 
 
@@ -89,6 +104,7 @@ def evaluate(
     channel: int | None = 1,
     frames: int | None = None,
     seed: int = 1234,
+    clean: bool = False,
 ) -> dict[str, Any]:
     """Evaluate checkpoints on held-out sequences and write the table and the figure.
 
@@ -100,17 +116,25 @@ def evaluate(
         channel: channel of multi-channel frames (None = luma).
         frames: use only the first ``frames`` frames of each sequence (None = all; >= 3).
         seed: crappifier seed.
+        clean: make the LR by plain ``scale``× area downsampling (every noise level of the model's crappifier
+            set to 0) instead of the crappifier.
     """
     record = sr_record(read_checkpoint(multi, "evaluate"), f"evaluate: {os.fspath(multi)!r}")
     model, meta = sr_from_record(record, f"evaluate: {os.fspath(multi)!r}").eval(), meta_of(record)
     methods: dict[str, SRNet | None] = {"bicubic": None}
+    norms: dict[str, tuple[float, float] | None] = {"multi-frame": percentiles_of(meta)}
     if single is not None:
-        single_model = load_sr(single)
+        where = f"evaluate: {os.fspath(single)!r}"
+        single_record = sr_record(read_checkpoint(single, "evaluate"), where)
+        single_model = sr_from_record(single_record, where).eval()
+        norms["single-frame"] = percentiles_of(meta_of(single_record))
         if single_model.config.scale != model.config.scale:
             raise ValueError("evaluate: single and multi checkpoints must share one scale")
         methods["single-frame"] = single_model
     methods["multi-frame"] = model
     crap = dataclasses.replace(SRCrappifyConfig(**meta["crappify"]), spread=0.0)
+    if clean:
+        crap = without_noise(crap)
     unit = crap.scale * max(m.multiple for m in methods.values() if m is not None)
     rng = np.random.default_rng(seed)
     results: dict[str, Any] = {"sequences": {}, "crappify": crap.to_dict(), "models": {}}
@@ -128,7 +152,7 @@ def evaluate(
         lr = crappify_stack(hr, crap, rng)
         table = {}
         for name, net in methods.items():
-            pred = bicubic(lr, crap.scale) if net is None else restore(net, lr)
+            pred = bicubic(lr, crap.scale) if net is None else restore(net, lr, percentiles=norms[name])
             table[name] = score(pred, hr)
             if path == sequences[0]:
                 example[name] = pred[len(pred) // 2]
@@ -150,13 +174,13 @@ def markdown_table(results: dict[str, Any]) -> str:
         lines += [
             f"### {seq}",
             "",
-            "| method | PSNR (dB) | SSIM | flicker | target flicker | flicker ratio |",
-            "|---|---|---|---|---|---|",
+            "| method | PSNR (dB) | SSIM | flicker | target flicker | flicker ratio | error flicker |",
+            "|---|---|---|---|---|---|---|",
         ]
         for name, m in table.items():
             lines.append(
                 f"| {name} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['flicker']:.4f} | "
-                f"{m['flicker_target']:.4f} | {m['flicker_ratio']:.2f} |"
+                f"{m['flicker_target']:.4f} | {m['flicker_ratio']:.2f} | {m.get('error_flicker', float('nan')):.4f} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -35,3 +35,11 @@ def flicker(frames: np.ndarray) -> float:
     if frames.ndim != 3 or frames.shape[0] < 2:
         raise ValueError(f"flicker: frames must be (T>=2, H, W), got {frames.shape}")
     return float(np.mean(np.abs(np.diff(np.asarray(frames, np.float64), axis=0))))
+
+
+def error_flicker(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean |e_t − e_{t−1}| of the error e = pred − target of a ``(T, H, W)`` movie: how much the *error*
+    changes from frame to frame (0 for a steady error, whatever its size)."""
+    if pred.shape != target.shape:
+        raise ValueError(f"error_flicker: pred and target differ in shape: {pred.shape} and {target.shape}")
+    return flicker(np.asarray(pred, np.float64) - np.asarray(target, np.float64))

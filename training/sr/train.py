@@ -7,6 +7,7 @@ and ``<out>/config.json`` (the resolved :class:`SRTrainConfig`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -20,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from vs_colorize.core.fileio import write_text_atomic
+from vs_colorize.core.percentile import DEFAULT_PMAX, DEFAULT_PMIN, check_percentiles
 from vs_colorize.training.archs.sr import SRConfig, build_sr
 from vs_colorize.training.checkpoint import save_sr
 from vs_colorize.training.optim import optimizer_step
@@ -53,6 +55,10 @@ class SRTrainConfig:
         seed: seeds the weights and the sampling (default 0).
         threads: torch CPU threads (default None: torch's own choice, all physical cores).
         log_every: log the loss every this many steps (default 25).
+        normalize: ``(pmin, pmax)`` of CARE's per-image percentile normalisation (default (2, 99.8);
+            :mod:`vs_colorize.core.percentile`) or None for raw [0, 1] intensities (the first models' way).
+            Stored in the checkpoint (``normalize``), exported into the artifact's metadata and applied by the
+            runtime; the network is then built without its [0, 1] output clamp (``SRConfig.clamp``).
     """
 
     data: tuple[str, ...]
@@ -70,6 +76,7 @@ class SRTrainConfig:
     seed: int = 0
     threads: int | None = None
     log_every: int = 25
+    normalize: tuple[float, float] | None = (DEFAULT_PMIN, DEFAULT_PMAX)
 
     def __post_init__(self) -> None:
         if not self.data:
@@ -85,6 +92,8 @@ class SRTrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"SRTrainConfig: {name} must be >= 1, got {value}")
+        if self.normalize is not None:
+            check_percentiles(*self.normalize, "SRTrainConfig: normalize")
         if self.lr <= 0:
             raise ValueError(f"SRTrainConfig: lr must be > 0, got {self.lr}")
 
@@ -104,7 +113,9 @@ def train(cfg: SRTrainConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
+    arch = cfg.model if cfg.normalize is None else dataclasses.replace(cfg.model, clamp=False)
+    resolved = cfg.to_dict() | {"model": arch.to_dict()}  # the network as built (no clamp when normalised)
+    write_text_atomic(out / "config.json", json.dumps(resolved, indent=2))
     sequences = [load_sequence(p, cfg.channel) for p in cfg.data]
     dataset = TripletDataset(
         sequences,
@@ -113,9 +124,10 @@ def train(cfg: SRTrainConfig) -> dict[str, Any]:
         length=cfg.batch * cfg.steps,
         window=cfg.model.window,
         seed=cfg.seed,
+        normalize=cfg.normalize,
     )
     loader = DataLoader(dataset, batch_size=cfg.batch, shuffle=False, num_workers=0)
-    model = build_sr(cfg.model).train()
+    model = build_sr(arch).train()
     feature = None
     if cfg.feature_loss is not None:
         from vs_colorize.training.config import LossConfig
@@ -153,6 +165,7 @@ def train(cfg: SRTrainConfig) -> dict[str, Any]:
         step=cfg.steps,
         seconds=seconds,
         final_loss=history[-1]["loss"],
+        **({} if cfg.normalize is None else {"normalize": list(cfg.normalize)}),
     )
     write_text_atomic(out / "history.json", json.dumps(history))
     return {"history": history, "checkpoint": ckpt, "seconds": seconds}

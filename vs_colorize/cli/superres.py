@@ -1,7 +1,8 @@
 """``vs-colorize superres IN OUT``: microscopy super-resolution from the command line.
 
-TIFF stacks in → a TIFF stack out (same sample type, ``scale``× larger), streamed page by page
-(:mod:`vs_colorize.io.tiff_stack`); videos in (anything ``io.open_source`` reads; the luma plane of YUV)
+TIFF stacks in (plain, ImageJ hyperstack or OME-TIFF) → a TIFF stack out of the same flavour, axes and sample
+type, ``scale``× larger with the pixel sizes divided by ``scale``, each channel processed separately, streamed
+page by page (:mod:`vs_colorize.io.tiff_stack`); videos in (anything ``io.open_source`` reads; the luma plane of YUV)
 → a video out (FFV1 lossless GRAY in Matroska by default, or x264/x265) through ``io.render``, keeping
 the frame rate (or per-frame durations) and colour tags. Same output checks and exit codes as
 ``colorize`` (:mod:`.errors`).
@@ -10,6 +11,7 @@ the frame rate (or per-frame durations) and colour tags. Same output checks and 
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 import vapoursynth as vs
@@ -20,10 +22,11 @@ from ..io.encode import EncodeError, EncodeSettings
 from ..io.outputs import OutputError
 from ..io.render import plan_output, prepare_clip, write_output
 from ..io.source import SourceError, open_source
-from ..io.tiff_stack import is_tiff, open_tiff_stack, write_tiff_stack
+from ..io.tiff_stack import TiffStack, interleave, is_tiff, read_tiff_stack, write_tiff_stack
 from .common import add_progress_flag, add_run_flags, checked_outputs, make_progress, refuse_existing
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError, render_failed
 
+log = logging.getLogger("vs_colorize")
 CODECS = {"ffv1": "ffv1", "x264": "libx264", "x265": "libx265"}
 
 
@@ -40,7 +43,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "output", help="TIFF stack for TIFF input; .mkv (or .mp4 with --codec x264/x265) for video"
     )
-    p.add_argument("--model", required=True, help="superres .onnx artifact (vs-colorize-export superres ...)")
+    p.add_argument(
+        "--model",
+        help="superres .onnx artifact (vs-colorize-export superres ...); default: the shipped pssr3-x4-confocal",
+    )
     p.add_argument("--backend", help="inference backend name (default: the fastest available)")
     p.add_argument("--tile", type=int, help="tile side on the input grid (default: whole frames)")
     p.add_argument(
@@ -75,6 +81,15 @@ def _video_clip(path: Path) -> vs.VideoNode:
     return clip
 
 
+def _describe(stack: TiffStack) -> str:
+    """One log line: flavour, axes and shape, pixel size and time step of a TIFF stack."""
+    info = stack.info
+    sizes = ", ".join(f"{a} {v:g} {u}" for a, (v, u) in info.pixel_size.items()) or "pixel size unknown"
+    step = f", time step {info.time_increment[0]:g} {info.time_increment[1]}" if info.time_increment else ""
+    shape = "x".join(map(str, info.shape))
+    return f"{info.flavour} TIFF, axes {info.axes} {shape} {info.dtype}, {sizes}{step}, window along {info.window_axis}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``superres`` command; returns the exit code."""
     src, out = Path(args.input), Path(args.output)
@@ -89,20 +104,30 @@ def run(args: argparse.Namespace) -> int:
         existing = checked_outputs([out], inputs=[src])
         if not args.overwrite:
             refuse_existing(existing)
+    stack: TiffStack | None = None
     try:
-        clip, dtype = open_tiff_stack(src, args.channel) if tiff else (_video_clip(src), None)
+        if tiff:
+            stack = read_tiff_stack(src, args.channel)
+            clips = stack.clips
+            log.info("superres: %s", _describe(stack))
+        else:
+            clips = [_video_clip(src)]
     except SourceError as exc:
         raise CliError(EXIT_INPUT, str(exc)) from None
     plan, settings = None, EncodeSettings()
     try:
-        result = superres(
-            clip,
-            args.model,
-            backend=args.backend,
-            tile=args.tile,
-            overlap=args.overlap,
-            range_in=1 if args.range == "full" else 0,
-        )
+        results = [
+            superres(
+                clip,
+                args.model,
+                backend=args.backend,
+                tile=args.tile,
+                overlap=args.overlap,
+                range_in=1 if args.range == "full" else 0,
+            )
+            for clip in clips
+        ]
+        result = interleave(results)
         if not tiff:
             settings = _video_settings(result, args.codec, args.crf)
             settings.validate()
@@ -120,10 +145,11 @@ def run(args: argparse.Namespace) -> int:
         progress.update(n)
 
     try:
-        if plan is None:
-            assert dtype is not None
-            written = write_tiff_stack(result, dtype, out, overwrite=args.overwrite, progress=update)
+        if stack is not None:
+            info = stack.info.scaled(result.width // clips[0].width)
+            written = write_tiff_stack(result, info, out, overwrite=args.overwrite, progress=update)
         else:
+            assert plan is not None  # video output: planned above
             written = write_output(result, plan, settings, overwrite=args.overwrite, progress=update)
         if written != result.num_frames:
             raise EncodeError(f"wrote {written} of {result.num_frames} frames")
@@ -131,5 +157,7 @@ def run(args: argparse.Namespace) -> int:
         raise render_failed("superres", exc, output=out, frame=done[0]) from None
     finally:
         progress.close()
+        if stack is not None:
+            stack.close()
     progress.finish(f"superres: {src} -> {out} ({result.width}x{result.height})")
     return EXIT_OK

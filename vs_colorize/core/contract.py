@@ -8,7 +8,10 @@ Tensor layout (DESIGN.md §2):
 * colorize: ``input`` float32 ``[N,3,H,W]`` RGB in [0,1] (grey replicated) → ``output`` float32 ``[N,3,H,W]``
   RGB in [0,1]. Normalisation, DeOldify's ``sigmoid·6−3`` range and de-normalisation live inside the graph.
 * superres: ``input`` float32 ``[N,window,h,w]`` (frames t−1, t, t+1 of a GRAY clip in [0,1]) →
-  ``output`` float32 ``[N,1,scale·h,scale·w]`` in [0,1].
+  ``output`` float32 ``[N,1,scale·h,scale·w]`` in [0,1]. A superres artifact with ``norm_pmin``/``norm_pmax``
+  takes the window in percentile-normalised units instead (:mod:`vs_colorize.core.percentile`: ``lo``/``hi`` =
+  those percentiles of the whole window) and its output is mapped back with the same ``lo``/``hi``; artifacts
+  without them (the first ones) take [0,1] as above.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class ModelInfo:
     ``static_size`` is the (H, W) the graph was exported for, or None for a dynamic graph; then
     ``dynamic_range`` gives the (min, max) side length the export was checked for. ``multiple`` is the
     granularity every input side must have (16 for DeOldify-style generators run at ``16·render_factor``).
+    ``norm_pmin``/``norm_pmax`` (superres only, both or neither): the per-window percentile normalisation the
+    model was trained with; None = raw [0, 1] intensities.
     """
 
     kind: Kind
@@ -56,6 +61,8 @@ class ModelInfo:
     source_sha256: str = ""
     package_version: str = ""
     opset: int = 0
+    norm_pmin: float | None = None
+    norm_pmax: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -78,6 +85,25 @@ class ModelInfo:
             raise ContractError(
                 "a superres artifact takes `window` GRAY frames as channels and returns 1 channel"
             )
+
+        if (self.norm_pmin is None) != (self.norm_pmax is None):
+            raise ContractError("norm_pmin and norm_pmax must be set together")
+        if self.norm_pmin is not None and self.norm_pmax is not None:
+            if self.kind != "superres":
+                raise ContractError(
+                    "percentile normalisation (norm_pmin/norm_pmax) is for superres artifacts"
+                )
+            if not 0.0 <= self.norm_pmin < self.norm_pmax <= 100.0:
+                raise ContractError(
+                    f"norm percentiles must satisfy 0 <= pmin < pmax <= 100, got {self.norm_pmin}, {self.norm_pmax}"
+                )
+
+    @property
+    def percentiles(self) -> tuple[float, float] | None:
+        """``(norm_pmin, norm_pmax)``, or None for a model that takes raw [0, 1] intensities."""
+        if self.norm_pmin is None or self.norm_pmax is None:
+            return None
+        return self.norm_pmin, self.norm_pmax
 
     @property
     def dynamic(self) -> bool:
@@ -102,6 +128,8 @@ class ModelInfo:
     def describe(self) -> str:
         """One line for logs and messages, e.g. ``colorize tiny fp32, sides 64..1024, multiple of 16``."""
         extra = f", {self.scale}x from {self.window} frames" if self.kind == "superres" else ""
+        if self.percentiles is not None:
+            extra += f", percentiles {self.norm_pmin:g}/{self.norm_pmax:g}"
         return f"{self.kind} {self.arch} {self.precision}, {self.shapes()}{extra}"
 
     def to_props(self) -> dict[str, str]:
@@ -140,6 +168,8 @@ class ModelInfo:
                     kwargs[f.name] = (int(lo), int(hi))
                 elif f.name in ("multiple", "in_channels", "out_channels", "scale", "window", "opset"):
                     kwargs[f.name] = int(raw)
+                elif f.name in ("norm_pmin", "norm_pmax"):
+                    kwargs[f.name] = float(raw)
                 else:
                     kwargs[f.name] = raw
             return cls(**kwargs)
