@@ -10,13 +10,13 @@ import av
 import numpy as np
 import pytest
 import vapoursynth as vs
-from test_cli import colorize, film, model
+from test_cli import colorize, model
 from test_encode import audio_packets, decode_all, write_synthetic
 
 from vs_colorize.cli import EXIT_OK, EXIT_USAGE
 
 core = vs.core
-__all__ = ["film", "model"]  # fixtures shared with test_cli
+__all__ = ["model"]  # a fixture shared with test_cli
 
 
 def test_audio_that_does_not_fit_the_container(

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from onnx_models import slow
-from test_cli import ROOT, film, leftovers, model
+from test_cli import ROOT, leftovers, model
 
 from vs_colorize.cli import EXIT_OK
 
-__all__ = ["film", "model"]  # fixtures shared with test_cli
+__all__ = ["model"]  # a fixture shared with test_cli
 
 
 @pytest.mark.parametrize(
