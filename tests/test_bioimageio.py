@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -70,14 +71,18 @@ def _apply(steps: list[dict], x: np.ndarray) -> np.ndarray:
     return x
 
 
-@pytest.mark.parametrize("dtype", ["uint16", "uint8", "float32"])
-def test_package_validates_and_its_test_tensors_reproduce(sr_onnx: Path, tmp_path: Path, dtype: str) -> None:
-    out = package(sr_onnx, tmp_path / "model.zip", input_dtype=dtype)
+def _packaged(out: Path, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """Validate the package ``out`` with the spec, unpack it and read its rdf.yaml as a consumer would."""
     assert validate(out) == ""
     unpacked = tmp_path / "unpacked"
     with zipfile.ZipFile(out) as zf:
         zf.extractall(unpacked)
-    rdf = YAML(typ="safe").load((unpacked / "rdf.yaml").read_text())
+    return unpacked, YAML(typ="safe").load((unpacked / "rdf.yaml").read_text())
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "uint8", "float32"])
+def test_package_validates_and_its_test_tensors_reproduce(sr_onnx: Path, tmp_path: Path, dtype: str) -> None:
+    unpacked, rdf = _packaged(package(sr_onnx, tmp_path / "model.zip", input_dtype=dtype), tmp_path)
     (inp,) = rdf["inputs"]
     (outp,) = rdf["outputs"]
     assert inp["data"]["type"] == dtype
@@ -123,12 +128,7 @@ def test_cli_writes_a_package(sr_onnx: Path, tmp_path: Path, capsys: pytest.Capt
 
 
 def test_normalised_model_declares_the_runtime_percentiles(sr_norm_onnx: Path, tmp_path: Path) -> None:
-    out = package(sr_norm_onnx, tmp_path / "norm.zip")
-    assert validate(out) == ""
-    unpacked = tmp_path / "unpacked"
-    with zipfile.ZipFile(out) as zf:
-        zf.extractall(unpacked)
-    rdf = YAML(typ="safe").load((unpacked / "rdf.yaml").read_text())
+    unpacked, rdf = _packaged(package(sr_norm_onnx, tmp_path / "norm.zip"), tmp_path)
     (inp,) = rdf["inputs"]
     (outp,) = rdf["outputs"]
     (step,) = [s for s in inp["preprocessing"] if s["id"] == "scale_range"]
