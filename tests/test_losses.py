@@ -126,3 +126,95 @@ def test_critic_loss_is_the_mean_of_real_and_fake_terms() -> None:
     # a perfect critic has a loss near 0, a clueless one ln 2
     assert critic_loss(bce, torch.full((2, 4), 20.0), torch.full((2, 4), -20.0)) < 1e-6
     assert abs(float(critic_loss(bce, torch.zeros(2, 4), torch.zeros(2, 4))) - 0.6931) < 1e-3
+
+
+def _normalised(rgb01: torch.Tensor) -> torch.Tensor:
+    from vs_colorize.training.archs.imagenet import IMAGENET_MEAN, IMAGENET_STD
+
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (rgb01 - mean) / std
+
+
+def _photo_like(seed: int = 0) -> torch.Tensor:
+    """Two smooth colour images [2, 3, 32, 32] in [0, 1] (blue top, green-brown bottom, some texture)."""
+    g = torch.Generator().manual_seed(seed)
+    img = torch.empty(2, 3, 32, 32)
+    img[:, :, :16] = torch.tensor([0.35, 0.55, 0.85]).view(1, 3, 1, 1)
+    img[:, :, 16:] = torch.tensor([0.45, 0.50, 0.20]).view(1, 3, 1, 1)
+    return (img + 0.08 * torch.rand(img.shape, generator=g)).clamp(0, 1)
+
+
+def test_generator_loss_without_colour_terms_is_the_feature_loss(random_loss: FeatureLoss) -> None:
+    from vs_colorize.training.losses import GeneratorLoss
+
+    pred, target = torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32)
+    plain = GeneratorLoss(random_loss)
+    assert torch.equal(plain(pred, target), random_loss(pred, target))
+    assert set(plain.terms) == {"pixel", "feat_22", "feat_32", "feat_42"}
+
+
+def test_chroma_term_is_the_reports_chroma_error(random_loss: FeatureLoss) -> None:
+    from vs_colorize.training.losses import GeneratorLoss
+    from vs_colorize.training.metrics import colour_metrics, to_grey
+
+    target01 = _photo_like()
+    chroma_only = GeneratorLoss(random_loss, chroma_weight=1.0)
+    grey01 = to_grey(target01)
+    chroma_only(_normalised(grey01), _normalised(target01))
+    # a grey output's chroma error is the photo's own mean chroma, as the quality report measures it
+    expected = colour_metrics(grey01, target01)["chroma_error"]
+    assert chroma_only.terms["chroma"] * 100 == pytest.approx(expected, rel=1e-3)
+    chroma_only(_normalised(target01), _normalised(target01))
+    assert chroma_only.terms["chroma"] * 100 < 0.01
+    # the prediction's own luma does not count: the runtime puts the source luma back first
+    brighter = (target01 + 0.05).clamp(0, 1)
+    chroma_only(_normalised(brighter), _normalised(target01))
+    assert chroma_only.terms["chroma"] * 100 < 1.0
+
+
+def test_colourfulness_hinge_charges_only_for_dull_colour(random_loss: FeatureLoss) -> None:
+    from vs_colorize.training.losses import GeneratorLoss
+    from vs_colorize.training.metrics import colourfulness, to_grey
+
+    target01 = _photo_like()
+    hinge = GeneratorLoss(random_loss, colourfulness_weight=1.0)
+    vivid = (to_grey(target01) + 1.5 * (target01 - to_grey(target01))).clamp(0, 1)
+    assert colourfulness(vivid) > colourfulness(target01)
+    hinge(_normalised(vivid), _normalised(target01))
+    assert hinge.terms["colourfulness"] == 0.0
+    dull01 = to_grey(target01) + 0.3 * (target01 - to_grey(target01))
+    dull = _normalised(dull01).requires_grad_(True)
+    hinge(dull, _normalised(target01))
+    expected = (colourfulness(target01) - colourfulness(dull01)) / 100
+    assert hinge.terms["colourfulness"] == pytest.approx(expected, rel=1e-3)
+    # its gradient makes the output more colourful
+    feature_only = hinge.feature(dull, _normalised(target01))
+    total = hinge(dull, _normalised(target01))
+    (total - feature_only).backward()
+    assert dull.grad is not None
+    from vs_colorize.training.archs.imagenet import IMAGENET_STD
+
+    step01 = dull01 - 0.5 * dull.grad / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    assert colourfulness(step01.clamp(0, 1)) > colourfulness(dull01)
+
+
+def test_zero_feature_weights_never_run_vgg() -> None:
+    class Exploding(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise AssertionError("VGG ran although every feature weight is 0")
+
+    features = nn.Sequential(nn.Identity(), Exploding(), nn.MaxPool2d(2))
+    loss = FeatureLoss(features, ["1"], [0.0])
+    pred, target = torch.randn(1, 3, 8, 8), torch.randn(1, 3, 8, 8)
+    assert torch.equal(loss(pred, target), F.l1_loss(pred, target))
+    assert set(loss.terms) == {"pixel"}
+
+
+def test_negative_colour_weights_are_refused() -> None:
+    from vs_colorize.training.recipes import get_recipe
+
+    cfg = get_recipe("tiny")
+    cfg.loss.colourfulness_weight = -1.0
+    with pytest.raises(ValueError, match=r"loss\.colourfulness_weight must be >= 0"):
+        cfg.validate()

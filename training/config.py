@@ -69,12 +69,18 @@ class LossConfig:
     ``vgg_weights``: ``"imagenet"`` (torchvision's ``VGG16_BN_Weights.IMAGENET1K_V1``, from the torch hub cache or
     downloaded when the network allows), a path to a local VGG16-BN state dict, or ``"random"`` (random features;
     for offline smoke runs only, logged as a WARNING).
+
+    ``chroma_weight`` and ``colourfulness_weight`` (default 0: DeOldify's loss) add the colour terms of
+    :class:`vs_colorize.training.losses.GeneratorLoss`: the CIELAB chroma error and a hinge on colourfulness
+    below the truth's.
     """
 
     base: str = "l1"
     vgg_weights: str = "imagenet"
     layer_weights: tuple[float, ...] = (20.0, 70.0, 10.0)
     pixel_weight: float = 1.0
+    chroma_weight: float = 0.0
+    colourfulness_weight: float = 0.0
 
 
 @dataclass
@@ -225,6 +231,9 @@ class TrainConfig:
         sizes += [self.critic.later.size]
         if any(s < 32 or s % 32 for s in sizes):
             raise ValueError(f"TrainConfig: every crop size must be a multiple of 32 and >= 32, got {sizes}")
+        for name in ("pixel_weight", "chroma_weight", "colourfulness_weight"):
+            if getattr(self.loss, name) < 0:
+                raise ValueError(f"TrainConfig: loss.{name} must be >= 0, got {getattr(self.loss, name)}")
         if self.checkpoint_every < 1:
             raise ValueError(f"TrainConfig: checkpoint_every must be >= 1, got {self.checkpoint_every}")
 

@@ -201,11 +201,14 @@ class FeatureLoss(nn.Module):
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The scalar loss of ``pred`` against ``target`` (both ``[N, 3, H, W]``, ImageNet-normalised)."""
         pixel = self.base(pred, target)
+        total = self.pixel_weight * pixel
+        terms = {"pixel": float(pixel.detach())}
+        self.terms = terms
+        if not any(self.layer_weights):  # every feature term weighted 0: VGG is not run at all
+            return total
         with torch.no_grad():
             tf = self.extract(target)
         pf = self.extract(pred)
-        total = self.pixel_weight * pixel
-        terms = {"pixel": float(pixel.detach())}
         for name, w, a, b in zip(self.layer_names, self.layer_weights, pf, tf, strict=True):
             part = self.base(a, b)
             terms[f"feat_{name}"] = float(part.detach())
@@ -215,10 +218,70 @@ class FeatureLoss(nn.Module):
 
 
 def build_feature_loss(cfg: LossConfig) -> FeatureLoss:
-    """DeOldify's generator loss from a :class:`vs_colorize.training.config.LossConfig`."""
+    """DeOldify's feature loss from a :class:`vs_colorize.training.config.LossConfig` (its VGG and pixel terms)."""
     features = vgg16_bn_features(cfg.vgg_weights)
     names = [layers_before_pools(features)[i] for i in FEATURE_POOLS]
     return FeatureLoss(features, names, cfg.layer_weights, cfg.pixel_weight, cfg.base)
+
+
+class GeneratorLoss(nn.Module):
+    """The generator's loss: DeOldify's :class:`FeatureLoss` plus two optional colour terms.
+
+    * ``chroma_weight · mean|Δab| / 100``: the CIELAB chroma error of the prediction, with the target's luma put
+      back first as the runtime does (:func:`vs_colorize.training.metrics.swap_luma`), against the target. It is
+      the quality report's chroma error, so the loss aims at the number users see; the pixel and feature terms
+      also pay for the luma the runtime throws away.
+    * ``colourfulness_weight · mean(max(0, M(target) - M(pred))) / 100``: a hinge on the Hasler–Süsstrunk
+      colourfulness ``M`` (0–255 scale) of each image. An L1-type loss under uncertainty pays least for the
+      average colour, so its outputs are duller than photographs; this term charges for every unit of
+      colourfulness *below* the truth's and nothing above it, so it lifts timid outputs without rewarding
+      colour that is not in the photo (the chroma term still charges for the wrong hue). DDColor's
+      colourfulness loss has the same aim; this is a one-sided version relative to each target.
+
+    Both inputs are in the generator's output space (ImageNet-normalised RGB). After a call ``terms`` holds the
+    detached parts for logging (those of :class:`FeatureLoss`, plus ``chroma`` and ``colourfulness``).
+    """
+
+    def __init__(
+        self, feature: FeatureLoss, chroma_weight: float = 0.0, colourfulness_weight: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.feature = feature
+        self.chroma_weight = float(chroma_weight)
+        self.colourfulness_weight = float(colourfulness_weight)
+        self.terms: dict[str, float] = {}
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The scalar loss of ``pred`` against ``target`` (both ``[N, 3, H, W]``, ImageNet-normalised)."""
+        total = self.feature(pred, target)
+        terms = dict(self.feature.terms)
+        if self.chroma_weight or self.colourfulness_weight:
+            from vs_colorize.training.archs.imagenet import IMAGENET_MEAN, IMAGENET_STD
+            from vs_colorize.training.metrics import colourfulness_per_image, rgb_to_lab, swap_luma
+
+            mean = pred.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+            std = pred.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+            p01 = (pred * std + mean).clamp(0.0, 1.0)
+            t01 = (target * std + mean).clamp(0.0, 1.0)
+            if self.chroma_weight:
+                ab_p = rgb_to_lab(swap_luma(p01, t01))[:, 1:]
+                ab_t = rgb_to_lab(t01)[:, 1:]
+                # +1e-6 under the root keeps the gradient finite where the error is exactly zero
+                chroma = torch.sqrt(((ab_p - ab_t) ** 2).sum(dim=1) + 1e-6).mean() / 100.0
+                terms["chroma"] = float(chroma.detach())
+                total = total + self.chroma_weight * chroma
+            if self.colourfulness_weight:
+                gap = colourfulness_per_image(t01) - colourfulness_per_image(p01, eps=1e-6)
+                colour = gap.clamp_min(0.0).mean() / 100.0
+                terms["colourfulness"] = float(colour.detach())
+                total = total + self.colourfulness_weight * colour
+        self.terms = terms
+        return total
+
+
+def build_generator_loss(cfg: LossConfig) -> GeneratorLoss:
+    """The generator's whole loss from a :class:`vs_colorize.training.config.LossConfig`."""
+    return GeneratorLoss(build_feature_loss(cfg), cfg.chroma_weight, cfg.colourfulness_weight)
 
 
 class AdaptiveBCE(nn.Module):

@@ -54,6 +54,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "colour_metrics",
     "colourfulness",
+    "colourfulness_per_image",
     "generator_colorizer",
     "load_holdout",
     "luma",
@@ -129,14 +130,22 @@ def rgb_to_lab(rgb01: torch.Tensor | np.ndarray) -> torch.Tensor:
     return torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=1)
 
 
-def colourfulness(rgb01: torch.Tensor | np.ndarray) -> float:
-    """Hasler–Süsstrunk colourfulness on a 0–255 scale, averaged over the batch (0 for grey images)."""
-    t = _as_batch(rgb01, "rgb01", "colourfulness").clamp(0.0, 1.0) * 255.0
+def colourfulness_per_image(rgb01: torch.Tensor | np.ndarray, eps: float = 0.0) -> torch.Tensor:
+    """Hasler–Süsstrunk colourfulness on a 0–255 scale per image, ``[N]``, differentiable (a loss uses it).
+
+    ``eps`` is added under both square roots so that the gradient stays finite on grey images.
+    """
+    t = _as_batch(rgb01, "rgb01", "colourfulness_per_image").clamp(0.0, 1.0) * 255.0
     r, g, b = t[:, 0].flatten(1), t[:, 1].flatten(1), t[:, 2].flatten(1)
     rg, yb = r - g, 0.5 * (r + g) - b
-    sigma = torch.sqrt(rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False))
-    mu = torch.sqrt(rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2)
-    return float((sigma + 0.3 * mu).mean())
+    sigma = torch.sqrt(rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False) + eps)
+    mu = torch.sqrt(rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2 + eps)
+    return sigma + 0.3 * mu
+
+
+def colourfulness(rgb01: torch.Tensor | np.ndarray) -> float:
+    """Hasler–Süsstrunk colourfulness on a 0–255 scale, averaged over the batch (0 for grey images)."""
+    return float(colourfulness_per_image(rgb01).mean())
 
 
 def mean_saturation(rgb01: torch.Tensor | np.ndarray) -> float:
@@ -181,6 +190,7 @@ def colour_metrics(
     Returns:
         ``chroma_error`` (mean |Δab|), ``colourfulness``, ``colourfulness_target`` (Hasler–Süsstrunk) and
         ``colourfulness_gap`` (prediction minus target; > 0 = more colourful than the truth),
+        ``colourfulness_shortfall`` (``max(-gap, 0)``: how much duller than the truth),
         ``saturation`` and ``saturation_target`` (HSV), ``skin_fraction``, ``skin_sat_drift`` (signed ΔC*),
         ``skin_hue_drift`` (degrees), ``neutral_fraction``, ``neutral_cast`` (C* on neutral pixels). Lower is
         better for the errors and drifts; the skin/neutral values are ``nan`` when their mask is empty.
@@ -217,6 +227,7 @@ def colour_metrics(
         "colourfulness": cf_pred,
         "colourfulness_target": cf_target,
         "colourfulness_gap": cf_pred - cf_target,
+        "colourfulness_shortfall": max(cf_target - cf_pred, 0.0),
         "saturation": mean_saturation(pred),
         "saturation_target": mean_saturation(target),
         "skin_fraction": float(skin.float().mean()),

@@ -102,7 +102,7 @@ def execute(
         if missing:
             raise RuntimeError(f"execute: phase {phase} needs {missing} finished first")
         if phase.kind in FEATURE_LOSS_KINDS:
-            run.feature_loss()  # built before the phase seeds itself, so a resumed process builds the same one
+            run.generator_loss()  # built before the phase seeds itself, so a resumed process builds the same one
         RUNNERS[phase.kind](run, phase)
         if phase.kind == Kind.GAN and pick is not None and run.info.is_main:
             pick_checkpoint(run, phase.index, pick)

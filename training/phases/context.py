@@ -34,7 +34,7 @@ from vs_colorize.training import dist
 from vs_colorize.training.config import TrainConfig
 from vs_colorize.training.data import Scan, stable_hash
 from vs_colorize.training.device import Precision
-from vs_colorize.training.losses import FeatureLoss, build_feature_loss
+from vs_colorize.training.losses import GeneratorLoss, build_generator_loss
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class Run:
     logs: RunLog
     precision: Precision
     _done: list[str] = field(default_factory=list)
-    _feature_loss: FeatureLoss | None = None
+    _generator_loss: GeneratorLoss | None = None
 
     def __post_init__(self) -> None:
         path = self.out / "progress.json"
@@ -163,11 +163,11 @@ class Run:
             self.resume_path(phase).unlink(missing_ok=True)
         dist.barrier()
 
-    def feature_loss(self) -> FeatureLoss:
-        """The run's feature loss, built on first use (it loads VGG weights) and shared by later phases."""
-        if self._feature_loss is None:
-            self._feature_loss = build_feature_loss(self.cfg.loss)
-        return self._feature_loss
+    def generator_loss(self) -> GeneratorLoss:
+        """The run's generator loss, built on first use (it loads VGG weights) and shared by later phases."""
+        if self._generator_loss is None:
+            self._generator_loss = build_generator_loss(self.cfg.loss)
+        return self._generator_loss
 
     def resume_path(self, phase: Phase) -> Path:
         """The :class:`vs_colorize.training.state.TrainState` file of ``phase``."""

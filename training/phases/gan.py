@@ -3,7 +3,7 @@
 Faithful to fastai's ``GANLearner.from_learners`` as DeOldify uses it:
 
 * critic step: ``(BCE(critic(real), 1) + BCE(critic(G(x)), 0)) / 2`` with the generator fixed;
-* generator step: ``w0·FeatureLoss(G(x), y) + w1·BCE(critic(G(x)), 1)`` with the critic fixed;
+* generator step: ``w0·GeneratorLoss(G(x), y) + w1·BCE(critic(G(x)), 1)`` with the critic fixed;
 * :class:`~vs_colorize.training.phases.switcher.AdaptiveSwitcher` (critic first; back to the critic after each generator step);
 * Adam betas (0, 0.9), weight decay, constant learning rate, critic lr × ``critic_lr_mult``.
 
@@ -79,7 +79,7 @@ def run_gan(run: Run, phase: Phase) -> None:
     if resumed is not None:
         switcher.load_state_dict(loop.extra["switcher"])
     gen_ddp, critic_ddp = dist.wrap(gen, run.info, run.device), dist.wrap(critic, run.info, run.device)
-    loss_fn = run.feature_loss().to(run.device)
+    loss_fn = run.generator_loss().to(run.device)
     bce = AdaptiveBCE()
 
     def save_checkpoint(step: int) -> None:

@@ -18,7 +18,7 @@ from vs_colorize.training.archs import UnetGenerator, build_generator
 from vs_colorize.training.checkpoint import load_generator, save_generator
 from vs_colorize.training.config import to_dict
 from vs_colorize.training.data import ColorizeDataset, StepSampler, make_loader
-from vs_colorize.training.losses import FeatureLoss
+from vs_colorize.training.losses import GeneratorLoss
 from vs_colorize.training.optim import (
     adam,
     discriminative_lrs,
@@ -63,7 +63,7 @@ def run_gen_stage(run: Run, phase: Phase) -> None:
     n = len(run.scan.train)
     loop, sched, scaler = one_cycle_loop(run, phase, resumed, st, "generator", gen, opt, n, frozen=st.frozen)
     model = dist.wrap(gen, run.info, run.device)
-    loss_fn = run.feature_loss().to(run.device)
+    loss_fn = run.generator_loss().to(run.device)
     data = ColorizeDataset(run.scan.train, cfg.data, st.size)
     for x, y in loop.loader(data, n, st.batch_size):
         x, y = run.precision.batch(x), run.precision.batch(y)
@@ -90,8 +90,8 @@ def run_gen_stage(run: Run, phase: Phase) -> None:
     loop.finish(write, val_loss=val)
 
 
-def validate(run: Run, gen: UnetGenerator, loss_fn: FeatureLoss, size: int) -> float:
-    """Mean feature loss on (up to :data:`VAL_BATCHES` batches of) the validation split, averaged over ranks."""
+def validate(run: Run, gen: UnetGenerator, loss_fn: GeneratorLoss, size: int) -> float:
+    """Mean generator loss on (up to :data:`VAL_BATCHES` batches of) the validation split, averaged over ranks."""
     items = run.scan.val
     bs = min(run.cfg.gen.stages[-1].batch_size, len(items) // run.info.world)
     if bs < 1:
