@@ -146,3 +146,19 @@ def test_the_pick_is_strictly_before_the_turn_even_when_the_turn_scores_best() -
     assert pick.turn_index == 4 and pick.turn_signals == ("a",)
     assert min(range(6), key=pick.scores.__getitem__) == 4  # the turn itself scores best ...
     assert pick.index == 3  # ... and is still not picked
+
+
+def test_colour_shortfall_prefers_bolder_checkpoints_but_never_turns() -> None:
+    # Equal error everywhere; the output gets duller (shortfall 2 → 16) then bolder again. Duller is no glitch
+    # (no turn), but among equally good checkpoints the bolder ones score lower.
+    shortfall = [2.0, 2.0, 2.0, 8.0, 16.0, 16.0, 16.0, 16.0]
+    metrics = [{"chroma_error": 10.0, "colourfulness_shortfall": s} for s in shortfall]
+    pick = pick_index(metrics)
+    assert pick.turn_index is None
+    assert pick.index == 2
+    assert (
+        pick_index(
+            [{**m, "colourfulness_shortfall": 20.0 - s} for m, s in zip(metrics, shortfall, strict=True)]
+        ).index
+        == 7
+    )

@@ -39,6 +39,7 @@ _TABLE_KEYS = (
     "chroma_error",
     "colourfulness",
     "colourfulness_gap",
+    "colourfulness_shortfall",
     "saturation",
     "skin_sat_drift",
     "skin_hue_drift",

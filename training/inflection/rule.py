@@ -26,6 +26,8 @@ class Signal:
         abs_tol: allowed rise in the metric's own units at least (keeps near-zero bests from triggering on noise).
         over_only: use ``max(value, 0)``: for signed drifts where only the excess is a glitch (more saturated or
             more colourful than the truth); being duller than the truth is what a pixel-loss model does anyway.
+        score_only: the signal enters the combined score but never calls a turn (a preference between healthy
+            checkpoints, not a glitch detector).
     """
 
     name: str
@@ -33,6 +35,7 @@ class Signal:
     rel_tol: float
     abs_tol: float
     over_only: bool = False
+    score_only: bool = False
 
     def value(self, metric: float) -> float:
         """The signal's value for a raw metric value."""
@@ -46,6 +49,7 @@ DEFAULT_SIGNALS: tuple[Signal, ...] = (
     Signal(name="skin_hue_drift", weight=0.25, rel_tol=0.25, abs_tol=15.0),
     Signal(name="neutral_cast", weight=0.5, rel_tol=0.25, abs_tol=2.0),
     Signal(name="noise_instability", weight=0.5, rel_tol=0.25, abs_tol=1.0),
+    Signal(name="colourfulness_shortfall", weight=0.5, rel_tol=0.25, abs_tol=3.0, score_only=True),
 )
 
 
@@ -123,7 +127,7 @@ def pick_index(
         best = math.inf
         for k, v in enumerate(curve):
             best = min(best, v)
-            if v > best + max(sig.rel_tol * abs(best), sig.abs_tol):
+            if not sig.score_only and v > best + max(sig.rel_tol * abs(best), sig.abs_tol):
                 degraded[k].append(sig.name)
             scores[k] += sig.weight * v / ref
 
