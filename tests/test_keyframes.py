@@ -161,6 +161,28 @@ def test_mc_smoothing_follows_the_motion(tint: Path, scene: tuple[vs.VideoNode, 
         assert err(mc.get_frame(n), ref) < 0.5 * err(plain.get_frame(n), ref), f"frame {n}"
 
 
+def test_mc_graph_is_built_without_running_the_model(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MVTools' constructors read frame 0 of their clips; built on the render they ran the model on frames
+    # 0..radius while colorize() built the graph (wasted in every CLI chunk, invisible to timings)
+    from vs_colorize.backends import ort
+
+    runs: list[tuple[int, ...]] = []
+    real = ort.OrtSession.__call__
+
+    def counted(self: ort.OrtSession, x: np.ndarray) -> np.ndarray:
+        runs.append(x.shape)
+        return real(self, x)
+
+    monkeypatch.setattr(ort.OrtSession, "__call__", counted)
+    _, src = scene
+    out = colorize(src, tint, 4, ORT(), temporal_radius=2, temporal_mode="mc")
+    assert runs == []
+    out.get_frame(src.num_frames - 1)
+    assert 1 <= len(runs) <= 3  # frames len-3 .. len-1 only
+
+
 def test_mc_smoothing_resets_at_cuts(tint: Path) -> None:
     a, b = mv.grey(mv.colour_motion(length=5, seed=1)), mv.grey(mv.colour_motion(length=5, seed=2))
     both = colorize(a + b, tint, render_factor=4, temporal_radius=2, temporal_mode="mc")

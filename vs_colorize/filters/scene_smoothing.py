@@ -83,12 +83,21 @@ def _smooth_mc(render: vs.VideoNode, grey: vs.VideoNode, marked: vs.VideoNode, r
     yuv = core.resize.Point(render, format=vs.YUV444PS, matrix=vs.MATRIX_BT709)
     work = motion.to16(core.std.ShufflePlanes([grey, yuv, yuv], [0, 1, 2], vs.YUV))
     search = motion.Search.for_size(render.width, render.height)
-    analysis = motion.super_clip(work, search)
-    comp_super = motion.super_clip(work, search, levels=1)
+    # MVTools' constructors read frame 0 of their super and vector clips (for the super's and the search's
+    # props), and a vector frame 0 needs frames 0..radius. Built on ``work`` itself, that ran the model on
+    # frames 0..radius while the graph was being built (every CLI chunk paid for them, and timings that start
+    # after ``colorize()`` returned missed them). Here the clips MVTools sees start with ``pad`` blank frames,
+    # which is all its constructors touch; output frame n is frame n + pad of the padded graph. The blank
+    # frames are never averaged in: frame 0 is marked as a cut, so neighbours before it are the frame itself.
+    pad = radius + 1
+    work_p = core.std.BlankClip(work, length=pad) + work
+    grey_p = motion.to16(core.std.BlankClip(grey, length=pad) + grey)
+    analysis = motion.super_clip(grey_p, search)
+    comp_super = motion.super_clip(work_p, search, levels=1)
     window = [shift(marked, d) for d in range(-radius, radius + 1)]
     members = [work]
     for d in (*range(-radius, 0), *range(1, radius + 1)):
-        moved = motion.compensate(work, comp_super, motion.vectors(analysis, search, d))
+        moved = motion.compensate(work_p, comp_super, motion.vectors(analysis, search, d))[pad:]
 
         def gate(n: int, f: list[vs.VideoFrame], d: int = d) -> vs.VideoFrame:
             return (f[1] if cut_between(f[2:], d) else f[0]).copy()
