@@ -128,14 +128,15 @@ def demo() -> TrainConfig:
         log_every=10,
         image_every=100,
         data=DataConfig(val_pct=0.1, num_workers=0),
-        loss=LossConfig(vgg_weights="random"),
+        # the colour terms won the loss ablation (docs/quality.md): chroma error ×5, colourfulness hinge ×2
+        loss=LossConfig(vgg_weights="random", chroma_weight=5.0, colourfulness_weight=2.0),
         gen=GenPretrainConfig(
             arch="tiny",
             pretrained_encoder="none",
             stages=[
                 GenStage(size=64, batch_size=16, lr=(1e-3, 1e-3), pct_start=0.2, max_steps=700),
-                GenStage(size=96, batch_size=12, lr=(3e-4, 6e-4), pct_start=0.2, max_steps=200),
-                GenStage(size=128, batch_size=8, lr=(1e-4, 2e-4), pct_start=0.2, max_steps=200),
+                GenStage(size=96, batch_size=12, lr=(3e-4, 6e-4), pct_start=0.2, max_steps=250),
+                GenStage(size=128, batch_size=8, lr=(1e-4, 2e-4), pct_start=0.2, max_steps=300),
             ],
         ),
         fakes=FakesConfig(size=128, keep_pct=0.085, batch_size=8),
@@ -144,7 +145,7 @@ def demo() -> TrainConfig:
             first=CriticStage(size=128, batch_size=16, lr=1e-3, max_steps=60),
             later=CriticStage(size=128, batch_size=16, lr=1e-4, max_steps=60),
         ),
-        gan=GanConfig(size=128, batch_size=8, lr=3e-5, max_steps=150, save_every_steps=10),
+        gan=GanConfig(size=128, batch_size=8, lr=3e-5, max_steps=200, save_every_steps=10),
     )
 
 
