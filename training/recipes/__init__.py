@@ -15,10 +15,11 @@ recipe      what it is
             cycles of fakes → critic → four GAN steps (critic threshold 0.7 so G and C alternate); random VGG
             features (no download).
 ``demo``    The bundled offline demo model (vs_colorize/assets, MODEL_CARD.md): the tiny generator from scratch
-            (no pretrained encoder, random VGG features: nothing can be downloaded), unfrozen from the start.
-            Pretrain 64 px bs 16 slice(1e-3, 1e-3) 700 steps → 96 px bs 12 slice(3e-4, 6e-4) 200 steps →
-            128 px bs 8 slice(1e-4, 2e-4) 200 steps (pct_start 0.2). One cycle: fakes for 8.5 % at 128 px, a
-            32-wide critic 60 steps at 128 px (bs 16, lr 1e-3), GAN 150 steps at 128 px (bs 8, lr 3e-5, weights
+            (no pretrained encoder, random VGG features: nothing can be downloaded), unfrozen from the start;
+            loss = feature loss + CIELAB chroma error ×5 + colourfulness hinge ×2 (docs/quality.md, ablation).
+            Pretrain 64 px bs 16 slice(1e-3, 1e-3) 700 steps → 96 px bs 12 slice(3e-4, 6e-4) 250 steps →
+            128 px bs 8 slice(1e-4, 2e-4) 300 steps (pct_start 0.2). One cycle: fakes for 8.5 % at 128 px, a
+            32-wide critic 60 steps at 128 px (bs 16, lr 1e-3), GAN 200 steps at 128 px (bs 8, lr 3e-5, weights
             (1, 1.5)) with a generator checkpoint every 10 steps. About an hour on two CPU cores.
 ==========  ===================================================================================================
 
