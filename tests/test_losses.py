@@ -156,7 +156,7 @@ def test_generator_loss_without_colour_terms_is_the_feature_loss(random_loss: Fe
 
 def test_chroma_term_is_the_reports_chroma_error(random_loss: FeatureLoss) -> None:
     from vs_colorize.training.losses import GeneratorLoss
-    from vs_colorize.training.metrics import colour_metrics, to_grey
+    from vs_colorize.training.metrics import colour_metrics, swap_luma, to_grey
 
     target01 = _photo_like()
     chroma_only = GeneratorLoss(random_loss, chroma_weight=1.0)
@@ -168,9 +168,12 @@ def test_chroma_term_is_the_reports_chroma_error(random_loss: FeatureLoss) -> No
     chroma_only(_normalised(target01), _normalised(target01))
     assert chroma_only.terms["chroma"] * 100 < 0.01
     # the prediction's own luma does not count: the runtime puts the source luma back first
-    brighter = (target01 + 0.05).clamp(0, 1)
-    chroma_only(_normalised(brighter), _normalised(target01))
-    assert chroma_only.terms["chroma"] * 100 < 1.0
+    other01 = (0.5 * _photo_like(seed=1).flip(2) + 0.1).clamp(0, 1)  # other colours and a darker luma
+    chroma_only(_normalised(other01), _normalised(target01))
+    with_source_luma = colour_metrics(swap_luma(other01, target01), target01)["chroma_error"]
+    with_own_luma = colour_metrics(other01, target01)["chroma_error"]
+    assert abs(with_source_luma - with_own_luma) > 1.0  # the check below can tell them apart
+    assert chroma_only.terms["chroma"] * 100 == pytest.approx(with_source_luma, rel=1e-3)
 
 
 def test_colourfulness_hinge_charges_only_for_dull_colour(random_loss: FeatureLoss) -> None:
