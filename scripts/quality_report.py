@@ -9,9 +9,10 @@ What it measures, always through the ONNX artifacts with ONNX Runtime on the CPU
 * **Photos** (``bsds500_test_sample50``, ``imagenet_sample30``; neither is in ``train256``): every image at its
   own size goes through DeOldify's photo path: Pillow ``convert('L')`` luma, resized (bilinear) to the square
   render size ``16·render_factor``, replicated to grey RGB, the network, its RGB resized back (bilinear) and given
-  the original luma (``vs_colorize.training.metrics.swap_luma``). Scored with ``vs_colorize.training.metrics.colour_metrics`` against the
-  colour original, per image, then averaged. Three colorizers: the **demo** model, a **grey** baseline (the luma
-  alone: no colour at all) and the **untrained** network (the same ``tiny`` architecture with our initialisation,
+  the original luma (``vs_colorize.training.metrics.swap_luma``). Scored with
+  ``vs_colorize.training.metrics.colour_metrics`` against the colour original, per image, then averaged. Three
+  colorizers (and any given with ``--compare NAME=ONNX``, e.g. an earlier version of the model): the **demo**
+  model, a **grey** baseline (the luma alone: no colour at all) and the **untrained** network (the same ``tiny`` architecture with our initialisation,
   seed 0, BatchNorm running statistics calibrated on 64 ``train256`` images so that eval mode sees sensible
   statistics), exported to ONNX the same way as the demo.
 * **Flicker** on ``bw_film_clips/a-bomb_blast_effects_part.mp4`` through the real VapourSynth filter
@@ -214,7 +215,7 @@ def tables(report: dict[str, Any]) -> str:
             "| colorizer | chroma error ↓ | colourfulness (target) | saturation | neutral cast ↓ | skin ΔC* |",
             "|---|---:|---:|---:|---:|---:|",
         ]
-        for who in ("grey", "untrained", "demo"):
+        for who in res:
             r = res[who]
             lines.append(
                 f"| {who} | {r['chroma_error']:.2f} | {r['colourfulness']:.1f} ({r['colourfulness_target']:.1f}) | "
@@ -244,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the demo ONNX artifact (fp32)")
     p.add_argument("--out", type=Path, default=ROOT / "out" / "quality", help="output folder")
+    p.add_argument(
+        "--compare",
+        nargs="*",
+        default=[],
+        metavar="NAME=ONNX",
+        help="more ONNX colorizers to score beside the demo (e.g. an earlier version), photos and flicker at radius 0",
+    )
     p.add_argument("--render-factor", type=int, default=21, help="render size 16·N (default 21 = 336 px)")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default 1)")
     p.add_argument(
@@ -253,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         "--max-frames", type=int, default=0, help="first N film frames, for quick checks (0 = all)"
     )
     args = p.parse_args(argv)
+    compare: dict[str, Path] = {}
+    for item in args.compare:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not Path(path).is_file() or name in ("grey", "untrained", "demo"):
+            p.error(f"--compare: expected NAME=ONNX with a new name and an existing file, got {item!r}")
+        compare[name] = Path(path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     size = 16 * args.render_factor
@@ -269,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         colorizers = {
             "grey": grey_colorizer,
             "untrained": ort_colorizer(untrained, args.threads),
+            **{name: ort_colorizer(path, args.threads) for name, path in compare.items()},
             "demo": ort_colorizer(args.model, args.threads),
         }
         for name in SETS:
@@ -281,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             ("demo", args.model, 0),
             ("demo@r2", args.model, 2),
             ("untrained", untrained, 0),
+            *((name, path, 0) for name, path in compare.items()),
         ):
             res = flicker(args.data / CLIP, model, args.render_factor, radius, args.max_frames)
             report["flicker"][who] = {**res, "temporal_radius": radius}
