@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from vs_colorize.training.inflection import DEFAULT_SIGNALS, Signal, pick_index
+from vs_colorize.training.inflection import COLOUR_PREFERENCE, DEFAULT_SIGNALS, Signal, pick_index
 
 
 def _curves(n: int, turn: int | None, *, noise: float = 0.0, seed: int = 0) -> list[dict[str, float]]:
@@ -153,12 +153,11 @@ def test_colour_shortfall_prefers_bolder_checkpoints_but_never_turns() -> None:
     # (no turn), but among equally good checkpoints the bolder ones score lower.
     shortfall = [2.0, 2.0, 2.0, 8.0, 16.0, 16.0, 16.0, 16.0]
     metrics = [{"chroma_error": 10.0, "colourfulness_shortfall": s} for s in shortfall]
-    pick = pick_index(metrics)
+    signals = (*DEFAULT_SIGNALS, COLOUR_PREFERENCE)
+    pick = pick_index(metrics, signals=signals)
     assert pick.turn_index is None
     assert pick.index == 2
-    assert (
-        pick_index(
-            [{**m, "colourfulness_shortfall": 20.0 - s} for m, s in zip(metrics, shortfall, strict=True)]
-        ).index
-        == 7
-    )
+    bolder = [{**m, "colourfulness_shortfall": 20.0 - s} for m, s in zip(metrics, shortfall, strict=True)]
+    assert pick_index(bolder, signals=signals).index == 7
+    assert pick_index(bolder).index == 7  # not a default: equal scores, the latest wins
+    assert pick_index(metrics).index == 7

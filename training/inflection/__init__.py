@@ -12,8 +12,8 @@ before over-training shows (orange skin, colour casts, flicker). This module doe
 over checkpoints with a running median of 3 (a single-step outlier cannot move it). For every signal, the running
 best ``b_k = min(s_0..s_k)`` is tracked; checkpoint ``k`` is *degraded* on a signal when
 ``s_k > b_k + max(rel_tol · |b_k|, abs_tol)``. The **turn** is the first checkpoint degraded on some signal for
-``patience`` consecutive checkpoints (or up to the last one); a ``score_only`` signal (the default
-``colourfulness_shortfall``, which prefers bolder colour) never calls a turn. Each checkpoint also gets a combined score
+``patience`` consecutive checkpoints (or up to the last one); a ``score_only`` signal (the opt-in
+``COLOUR_PREFERENCE``, which prefers bolder colour) never calls a turn. Each checkpoint also gets a combined score
 ``Σ weight · s / ref`` (``ref`` = the signal's median over checkpoints, at least ``abs_tol``, so every term is about 1).
 Among the checkpoints strictly before the turn (all of them when quality never turns), the pick is the **latest**
 whose score is within ``margin`` (relative, default 3 %) of the lowest score there: scores that close are not told
@@ -31,6 +31,7 @@ from vs_colorize.core.lazy import lazy_attribute
 #: Public name → the submodule defining it; imported on first use (``evaluate`` and ``picker`` need torch,
 #: the ``pick`` command's arguments and the rule do not).
 _API = {
+    "COLOUR_PREFERENCE": ".rule",
     "DEFAULT_SIGNALS": ".rule",
     "Pick": ".rule",
     "Signal": ".rule",

@@ -27,3 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--margin", type=float, default=0.03, help="score difference that is a tie (default 0.03)"
     )
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    parser.add_argument(
+        "--prefer-colour",
+        action="store_true",
+        help="add the score-only colourfulness_shortfall signal (prefers bolder healthy checkpoints)",
+    )

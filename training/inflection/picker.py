@@ -12,7 +12,7 @@ from vs_colorize.training.metrics import load_holdout
 
 from .evaluate import evaluate_checkpoints, find_checkpoints
 from .report import link_best, write_report
-from .rule import DEFAULT_SIGNALS, Signal, pick_index
+from .rule import COLOUR_PREFERENCE, DEFAULT_SIGNALS, Signal, pick_index
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             patience=args.patience,
             margin=args.margin,
             seed=args.seed,
+            signals=(*DEFAULT_SIGNALS, COLOUR_PREFERENCE) if args.prefer_colour else DEFAULT_SIGNALS,
         )
     except (FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)

@@ -49,7 +49,12 @@ DEFAULT_SIGNALS: tuple[Signal, ...] = (
     Signal(name="skin_hue_drift", weight=0.25, rel_tol=0.25, abs_tol=15.0),
     Signal(name="neutral_cast", weight=0.5, rel_tol=0.25, abs_tol=2.0),
     Signal(name="noise_instability", weight=0.5, rel_tol=0.25, abs_tol=1.0),
-    Signal(name="colourfulness_shortfall", weight=0.5, rel_tol=0.25, abs_tol=3.0, score_only=True),
+)
+#: Opt-in (``pick --prefer-colour``): the truth's colourfulness minus the output's, when positive, in the score
+#: only. It prefers the bolder of equally healthy checkpoints. Not a default: in the measurements so far it moved
+#: the pick to a bolder but less accurate and less stable checkpoint (docs/inflection.md).
+COLOUR_PREFERENCE = Signal(
+    name="colourfulness_shortfall", weight=0.5, rel_tol=0.25, abs_tol=3.0, score_only=True
 )
 
 
