@@ -135,6 +135,15 @@ def test_cli_subcommand(
     )
     assert run(args) == 0
     assert Path(capsys.readouterr().out.strip()).resolve() == (out / "best").resolve()
+    signals = [sig["name"] for sig in json.loads((out / "inflection.json").read_text())["rule"]["signals"]]
+    assert "colourfulness_shortfall" not in signals  # the colour preference is opt-in
+
+    args = parser.parse_args(
+        ["--ckpts", str(ckpt_dir), "--holdout", str(holdout), "--out", str(out), *common, "--prefer-colour"]
+    )
+    assert run(args) == 0
+    signals = [sig["name"] for sig in json.loads((out / "inflection.json").read_text())["rule"]["signals"]]
+    assert signals[-1] == "colourfulness_shortfall"
 
 
 def test_empty_or_missing_folders_give_clear_errors(holdout: Path, tmp_path: Path) -> None:
