@@ -16,8 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vs_colorize.training.archs.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from vs_colorize.training.archs.safe_load import UnsafeFileError, load_hub_weights, load_weights
 from vs_colorize.training.config import LossConfig
+from vs_colorize.training.metrics import colourfulness_per_image, rgb_to_lab, swap_luma
 
 log = logging.getLogger(__name__)
 
@@ -256,9 +258,6 @@ class GeneratorLoss(nn.Module):
         total = self.feature(pred, target)
         terms = dict(self.feature.terms)
         if self.chroma_weight or self.colourfulness_weight:
-            from vs_colorize.training.archs.imagenet import IMAGENET_MEAN, IMAGENET_STD
-            from vs_colorize.training.metrics import colourfulness_per_image, rgb_to_lab, swap_luma
-
             mean = pred.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
             std = pred.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
             p01 = (pred * std + mean).clamp(0.0, 1.0)
