@@ -14,6 +14,7 @@ from PIL import Image
 from vs_colorize.training.metrics import (
     colour_metrics,
     colourfulness,
+    colourfulness_per_image,
     generator_colorizer,
     luma,
     mean_saturation,
@@ -173,6 +174,8 @@ def test_bad_shapes_name_the_function_and_argument() -> None:
         colour_metrics(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
     with pytest.raises(ValueError, match=r"colourfulness: rgb01 must be RGB"):
         colourfulness(torch.zeros(1, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"colourfulness_per_image: rgb01 must be RGB"):
+        colourfulness_per_image(torch.zeros(1, 1, 4, 4))
     with pytest.raises(ValueError, match=r"noise_instability: sigma must be in"):
         noise_instability(lambda x: x, torch.zeros(1, 3, 4, 4), sigma=0.0)
 

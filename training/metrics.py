@@ -145,7 +145,7 @@ def colourfulness_per_image(rgb01: torch.Tensor | np.ndarray, eps: float = 0.0) 
 
 def colourfulness(rgb01: torch.Tensor | np.ndarray) -> float:
     """Hasler–Süsstrunk colourfulness on a 0–255 scale, averaged over the batch (0 for grey images)."""
-    return float(colourfulness_per_image(rgb01).mean())
+    return float(colourfulness_per_image(_as_batch(rgb01, "rgb01", "colourfulness")).mean())
 
 
 def mean_saturation(rgb01: torch.Tensor | np.ndarray) -> float:
