@@ -26,19 +26,16 @@ exact. Prints a markdown table; logs go to stderr.
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import vapoursynth as vs
-from temporal_report import CLIPS, arrays, grey, load, moving_mask, score
+from temporal_report import CLIPS, arrays, grey, load, moving_mask, score_mc_variant
 
-from vs_colorize import colorize
 from vs_colorize.backends import ORT
-from vs_colorize.filters import motion, scene_smoothing
+from vs_colorize.filters import motion
 
 log = logging.getLogger("mc_degrain_trial")
 core = vs.core
@@ -95,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         "| clip | mode | err | err moving | flicker | cuts |",
         "|---|---|---|---|---|---|",
     ]
-    real = scene_smoothing._smooth_mc
     for name in args.clips:
         truth = load(args.data, name, args.width, args.frames)
         src = grey(truth)
@@ -109,21 +105,17 @@ def main(argv: list[str] | None = None) -> int:
             modes |= {f"degrain {r}, thsad {t}": ("mc", t) for t in args.thsad}
             for mode, (kind, thsad) in modes.items():
                 seen: list[vs.VideoNode] = []
-                if thsad is not None:
-                    scene_smoothing._smooth_mc = degrain_mc(thsad, seen)  # type: ignore[assignment]
-                try:
-                    build = functools.partial(
-                        colorize,
-                        src,
-                        "demo",
-                        args.render_factor,
-                        backend,
-                        temporal_radius=r,
-                        temporal_mode=kind,
-                    )
-                    m = score(build, truth_c, moving, [], np.zeros(0))
-                finally:
-                    scene_smoothing._smooth_mc = real
+                variant = degrain_mc(thsad, seen) if thsad is not None else None
+                m = score_mc_variant(
+                    src,
+                    truth_c,
+                    moving,
+                    backend,
+                    render_factor=args.render_factor,
+                    radius=r,
+                    mode=kind,
+                    variant=variant,
+                )
                 cuts = "–"
                 if seen:
                     cuts = str(sum(int(f.props["_SceneChangePrev"]) for f in seen[0].frames()) - 1)

@@ -24,17 +24,14 @@ Prints a markdown table; logs go to stderr.
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import vapoursynth as vs
-from temporal_report import CLIPS, arrays, grey, load, moving_mask, score
+from temporal_report import CLIPS, arrays, grey, load, moving_mask, score_mc_variant
 
-from vs_colorize import colorize
 from vs_colorize.backends import ORT
 from vs_colorize.filters import motion, scene_smoothing
 from vs_colorize.filters.scene_smoothing import cut_between, shift
@@ -159,15 +156,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.output_merge:
                 modes[f"out {ramp}"] = ("mc", output_mc(lo, hi, real))
         for mode, (kind, variant) in modes.items():
-            if variant is not None:
-                scene_smoothing._smooth_mc = variant
-            try:
-                build = functools.partial(
-                    colorize, src, "demo", args.render_factor, backend, temporal_radius=r, temporal_mode=kind
-                )
-                m = score(build, truth_c, moving, [], np.zeros(0))
-            finally:
-                scene_smoothing._smooth_mc = real
+            m = score_mc_variant(
+                src,
+                truth_c,
+                moving,
+                backend,
+                render_factor=args.render_factor,
+                radius=r,
+                mode=kind,
+                variant=variant,
+            )
             log.info("%s %s: %s", name, mode, {k: round(v, 3) for k, v in m.items()})
             lines.append(f"| {name} | {mode} | {m['err']:.3f} | {m['err_moving']:.3f} | {m['flicker']:.3f} |")
     print("\n".join(lines))

@@ -120,6 +120,33 @@ def score(
     }
 
 
+def score_mc_variant(
+    src: vs.VideoNode,
+    truth_c: np.ndarray,
+    moving: np.ndarray,
+    backend: ORT,
+    *,
+    render_factor: int,
+    radius: int,
+    mode: str,
+    variant: Callable[..., vs.VideoNode] | None = None,
+) -> dict[str, float]:
+    """Score ``colorize(src, "demo", temporal_mode=mode)`` with, when given, ``variant`` standing in for the
+    filter's MC smoothing (``scene_smoothing._smooth_mc``) for this one render (the trial scripts' experiments)."""
+    from vs_colorize.filters import scene_smoothing
+
+    real = scene_smoothing._smooth_mc
+    if variant is not None:
+        scene_smoothing._smooth_mc = variant
+    try:
+        build = functools.partial(
+            colorize, src, "demo", render_factor, backend, temporal_radius=radius, temporal_mode=mode
+        )
+        return score(build, truth_c, moving, [], np.zeros(0))
+    finally:
+        scene_smoothing._smooth_mc = real
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
