@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import vapoursynth as vs
-from temporal_report import CLIPS, arrays, grey, load
+from temporal_report import add_clip_arguments, arrays, grey, load
 
 from vs_colorize import colorize
 from vs_colorize.backends import ORT
@@ -162,12 +162,7 @@ def static_mask(luma: vs.VideoNode, radius: int) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=Path("../shared/data"))
-    p.add_argument("--width", type=int, default=256)
-    p.add_argument("--frames", type=int, default=41)
-    p.add_argument("--radius", type=int, default=2)
-    p.add_argument("--render-factor", type=int, default=10)
-    p.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
+    add_clip_arguments(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     core.num_threads = 1

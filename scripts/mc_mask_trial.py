@@ -27,10 +27,9 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import vapoursynth as vs
-from temporal_report import CLIPS, arrays, grey, load, moving_mask, score_mc_variant
+from temporal_report import add_clip_arguments, arrays, grey, load, moving_mask, score_mc_variant
 
 from vs_colorize.backends import ORT
 from vs_colorize.filters import motion, scene_smoothing
@@ -110,12 +109,7 @@ def output_mc(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=Path("../shared/data"))
-    p.add_argument("--width", type=int, default=256)
-    p.add_argument("--frames", type=int, default=41)
-    p.add_argument("--radius", type=int, default=2)
-    p.add_argument("--render-factor", type=int, default=10)
-    p.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
+    add_clip_arguments(p)
     p.add_argument(
         "--ramps",
         nargs="+",

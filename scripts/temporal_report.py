@@ -120,6 +120,18 @@ def score(
     }
 
 
+def add_clip_arguments(p: argparse.ArgumentParser, *, radius: bool = True) -> None:
+    """The clip options this report and the MC scripts share: ``--data --width --frames [--radius]
+    --render-factor --clips``."""
+    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--width", type=int, default=256)
+    p.add_argument("--frames", type=int, default=41)
+    if radius:
+        p.add_argument("--radius", type=int, default=2)
+    p.add_argument("--render-factor", type=int, default=10)
+    p.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
+
+
 def score_mc_variant(
     src: vs.VideoNode,
     truth_c: np.ndarray,
@@ -149,14 +161,9 @@ def score_mc_variant(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    add_clip_arguments(p)
     p.add_argument("--out", type=Path, default=Path("out/temporal"))
-    p.add_argument("--width", type=int, default=256)
-    p.add_argument("--frames", type=int, default=41)
-    p.add_argument("--radius", type=int, default=2)
-    p.add_argument("--render-factor", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
     p.add_argument(
         "--cost-size",
         default="1920x1080",
