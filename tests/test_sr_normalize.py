@@ -46,7 +46,8 @@ def test_training_samples_are_normalised_with_the_whole_window_range_and_gain_fr
     cfg = _flat_noise_free(spread=0.3)
     ds = TripletDataset([seq], crop=16, cfg=cfg, length=6, normalize=(2.0, 99.8))
     for i in range(6):
-        lr1, lr2, hr = (t.numpy() for t in ds[i])
+        lr1, lr2, hr, hr2 = (t.numpy() for t in ds[i])
+        np.testing.assert_array_equal(hr, hr2)  # noise pairs: one target
         np.testing.assert_allclose(lr1[1], downsample_area(hr[0], 4), atol=1e-5)
         np.testing.assert_allclose(lr1, lr2, atol=1e-5)  # two gains, one normalised signal
     # the range is the whole LR window's (frames t−1..t+1 at gain 1), not the crop's
@@ -58,7 +59,7 @@ def test_training_samples_are_normalised_with_the_whole_window_range_and_gain_fr
 def test_raw_samples_are_unchanged_without_normalisation() -> None:
     seq = (np.random.default_rng(2).random((3, 32, 32)) * 0.3).astype(np.float32)
     ds = TripletDataset([seq], crop=16, cfg=_flat_noise_free(spread=0.0), length=1)
-    lr1, _, hr = (t.numpy() for t in ds[0])
+    lr1, _, hr, _ = (t.numpy() for t in ds[0])
     np.testing.assert_allclose(lr1[1], downsample_area(hr[0], 4), atol=1e-6)
     assert float(hr.max()) <= 0.3
 
@@ -96,10 +97,10 @@ def test_clean_fraction_makes_noise_free_tuples() -> None:
     seq = (np.random.default_rng(3).random((3, 32, 32)) * 0.3).astype(np.float32)
     noisy = SRCrappifyConfig(scale=4, spread=0.0)
     ds = TripletDataset([seq], crop=16, cfg=dataclasses.replace(noisy, clean_fraction=1.0), length=2)
-    lr1, lr2, hr = (t.numpy() for t in ds[0])
+    lr1, lr2, hr, _ = (t.numpy() for t in ds[0])
     np.testing.assert_allclose(lr1[1], downsample_area(hr[0], 4), atol=1e-6)
     np.testing.assert_allclose(lr1, lr2, atol=1e-6)
-    lr1, _, hr = (t.numpy() for t in TripletDataset([seq], crop=16, cfg=noisy, length=1)[0])
+    lr1, _, hr, _ = (t.numpy() for t in TripletDataset([seq], crop=16, cfg=noisy, length=1)[0])
     assert float(np.abs(lr1[1] - downsample_area(hr[0], 4)).mean()) > 0.01  # the default keeps the noise
 
 

@@ -62,19 +62,41 @@ def test_tuples_share_one_crop_and_two_copies_share_the_target() -> None:
     seq = np.stack([base + 0.05 * t for t in range(6)])  # frame t = base + 0.05 t
     ds = TripletDataset([seq], crop=16, cfg=QUIET, length=20, seed=3)
     for i in range(20):
-        lr1, lr2, hr = ds[i]
+        lr1, lr2, hr, hr2 = ds[i]
         assert lr1.shape == (3, 8, 8) and hr.shape == (1, 16, 16)
+        torch.testing.assert_close(hr, hr2)
         torch.testing.assert_close(lr1, lr2)  # noise-free: the two copies coincide
         d = lr1 - lr1[1:2]  # same crop, consecutive frames: differences are exactly -0.05, 0, +0.05
         torch.testing.assert_close(d, torch.tensor([-0.05, 0.0, 0.05]).view(3, 1, 1).expand_as(d))
         torch.testing.assert_close(lr1[1:2], F.avg_pool2d(hr[None], 2)[0])
     noisy = TripletDataset([seq], crop=16, cfg=dataclasses.replace(QUIET, gaussian_sigma=0.1), length=2)
-    lr1, lr2, _ = noisy[0]
+    lr1, lr2, _, _ = noisy[0]
     assert (lr1 - lr2).abs().mean() > 0.01  # independent crappifications
-    lr1b, _, _ = noisy[0]
+    lr1b, *_ = noisy[0]
     torch.testing.assert_close(lr1, lr1b)  # reproducible per index
     single = TripletDataset([seq], crop=16, cfg=QUIET, length=1, window=1)
     assert single[0][0].shape == (1, 8, 8)
+
+
+@pytest.mark.parametrize("window", [3, 1])
+def test_adjacent_pairs_are_the_neighbouring_tuple_on_one_crop(window: int) -> None:
+    base = np.random.default_rng(5).random((40, 40)).astype(np.float32) * 0.5
+    seq = np.stack([base + 0.05 * t for t in range(5)])  # frame t = base + 0.05 t: the frame is readable
+    ds = TripletDataset([seq], crop=16, cfg=QUIET, length=40, seed=2, window=window, pair="adjacent")
+    steps = set()
+    for i in range(40):
+        lr1, lr2, hr1, hr2 = ds[i]
+        assert lr1.shape == lr2.shape == (window, 8, 8)
+        step = float((hr2 - hr1).mean()) / 0.05  # same crop: the targets differ by exactly one frame step
+        torch.testing.assert_close(hr2 - hr1, torch.full_like(hr1, 0.05 * round(step)), atol=1e-6, rtol=0)
+        steps.add(round(step))
+        for lr, hr in ((lr1, hr1), (lr2, hr2)):  # each copy's centre is its own target, downsampled
+            torch.testing.assert_close(lr[window // 2 : window // 2 + 1], F.avg_pool2d(hr[None], 2)[0])
+    assert steps == {-1, 1}  # both neighbours, never the same frame
+    with pytest.raises(ValueError, match="TripletDataset: pair"):
+        TripletDataset([seq], crop=16, cfg=QUIET, length=1, pair="next")
+    with pytest.raises(ValueError, match=r"TripletDataset: sequences\[0\] must be \(T>=4"):
+        TripletDataset([seq[:3]], crop=16, cfg=QUIET, length=1, pair="adjacent")
 
 
 def test_dataset_argument_errors() -> None:
@@ -93,6 +115,16 @@ def test_stability_loss_formula() -> None:
     mse = StabilityLoss("mse", stability=0.5)(y1, y2, t)
     assert mse["loss"].item() == pytest.approx(0.25 + 0.04 + 0.5 * 0.09)
     assert StabilityLoss(stability=0)(y1, y2, t)["loss"].item() == pytest.approx(0.7)
+    # adjacent tuples: each copy fits its own target and the term compares the errors, not the outputs
+    t2 = torch.full_like(t, 0.3)
+    adj = StabilityLoss("l1", stability=2.0)(y1, y2, t, t2)
+    assert adj["fit2"].item() == pytest.approx(0.1)
+    assert adj["consistency"].item() == pytest.approx(abs(0.5 - (0.2 - 0.3)))
+    assert adj["loss"].item() == pytest.approx(0.5 + 0.1 + 2.0 * 0.6)
+    steady = StabilityLoss("l1")(
+        t + 0.1, t2 + 0.1, t, t2
+    )  # the same error on both frames costs no consistency
+    assert steady["consistency"].item() == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="StabilityLoss: base"):
         StabilityLoss("ssim")
 
@@ -116,7 +148,7 @@ def test_training_reduces_the_loss_on_a_fixed_batch() -> None:
     torch.manual_seed(0)
     seq = np.random.default_rng(4).random((4, 32, 32)).astype(np.float32)
     ds = TripletDataset([seq], crop=32, cfg=SRCrappifyConfig(), length=4, seed=1)
-    lr1, lr2, hr = (torch.stack(t) for t in zip(*(ds[i] for i in range(4)), strict=True))
+    lr1, lr2, hr, _ = (torch.stack(t) for t in zip(*(ds[i] for i in range(4)), strict=True))
     net, loss = build_sr(SRConfig(width=8)).train(), StabilityLoss()
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     values = []
@@ -145,6 +177,23 @@ def test_tiny_training_run_on_shared_frames(tmp_path: Path, data_dir: Path) -> N
     assert net(x).shape == (1, 1, 32, 32)
     with pytest.raises(ValueError, match=r"TrainConfig: model\.scale"):
         SRTrainConfig(data=("x",), out="y", crappify=SRCrappifyConfig(scale=2))
+
+
+def test_adjacent_training_compares_errors_not_outputs(tmp_path: Path) -> None:
+    import tifffile
+
+    # frame t = base + 0.04 t: an untrained (bicubic) network makes the same error on every frame, while its
+    # outputs for neighbouring frames differ by 0.04. The first step's consistency tells which one was compared.
+    base = 0.2 + 0.4 * F.avg_pool2d(torch.rand(1, 1, 64, 64), 5, 1, 2)[0, 0].numpy()
+    tifffile.imwrite(tmp_path / "seq.tif", np.stack([base + 0.04 * t for t in range(5)]).astype(np.float32))
+    quiet = SRCrappifyConfig(gaussian_sigma=0, poisson_peak=0, localvar_scale=0, salt_pepper=0, spread=0)
+    run = {"data": (str(tmp_path / "seq.tif"),), "model": SRConfig(width=8), "crappify": quiet, "crop": 32}
+    run |= {"batch": 2, "steps": 1, "normalize": None}
+    adjacent = train(SRTrainConfig(out=str(tmp_path / "a"), pair="adjacent", **run))["history"][0]
+    assert adjacent["consistency"] < 1e-3
+    assert adjacent["fit1"] > 1e-3  # the errors themselves are not zero
+    with pytest.raises(ValueError, match="SRTrainConfig: pair"):
+        SRTrainConfig(out="y", pair="both", **run)
 
 
 def test_feature_loss_option_compares_vgg_features_of_the_grey_frames() -> None:

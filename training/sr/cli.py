@@ -36,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--loss", default="l1", choices=("l1", "mse"), help="pixel loss (default l1)")
     t.add_argument("--stability", type=float, default=1.0, help="λ of the consistency term (default 1)")
     t.add_argument(
+        "--pair",
+        default="noise",
+        choices=("noise", "adjacent"),  # data.PAIRS; data imports torch, which --help does not need
+        help="second copy of each sample: noise (the same tuple, crappified again; default) or adjacent "
+        "(the neighbouring tuple; the consistency term then compares the two errors)",
+    )
+    t.add_argument(
         "--feature-loss",
         metavar="VGG",
         help="add DeOldify's VGG16-BN feature loss to the fit terms: imagenet | PATH | random",
@@ -105,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             lr=args.lr,
             loss=args.loss,
             stability=args.stability,
+            pair=args.pair,
             seed=args.seed,
             threads=args.threads,
             normalize=None if args.no_normalize else (args.pmin, args.pmax),

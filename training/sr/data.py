@@ -6,7 +6,8 @@ integers are divided by the dtype's maximum, floats are clipped to [0, 1]. Multi
 channel by index (``channel=1`` for GFP stored in the green channel) or, with ``channel=None``, BT.601 luma.
 
 :class:`TripletDataset` cuts 3-frame tuples (t−1, t, t+1) from the interior of each sequence with one random crop
-shared by the tuple, and crappifies every tuple twice, independently, against one HR target (frame t). With
+shared by the tuple, and crappifies every tuple twice, independently, against one HR target (frame t), or
+(``pair="adjacent"``) pairs it with its neighbouring tuple. With
 ``normalize=(pmin, pmax)`` inputs and target are in percentile-normalised units (:mod:`vs_colorize.core.percentile`).
 """
 
@@ -28,6 +29,7 @@ from .crappify import SRCrappifyConfig, crappify, crappify_stack, draw_gain, wit
 TIFF_SUFFIXES = (".tif", ".tiff")
 IMAGE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg", ".bmp")
 LUMA = np.array([0.299, 0.587, 0.114])
+PAIRS = ("noise", "adjacent")
 
 
 def to_unit_gray(frame: np.ndarray, channel: int | None = None) -> np.ndarray:
@@ -108,12 +110,15 @@ def load_sequence(path: str | os.PathLike[str], channel: int | None = None) -> n
     return np.stack(frames)
 
 
-class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
-    """Random (LR₁, LR₂, HR) samples from 3-frame tuples of GRAY sequences.
+class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]):
+    """Random (LR₁, LR₂, HR₁, HR₂) samples from 3-frame tuples of GRAY sequences.
 
-    Each item: ``lr1``, ``lr2`` float32 ``[window, crop/scale, crop/scale]`` (two independent crappifications of
-    frames t−1, t, t+1 sharing one crop) and ``hr`` ``[1, crop, crop]`` (frame t). With ``window=1`` only frame t
-    is used (the single-frame baseline). Sampling is seeded per index, so epoch ``e`` item ``i`` is reproducible.
+    Each item: ``lr1``, ``lr2`` float32 ``[window, crop/scale, crop/scale]`` and their targets ``hr1``, ``hr2``
+    ``[1, crop, crop]``, all sharing one crop. With ``pair="noise"`` (PSSR's) both copies are independent
+    crappifications of frames t−1, t, t+1 and both targets are frame t; with ``pair="adjacent"`` the second copy
+    is the neighbouring tuple (centre t−1 or t+1, its own noise) and ``hr2`` its centre frame. With ``window=1``
+    only the centre frame is input (the single-frame baseline). Sampling is seeded per index, so epoch ``e`` item
+    ``i`` is reproducible.
 
     Args:
         sequences: float32 ``(T, H, W)`` arrays in [0,1], T >= 3, H and W >= ``crop``.
@@ -122,6 +127,8 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         length: items per epoch.
         window: 3 (t−1, t, t+1) or 1.
         seed: base seed.
+        pair: what the second copy is, ``"noise"`` (default: the same tuple, crappified again) or
+            ``"adjacent"`` (the neighbouring tuple, so that a loss can compare the errors of two consecutive frames).
         normalize: None (raw [0, 1] intensities) or ``(pmin, pmax)``: CARE's per-image percentile
             normalisation. As in CSBDeep the statistics come from the whole image, not the crop: for each tuple
             centre the full LR window (crappified once, gain 1, seeded) gives ``lo``/``hi`` — what the runtime
@@ -139,21 +146,26 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         length: int,
         window: int = 3,
         seed: int = 0,
+        pair: str = "noise",
         normalize: tuple[float, float] | None = None,
     ) -> None:
+        if pair not in PAIRS:
+            raise ValueError(f"TripletDataset: pair must be one of {PAIRS}, got {pair!r}")
         if window not in (1, 3):
             raise ValueError(f"TripletDataset: window must be 1 or 3, got {window}")
         if crop <= 0 or crop % cfg.scale:
             raise ValueError(f"TripletDataset: crop must be a positive multiple of {cfg.scale}, got {crop}")
         if length < 1:
             raise ValueError(f"TripletDataset: length must be >= 1, got {length}")
+        least = 4 if pair == "adjacent" else 3  # two interior frames for a pair of neighbouring tuples
         for i, s in enumerate(sequences):
-            if s.ndim != 3 or s.shape[0] < 3 or min(s.shape[1:]) < crop:
+            if s.ndim != 3 or s.shape[0] < least or min(s.shape[1:]) < crop:
                 raise ValueError(
-                    f"TripletDataset: sequences[{i}] must be (T>=3, H>={crop}, W>={crop}), got {s.shape}"
+                    f"TripletDataset: sequences[{i}] must be (T>={least}, H>={crop}, W>={crop}), got {s.shape}"
                 )
         self.sequences = list(sequences)
         self.crop, self.cfg, self.length, self.window, self.seed = crop, cfg, length, window, seed
+        self.pair = pair
         self.epoch = 0
         # every interior frame t of every sequence is one tuple centre
         self.centres = [(i, t) for i, s in enumerate(self.sequences) for t in range(1, s.shape[0] - 1)]
@@ -171,32 +183,36 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng((self.seed, self.epoch, index))
         seq_i, t = self.centres[int(rng.integers(len(self.centres)))]
         seq = self.sequences[seq_i]
+        t2 = t
+        if self.pair == "adjacent":  # the neighbouring tuple, t-1 or t+1, whichever are interior
+            steps = [d for d in (-1, 1) if 1 <= t + d <= seq.shape[0] - 2]
+            t2 = t + steps[int(rng.integers(len(steps)))]
+        first = min(t, t2) - 1
         y = int(rng.integers(seq.shape[1] - self.crop + 1))
         x = int(rng.integers(seq.shape[2] - self.crop + 1))
-        frames = seq[t - 1 : t + 2, y : y + self.crop, x : x + self.crop]
+        frames = seq[first : max(t, t2) + 2, y : y + self.crop, x : x + self.crop]
         if rng.random() < 0.5:  # flips and 90° turns: microscopy has no preferred orientation
             frames = frames[:, :, ::-1]
         frames = np.ascontiguousarray(np.rot90(frames, int(rng.integers(4)), axes=(1, 2)))
-        inputs = frames[1:2] if self.window == 1 else frames
-        target = frames[1:2].copy()
+        centres = (t - first, t2 - first)  # indices of the two tuple centres in ``frames``
+        inputs = [frames[c : c + 1] if self.window == 1 else frames[c - 1 : c + 2] for c in centres]
+        targets = [frames[c : c + 1].copy() for c in centres]
         clean = self.cfg.clean_fraction > 0 and bool(rng.random() < self.cfg.clean_fraction)
         cfg = self.clean if clean else self.cfg
         if self.normalize is None:
-            lr1 = crappify_stack(inputs, cfg, rng)
-            lr2 = crappify_stack(inputs, cfg, rng)
-            return torch.from_numpy(lr1), torch.from_numpy(lr2), torch.from_numpy(target)
-        pair = []
-        gains = []
-        for _ in range(2):  # the same draws as crappify_stack: one gain, then each frame
+            lr1 = crappify_stack(inputs[0], cfg, rng)
+            lr2 = crappify_stack(inputs[1], cfg, rng)
+            return tuple(torch.from_numpy(a) for a in (lr1, lr2, *targets))  # type: ignore[return-value]
+        out = []
+        for k, tk in enumerate((t, t2)):  # the same draws as crappify_stack: one gain, then each frame
             gain = draw_gain(cfg, rng)
-            pair.append(np.stack([crappify(f, cfg, rng, gain) for f in inputs]))
-            gains.append(gain)
-        lo, hi = self.ranges[seq_i, t, clean]
-        # the target at the first copy's gain; the second copy (another gain) is mapped by its own scaled range
-        lr1 = apply_range(pair[0], lo * gains[0], hi * gains[0])
-        lr2 = apply_range(pair[1], lo * gains[1], hi * gains[1])
-        return torch.from_numpy(lr1), torch.from_numpy(lr2), torch.from_numpy(apply_range(target, lo, hi))
+            lr = np.stack([crappify(f, cfg, rng, gain) for f in inputs[k]])
+            lo, hi = self.ranges[seq_i, tk, clean]
+            # each copy is mapped by its own gain-scaled range, each target by its centre's plain range
+            out.append((apply_range(lr, lo * gain, hi * gain), apply_range(targets[k], lo, hi)))
+        (lr1, hr1), (lr2, hr2) = out
+        return tuple(torch.from_numpy(a) for a in (lr1, lr2, hr1, hr2))  # type: ignore[return-value]

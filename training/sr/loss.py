@@ -4,6 +4,11 @@
 crappifications of the same 3-frame tuple and ``T`` the HR target. The third term penalises outputs that depend
 on the particular noise draw, which is what makes a movie flicker frame to frame.
 
+With adjacent tuples (the second copy is the neighbouring tuple, target ``T₂``) the loss is
+``L(Y₁, T₁) + L(Y₂, T₂) + λ·L(Y₁ − T₁, Y₂ − T₂)``: the error itself must hold still from one frame to the next,
+whatever the noise. On clean input (plain downsampling), where two noise copies differ only by their gain, this
+is the only temporal signal the network gets.
+
 With a feature loss (``vs_colorize.training.losses.FeatureLoss``, DeOldify's VGG16-BN perceptual loss), the two fit terms
 compare VGG features of the grey frames (replicated to RGB and ImageNet-normalised) as well as pixels; the
 consistency term stays a pixel loss.
@@ -49,13 +54,20 @@ class StabilityLoss(nn.Module):
         """``[N,1,H,W]`` grey in [0,1] → ImageNet-normalised ``[N,3,H,W]`` (what VGG was trained on)."""
         return (x.expand(-1, 3, -1, -1) - self.mean) / self.std
 
-    def forward(self, y1: Tensor, y2: Tensor, target: Tensor) -> dict[str, Tensor]:
-        """Return the parts (``fit1``, ``fit2``, ``consistency``) and their weighted sum ``loss``."""
-        parts = {
-            "fit1": self._fit(y1, target),
-            "fit2": self._fit(y2, target),
-            "consistency": base_loss(self.base)(y1, y2),
-        }
+    def forward(
+        self, y1: Tensor, y2: Tensor, target: Tensor, target2: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """Return the parts (``fit1``, ``fit2``, ``consistency``) and their weighted sum ``loss``.
+
+        ``target2`` is the second copy's own target when it is another frame (adjacent tuples): the consistency
+        term then compares the two *errors*, ``L(Y₁ − T₁, Y₂ − T₂)``, so what it penalises is an error that
+        changes from frame to frame (the error flicker of :func:`~vs_colorize.training.sr.metrics.error_flicker`).
+        """
+        if target2 is None:
+            fit2, consistency = self._fit(y2, target), base_loss(self.base)(y1, y2)
+        else:
+            fit2, consistency = self._fit(y2, target2), base_loss(self.base)(y1 - target, y2 - target2)
+        parts = {"fit1": self._fit(y1, target), "fit2": fit2, "consistency": consistency}
         parts["loss"] = parts["fit1"] + parts["fit2"] + self.stability * parts["consistency"]
         return parts
 

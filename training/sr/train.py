@@ -27,7 +27,7 @@ from vs_colorize.training.checkpoint import save_sr
 from vs_colorize.training.optim import optimizer_step
 
 from .crappify import SRCrappifyConfig
-from .data import TripletDataset, load_sequence
+from .data import PAIRS, TripletDataset, load_sequence
 from .loss import StabilityLoss
 
 log = logging.getLogger("vs_colorize.training.sr")
@@ -49,6 +49,9 @@ class SRTrainConfig:
         lr: peak Adam learning rate, cosine-decayed to 1 % (default 1e-3).
         loss: pixel loss ``"l1"`` (default) or ``"mse"``.
         stability: λ of the consistency term (default 1.0).
+        pair: the second copy of each sample, ``"noise"`` (default, PSSR's: the same tuple crappified again; the
+            consistency term compares the two outputs) or ``"adjacent"`` (the neighbouring tuple; the term compares
+            the two errors, i.e. trains against error flicker). See :class:`~.data.TripletDataset`.
         feature_loss: None (default: pixel loss only) or the VGG16-BN weights for DeOldify's perceptual
             loss on the fit terms: ``"imagenet"`` (torchvision), a local state-dict path, or ``"random"``
             (offline smoke runs only; logged as a warning).
@@ -72,6 +75,7 @@ class SRTrainConfig:
     lr: float = 1e-3
     loss: str = "l1"
     stability: float = 1.0
+    pair: str = "noise"
     feature_loss: str | None = None
     seed: int = 0
     threads: int | None = None
@@ -92,6 +96,8 @@ class SRTrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"SRTrainConfig: {name} must be >= 1, got {value}")
+        if self.pair not in PAIRS:
+            raise ValueError(f"SRTrainConfig: pair must be one of {PAIRS}, got {self.pair!r}")
         if self.normalize is not None:
             check_percentiles(*self.normalize, "SRTrainConfig: normalize")
         if self.lr <= 0:
@@ -124,6 +130,7 @@ def train(cfg: SRTrainConfig) -> dict[str, Any]:
         length=cfg.batch * cfg.steps,
         window=cfg.model.window,
         seed=cfg.seed,
+        pair=cfg.pair,
         normalize=cfg.normalize,
     )
     loader = DataLoader(dataset, batch_size=cfg.batch, shuffle=False, num_workers=0)
@@ -139,10 +146,10 @@ def train(cfg: SRTrainConfig) -> dict[str, Any]:
     scaler = torch.amp.GradScaler("cpu", enabled=False)  # fp32: the shared update sequence without scaling
     history: list[dict[str, float]] = []
     start = time.perf_counter()
-    for step, (lr1, lr2, hr) in enumerate(loader):
+    for step, (lr1, lr2, hr1, hr2) in enumerate(loader):
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, cfg.steps, cfg.lr)
-        parts = criterion(model(lr1), model(lr2), hr)
+        parts = criterion(model(lr1), model(lr2), hr1, hr2 if cfg.pair == "adjacent" else None)
         optimizer_step(opt, scaler, parts["loss"])
         record = {k: float(v.detach()) for k, v in parts.items()} | {"step": step + 1}
         history.append(record)
