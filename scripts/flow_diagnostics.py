@@ -293,8 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     lines.append("|---|---|---|")
     for name in args.clips:
-        a, m = part3[(name, "average")], part3[(name, "mc")]
-        lines.append(f"| {name} | {a[0]:.4f} / {a[1]:.0f} | {m[0]:.4f} / {m[1]:.0f} |")
+        pa, pm = part3[(name, "average")], part3[(name, "mc")]
+        lines.append(f"| {name} | {pa[0]:.4f} / {pa[1]:.0f} | {pm[0]:.4f} / {pm[1]:.0f} |")
     lines += [
         "",
         "| clip | \\|C\\| / \\|T\\| moving | err C | err 0.9·C | flicker model / frozen (moving) | corr(ΔC, ΔT) |",

@@ -48,10 +48,11 @@ def flow_weights(
     """(map_x, map_y, weight) that take neighbour grey ``nb`` onto ``cur`` (both uint8 H×W)."""
     import cv2
 
-    dis = cv2.DISOpticalFlow_create(preset)
-    fwd = dis.calc(cur, nb, None)
-    bwd = dis.calc(nb, cur, None)
+    dis = cv2.DISOpticalFlow.create(preset)
     h, w = cur.shape
+    # the flow arguments are outputs only (no initial flow is used)
+    fwd = np.asarray(dis.calc(cur, nb, np.zeros((h, w, 2), np.float32)))
+    bwd = np.asarray(dis.calc(nb, cur, np.zeros((h, w, 2), np.float32)))
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     mx, my = gx + fwd[..., 0], gy + fwd[..., 1]
     back = cv2.remap(bwd, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
