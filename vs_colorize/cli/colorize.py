@@ -116,13 +116,15 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=int,
         default=0,
-        help="average chroma over 2N+1 frames, 0..7 (default 0)",
+        help="average chroma over 2N+1 frames, 0..7 (default 0); with --keyframes the output chroma after their"
+        " blend (keyframe frames kept exact)",
     )
     m.add_argument(
         "--temporal-mode",
         choices=("average", "mc"),
         default="average",
-        help="average = plain mean over the radius; mc = motion-compensated (MVTools) first",
+        help="average = plain mean over the radius; mc = motion-compensated (MVTools) first; use mc with"
+        " --keyframes (average smears their colour across moving edges)",
     )
     m.add_argument(
         "--keyframes",

@@ -125,17 +125,22 @@ def colorize(
             side = render size, short side mirror-padded to a multiple of 16, cropped back after the
             model; needs a model with dynamic input size). Stretch gives colour casts on tall frames.
         temporal_radius: 0..7. 0 (default) = per frame, exactly like DeOldify. N > 0 averages the
-            model's chroma over 2N+1 frames at render size, never across a scene cut.
-        temporal_mode: ``"average"`` (plain mean of the 2N+1 renders) or ``"mc"`` (motion-compensated:
-            each neighbour's chroma is moved onto the frame along vectors searched on the model-input
-            grey by MVTools before averaging; blocks whose compensation fails keep the frame's own
-            chroma). Needs the ``vapoursynth-mvtools`` package.
+            chroma over 2N+1 frames, never across a scene cut. Without keyframes it is the model's
+            chroma, at render size; with keyframes it is the output chroma after the keyframe blend,
+            at output size, and the keyframes' own frames keep the keyframe's chroma exactly.
+        temporal_mode: ``"average"`` (plain mean of the 2N+1 frames) or ``"mc"`` (motion-compensated:
+            each neighbour's chroma is moved onto the frame along vectors searched by MVTools on the
+            model-input grey, or with keyframes on the source luma, before averaging; blocks whose
+            compensation fails keep the frame's own chroma). With keyframes use ``"mc"``: the plain
+            average smears their colour across moving edges (docs/temporal.md). ``"mc"`` needs the
+            ``vapoursynth-mvtools`` package.
         keyframes: colour pictures for given frames: a mapping frame number → image path, RGB clip
             (its first frame) or RGB ``VideoFrame``, or a folder of images named by frame number
             (``000120.png``). At a keyframe the output chroma is the picture's (resized to the frame
             if needed); between keyframes of one scene it is carried along the motion of the source
-            luma and blended with the model's chroma by confidence (see ``docs/temporal.md``). A
-            keyframe whose luma does not match its frame is logged as a warning. Needs MVTools.
+            luma and blended with the model's chroma by confidence (see ``docs/temporal.md``), then
+            smoothed as ``temporal_radius`` and ``temporal_mode`` say. A keyframe whose luma does not
+            match its frame is logged as a warning. Needs MVTools.
         keyframe_reach: 1..120; how many frames a keyframe's colour is carried before and after it
             (its weight falls linearly to zero over that distance).
         scene_threshold: 0..1; mean absolute luma difference (at render size) that marks a cut, used
@@ -214,11 +219,15 @@ def colorize(
     if fit == "pad":
         render = render.std.Crop(geo.left, geo.right, geo.top, geo.bottom)
     render = core.std.Limiter(render, 0.0, 1.0)
-    render = scene_smoothing.smooth(render, grey, radius=radius, threshold=threshold, mode=temporal_mode)
+    if not pictures:  # with keyframes the smoothing works on the blended output chroma instead (with_keys)
+        render = scene_smoothing.smooth(render, grey, radius=radius, threshold=threshold, mode=temporal_mode)
     cuts = scene_smoothing.mark_scene_changes(grey, grey, threshold=threshold) if pictures else None
 
     def with_keys(yuv: vs.VideoNode) -> vs.VideoNode:
-        return propagate(yuv, luma, src, pictures, cuts, reach=reach, matrix=default) if cuts else yuv
+        if cuts is None:
+            return yuv
+        keyed = propagate(yuv, luma, src, pictures, cuts, reach=reach, matrix=default)
+        return _smooth_keyed(keyed, luma, cuts, frozenset(pictures), radius=radius, mode=temporal_mode)
 
     if family == vs.RGB:
         out = _merge_rgb(src, work, render, out_format, default, with_keys)
@@ -228,6 +237,23 @@ def colorize(
     return core.std.SetFrameProps(
         out, VSColorizeModel=resolved.name, VSColorizeBackend=runtime, VSColorizeRenderFactor=rf
     )
+
+
+def _smooth_keyed(
+    keyed: vs.VideoNode,
+    luma: vs.VideoNode,
+    cuts: vs.VideoNode,
+    keys: frozenset[int],
+    *,
+    radius: int,
+    mode: str,
+) -> vs.VideoNode:
+    """``keyed`` (source luma + blended chroma) smoothed over ``2·radius+1`` frames, with the keyframes' own
+    frames taken from ``keyed`` unsmoothed: their chroma stays exactly the keyframe's."""
+    if radius == 0:
+        return keyed
+    smoothed = scene_smoothing.smooth_chroma(keyed, luma, cuts, radius=radius, mode=mode)
+    return core.std.FrameEval(smoothed, lambda n: keyed if n in keys else smoothed)
 
 
 def _merge_yuv(src: vs.VideoNode, render: vs.VideoNode, out_format: vs.VideoFormat) -> vs.VideoNode:

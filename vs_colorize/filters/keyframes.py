@@ -15,6 +15,9 @@ The output chroma is ``(m·model + p·prev + q·next) / (m + p + q)`` with ``m =
 a confident keyframe dominates, the model fills in where neither keyframe can be trusted. Without a
 keyframe in reach the model's chroma is used as it is.
 
+With ``temporal_radius`` the blended chroma is smoothed afterwards (``scene_smoothing.smooth_chroma``, called
+by ``colorize``), and the keyframes' own frames are put back unsmoothed.
+
 MVTools takes integer 8–16 bit only, so the chroma is carried in 16 bit (float formats round-trip
 through full-range 16 bit between keyframes; at the keyframes themselves nothing is rounded).
 """

@@ -1,6 +1,10 @@
 """Optional temporal chroma smoothing with scene-cut resets.
 
-Two modes at the same radius: ``"average"`` (plain) and ``"mc"`` (motion-compensated).
+Two modes at the same radius: ``"average"`` (plain) and ``"mc"`` (motion-compensated). Without keyframes
+:func:`smooth` works on the model's render (below); with keyframes ``colorize`` smooths the blended output
+chroma instead with :func:`smooth_chroma` (same modes, radius and cut marks, at output size, vectors searched
+on the source luma), so that the smoothing acts on what the user gets rather than on the model's small share
+of the blend.
 
 Plain average: the model's render (RGBS at render size) is averaged over ``2·radius+1`` frames with
 ``std.AverageFrames(scenechange=True)``, which never averages across a frame marked with
@@ -79,10 +83,50 @@ def smooth(
     return _smooth_mc(render, grey, marked, radius)
 
 
+def smooth_chroma(
+    yuv: vs.VideoNode, luma: vs.VideoNode, cuts: vs.VideoNode, *, radius: int, mode: str = "average"
+) -> vs.VideoNode:
+    """The chroma planes of ``yuv`` (a YUV clip at output size) smoothed over ``2·radius+1`` frames; its luma
+    plane and frame props are kept as they are (``radius=0``: unchanged).
+
+    This is the smoothing with keyframes, applied to the blended output chroma: ``luma`` is ``yuv``'s luma (the
+    source's, the MC vectors are searched on it) and ``cuts`` a clip of the same length whose frames carry
+    ``_SceneChangePrev`` / ``_SceneChangeNext`` (:func:`mark_scene_changes`), so that the cuts are the same as
+    at render size. ``"average"`` is ``std.AverageFrames(scenechange=True)`` on the U and V planes;
+    ``"mc"`` is :func:`_aligned_mean` in 16 bit (float chroma round-trips through full-range 16 bit).
+    """
+    if radius == 0:
+        return yuv
+    if mode == "average":
+        marked = core.std.CopyFrameProps(yuv, cuts, props=["_SceneChangePrev", "_SceneChangeNext"])
+        mean = core.std.AverageFrames(
+            marked, weights=[1.0] * (2 * radius + 1), scenechange=True, planes=[1, 2]
+        )
+    else:
+        # the vectors' clip has ``yuv``'s format (MVTools takes the chroma subsampling of the compensated planes
+        # from the vectors' props): the source luma with neutral chroma
+        guide = core.std.ShufflePlanes([luma, core.std.BlankClip(yuv, keep=True)], [0, 1, 2], vs.YUV)
+        mean = motion.convert(_aligned_mean(motion.to16(yuv), guide, cuts, radius), yuv.format)
+    return core.std.ShufflePlanes([yuv, mean], [0, 1, 2], vs.YUV)
+
+
 def _smooth_mc(render: vs.VideoNode, grey: vs.VideoNode, marked: vs.VideoNode, radius: int) -> vs.VideoNode:
     yuv = core.resize.Point(render, format=vs.YUV444PS, matrix=vs.MATRIX_BT709)
     work = motion.to16(core.std.ShufflePlanes([grey, yuv, yuv], [0, 1, 2], vs.YUV))
-    search = motion.Search.for_size(render.width, render.height)
+    mean = _aligned_mean(work, grey, marked, radius)
+    chroma = core.resize.Point(mean, format=vs.YUV444PS, range_in=1, range=1)
+    merged = core.std.ShufflePlanes([yuv, chroma, chroma], [0, 1, 2], vs.YUV)
+    return core.resize.Point(merged, format=vs.RGBS, matrix_in=vs.MATRIX_BT709)
+
+
+def _aligned_mean(work: vs.VideoNode, grey: vs.VideoNode, marked: vs.VideoNode, radius: int) -> vs.VideoNode:
+    """Mean of ``work`` (16-bit YUV) over ``2·radius+1`` frames, each neighbour moved onto the frame along
+    vectors searched on the luma of ``grey`` and replaced by the frame itself beyond a cut (``marked``'s props).
+
+    ``grey`` has ``work``'s size and length: YUV of ``work``'s subsampling, or GRAY when ``work`` is 4:4:4
+    (``mv.Compensate`` takes the chroma subsampling from the vectors' clip: a GRAY one with 4:2:0 chroma
+    crashed it)."""
+    search = motion.Search.for_size(work.width, work.height)
     # MVTools' constructors read frame 0 of their super and vector clips (for the super's and the search's
     # props), and a vector frame 0 needs frames 0..radius. Built on ``work`` itself, that ran the model on
     # frames 0..radius while the graph was being built (every CLI chunk paid for them, and timings that start
@@ -103,7 +147,4 @@ def _smooth_mc(render: vs.VideoNode, grey: vs.VideoNode, marked: vs.VideoNode, r
             return (f[1] if cut_between(f[2:], d) else f[0]).copy()
 
         members.append(core.std.ModifyFrame(moved, [moved, work, *window], gate))
-    mean = core.std.AverageFrames(members, weights=[1.0] * len(members))
-    chroma = core.resize.Point(mean, format=vs.YUV444PS, range_in=1, range=1)
-    merged = core.std.ShufflePlanes([yuv, chroma, chroma], [0, 1, 2], vs.YUV)
-    return core.resize.Point(merged, format=vs.RGBS, matrix_in=vs.MATRIX_BT709)
+    return core.std.AverageFrames(members, weights=[1.0] * len(members))
