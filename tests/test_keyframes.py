@@ -191,13 +191,98 @@ def test_mc_smoothing_resets_at_cuts(tint: Path) -> None:
         np.testing.assert_array_equal(mv.chroma(both.get_frame(5 + n)), mv.chroma(alone.get_frame(n)))
 
 
+def chromas(clip: vs.VideoNode) -> list[np.ndarray]:
+    return [mv.chroma(f) for f in clip.frames()]
+
+
+KEYS_0_6 = (0, 6)
+
+
+def _keyed(rgb: vs.VideoNode, src: vs.VideoNode, tint: Path, **kw: object) -> vs.VideoNode:
+    return colorize(src, tint, 4, keyframes={k: rgb[k] for k in KEYS_0_6}, **kw)
+
+
+@pytest.mark.parametrize("mode", ["average", "mc"])
+def test_smoothing_with_keyframes_changes_the_frames_between_and_keeps_the_keys(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], mode: str
+) -> None:
+    # the smoothing works on the blended chroma: before, it only touched the model's small share of the blend
+    rgb, src = scene
+    keyed = chromas(_keyed(rgb, src, tint))
+    out = chromas(_keyed(rgb, src, tint, temporal_radius=1, temporal_mode=mode))
+    truth = chromas(mv.to_yuv(rgb))
+    for k in KEYS_0_6:
+        np.testing.assert_array_equal(out[k], truth[k], f"keyframe {k}")
+    for n in range(1, 6):
+        assert np.abs(out[n] - keyed[n]).mean() > 0.2, f"frame {n}"
+
+
+def test_average_with_keyframes_is_the_mean_of_the_blended_frames(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]
+) -> None:
+    rgb, src = scene
+    keyed = chromas(_keyed(rgb, src, tint))
+    out = chromas(_keyed(rgb, src, tint, temporal_radius=1))
+    for n in range(1, 6):  # the keyframes 0 and 6 count as neighbours; 8-bit output rounds the mean
+        assert np.abs(out[n] - np.mean(keyed[n - 1 : n + 2], axis=0)).max() <= 0.5, f"frame {n}"
+
+
+def test_mc_with_keyframes_does_not_smear_their_colour(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]
+) -> None:
+    # the docs' reason to use mc with keyframes: the plain mean of a panning texture's colour smears it
+    rgb, src = scene
+    truth = chromas(mv.to_yuv(rgb))
+    plain = chromas(_keyed(rgb, src, tint, temporal_radius=1))
+    mc = chromas(_keyed(rgb, src, tint, temporal_radius=1, temporal_mode="mc"))
+    between = range(1, 6)
+    err_mc = np.mean([np.abs(mc[n] - truth[n]).mean() for n in between])
+    err_plain = np.mean([np.abs(plain[n] - truth[n]).mean() for n in between])
+    assert err_mc < 0.7 * err_plain, (err_mc, err_plain)
+
+
+@pytest.mark.parametrize("mode", ["average", "mc"])
+def test_smoothing_with_keyframes_resets_at_cuts(tint: Path, mode: str) -> None:
+    a_rgb, b_rgb = mv.colour_motion(length=5, seed=1), mv.colour_motion(length=5, seed=2)
+    kw = {"temporal_radius": 2, "temporal_mode": mode}
+    both = colorize(mv.grey(a_rgb) + mv.grey(b_rgb), tint, 4, keyframes={3: a_rgb[3], 7: b_rgb[2]}, **kw)
+    alone = colorize(mv.grey(b_rgb), tint, 4, keyframes={2: b_rgb[2]}, **kw)
+    for n in range(5):
+        np.testing.assert_array_equal(mv.chroma(both.get_frame(5 + n)), mv.chroma(alone.get_frame(n)))
+
+
+def test_mc_with_keyframes_graph_is_built_without_running_the_model(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vs_colorize.backends import ort
+
+    runs: list[tuple[int, ...]] = []
+    real = ort.OrtSession.__call__
+
+    def counted(self: ort.OrtSession, x: np.ndarray) -> np.ndarray:
+        runs.append(x.shape)
+        return real(self, x)
+
+    monkeypatch.setattr(ort.OrtSession, "__call__", counted)
+    rgb, src = scene
+    out = colorize(
+        src, tint, 4, ORT(), keyframes={0: rgb[0], 7: rgb[7]}, temporal_radius=2, temporal_mode="mc"
+    )
+    assert runs == []
+    out.get_frame(1)
+    assert 1 <= len(runs) <= 4  # frames 0..3 only: per frame, not the whole clip
+
+
 def planes(frame: vs.VideoFrame) -> list[np.ndarray]:
     return [np.array(frame[p]) for p in range(frame.format.num_planes)]
 
 
-def test_streams_and_threads_identical(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode]) -> None:
+@pytest.mark.parametrize("mode", ["average", "mc"])
+def test_streams_and_threads_identical(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], mode: str
+) -> None:
     rgb, src = scene
-    kw = {"temporal_radius": 1, "temporal_mode": "mc", "keyframes": {0: rgb[0], 6: rgb[6]}}
+    kw = {"temporal_radius": 1, "temporal_mode": mode, "keyframes": {0: rgb[0], 6: rgb[6]}}
     reference = [planes(f) for f in colorize(src, tint, 4, ORT(num_streams=1), **kw).frames()]
     old = core.num_threads
     try:
@@ -272,6 +357,33 @@ def test_cli_keyframes(tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], tmp
     props = frame.props
     want = core.resize.Bicubic(rgb[2], format=vs.YUV420P8, matrix=props["_Matrix"], range=props["_Range"])
     assert np.abs(mv.chroma(frame) - mv.chroma(want.get_frame(0))).max() <= 1
+
+
+def test_cli_keyframes_with_smoothing_same_across_streams_and_threads(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], tmp_path: Path
+) -> None:
+    from vs_colorize.io.image import encode_image
+
+    rgb, src = scene
+    video = _grey_video(tmp_path / "in.mkv", src)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for k in (1, 6):
+        (keys / f"{k}.png").write_bytes(encode_image(rgb.get_frame(k), "png"))
+    args = ["colorize", str(video), "--model", str(tint), "--render-factor", "4", "--codec", "ffv1", "-q"]
+    args += ["--keyframes", str(keys), "--temporal-radius", "1", "--temporal-mode", "mc"]
+    outs = []
+    for streams, threads, smooth in (("1", "1", True), ("3", "4", True), ("1", "1", False)):
+        out = tmp_path / f"out{streams}{smooth}.mkv"
+        extra = args[2:] if smooth else args[2:-4]
+        assert main([args[0], args[1], str(out), *extra, "--streams", streams, "--threads", threads]) == 0
+        outs.append(core.bs.VideoSource(str(out), cachemode=0))
+    for n in range(src.num_frames):
+        a, b = (planes(o.get_frame(n)) for o in outs[:2])
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y, f"frame {n}")
+    # and the smoothing did reach the file (frames between the keyframes differ from the unsmoothed blend)
+    assert np.abs(mv.chroma(outs[0].get_frame(3)) - mv.chroma(outs[2].get_frame(3))).mean() > 0.2
 
 
 def test_cli_missing_keyframes_folder(
