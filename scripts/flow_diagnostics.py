@@ -44,7 +44,9 @@ table splits the ``model`` rows' flicker into moving and other pixels):
 
 Part 3, *smoothing with keyframes*: how far ``colorize(keyframes=keys/10, temporal_radius=2)`` is from
 ``colorize(keyframes=keys/10)`` in ``average`` and ``mc`` mode (output chroma, 8-bit codes, mean and max over
-all frames): the filter smooths the model's render *before* the keyframes' colour is blended in.
+all frames). The filter now smooths the blended chroma (keyframes' own frames excluded), so this is the
+smoothing's own effect; until that change (commit d890bb1 and before) it smoothed the model's render *before*
+the blend and this part measured how little that reached the output.
 
 Prints five markdown tables; logs go to stderr.
 """

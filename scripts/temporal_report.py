@@ -12,7 +12,9 @@ bundled ``demo`` model, ORT on the CPU) in these modes:
 * ``model``: the model alone (per frame, DeOldify's behaviour);
 * ``average r`` / ``mc r``: plain and motion-compensated smoothing at the same radius;
 * ``keys/10``: the true colour frames 0, 10, 20, … given as keyframes (model per frame otherwise);
-* ``keys/10 + mc r``: both.
+* ``keys/10 + average r`` / ``keys/10 + mc r``: keyframes and smoothing together (the smoothing works on the
+  blended chroma, the keyframes' own frames stay the keyframe's), so both modes are compared at the same radius
+  with keyframes too.
 
 Numbers, on the U and V planes in 8-bit code values against the colour original:
 
@@ -192,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             f"average {r}": ({"temporal_radius": r}, []),
             f"mc {r}": ({"temporal_radius": r, "temporal_mode": "mc"}, []),
             "keys/10": ({"keyframes": keyframes}, keys),
+            f"keys/10 + average {r}": ({"keyframes": keyframes, "temporal_radius": r}, keys),
             f"keys/10 + mc {r}": (
                 {"keyframes": keyframes, "temporal_radius": r, "temporal_mode": "mc"},
                 keys,
@@ -230,6 +233,7 @@ def cost(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         f"average {r}": {"temporal_radius": r},
         f"mc {r}": {"temporal_radius": r, "temporal_mode": "mc"},
         "keys/10": {"keyframes": keyframes},
+        f"keys/10 + average {r}": {"keyframes": keyframes, "temporal_radius": r},
         f"keys/10 + mc {r}": {"keyframes": keyframes, "temporal_radius": r, "temporal_mode": "mc"},
     }
     out: dict[str, dict[str, float]] = {}
