@@ -2,9 +2,9 @@
 
 Two modes at the same radius: ``"average"`` (plain) and ``"mc"`` (motion-compensated). Without keyframes
 :func:`smooth` works on the model's render (below); with keyframes ``colorize`` smooths the blended output
-chroma instead with :func:`smooth_chroma` (same modes, radius and cut marks, at output size, vectors searched
-on the source luma), so that the smoothing acts on what the user gets rather than on the model's small share
-of the blend.
+chroma instead with :func:`smooth_chroma` (same modes, radius and cut marks, on the output chroma planes; MC
+vectors are searched on the source luma scaled to the chroma planes' size), so that the smoothing acts on what
+the user gets rather than on the model's small share of the blend.
 
 Plain average: the model's render (RGBS at render size) is averaged over ``2·radius+1`` frames with
 ``std.AverageFrames(scenechange=True)``, which never averages across a frame marked with
@@ -93,7 +93,8 @@ def smooth_chroma(
     source's, the MC vectors are searched on it) and ``cuts`` a clip of the same length whose frames carry
     ``_SceneChangePrev`` / ``_SceneChangeNext`` (:func:`mark_scene_changes`), so that the cuts are the same as
     at render size. ``"average"`` is ``std.AverageFrames(scenechange=True)`` on the U and V planes;
-    ``"mc"`` is :func:`_aligned_mean` in 16 bit (float chroma round-trips through full-range 16 bit).
+    ``"mc"`` is :func:`_aligned_mean` in 16 bit on the chroma planes' own grid (:func:`_chroma_grid_mean`;
+    float chroma round-trips through full-range 16 bit).
     """
     if radius == 0:
         return yuv
@@ -103,11 +104,29 @@ def smooth_chroma(
             marked, weights=[1.0] * (2 * radius + 1), scenechange=True, planes=[1, 2]
         )
     else:
-        # the vectors' clip has ``yuv``'s format (MVTools takes the chroma subsampling of the compensated planes
-        # from the vectors' props): the source luma with neutral chroma
-        guide = core.std.ShufflePlanes([luma, core.std.BlankClip(yuv, keep=True)], [0, 1, 2], vs.YUV)
-        mean = motion.convert(_aligned_mean(motion.to16(yuv), guide, cuts, radius), yuv.format)
+        mean = motion.convert(_chroma_grid_mean(motion.to16(yuv), luma, cuts, radius), yuv.format)
     return core.std.ShufflePlanes([yuv, mean], [0, 1, 2], vs.YUV)
+
+
+def _chroma_grid_mean(
+    yuv16: vs.VideoNode, luma: vs.VideoNode, cuts: vs.VideoNode, radius: int
+) -> vs.VideoNode:
+    """``yuv16`` (16-bit YUV) with its chroma planes replaced by :func:`_aligned_mean` worked out on the chroma
+    planes' own grid: a 4:4:4 clip of the chroma planes' size whose luma (the vectors' guide) is ``luma``
+    scaled to that size (4:4:4 chroma: the luma itself, as before). The chroma is never resampled and is moved
+    along vectors searched on its own grid. Searched at output size instead, ``mv.Compensate`` moves
+    subsampled chroma by the luma vector shifted right (halved and rounded down: on odd half-pixel vectors a
+    quarter chroma pixel off, always the same way), which raised the error near moving edges, and it moves
+    the full-size luma for nothing; for 4:2:0 the search and compensation here work on a quarter of the
+    pixels (docs/temporal.md)."""
+    fmt = yuv16.format
+    width, height = yuv16.width >> fmt.subsampling_w, yuv16.height >> fmt.subsampling_h
+    guide = motion.to16(luma)
+    if (width, height) != (guide.width, guide.height):
+        guide = core.resize.Bilinear(guide, width, height)
+    work = core.std.ShufflePlanes([guide, yuv16, yuv16], [0, 1, 2], vs.YUV)
+    mean = _aligned_mean(work, guide, cuts, radius)
+    return core.std.ShufflePlanes([yuv16, mean, mean], [0, 1, 2], vs.YUV)
 
 
 def _smooth_mc(render: vs.VideoNode, grey: vs.VideoNode, marked: vs.VideoNode, radius: int) -> vs.VideoNode:
