@@ -272,17 +272,35 @@ def test_mc_with_keyframes_aligns_subsampled_chroma_at_half_pixel_motion(step: t
 
 
 def test_mc_with_keyframes_searches_on_the_chroma_grid(monkeypatch: pytest.MonkeyPatch) -> None:
-    # the cost at 1080p: MVTools works on the 4:2:0 chroma planes' size (a quarter of the output's pixels)
-    sizes: list[tuple[int, int]] = []
+    # the cost at 1080p: MVTools works on the 4:2:0 chroma planes' size (a quarter of the output's pixels),
+    # with blocks covering the same part of the picture as at output size (8x8 there, 4x4 on the grid)
+    seen: list[tuple[int, int, int]] = []
     real = motion.super_clip
 
-    def recorded(clip: vs.VideoNode, *args: object, **kw: object) -> vs.VideoNode:
-        sizes.append((clip.width, clip.height))
-        return real(clip, *args, **kw)  # type: ignore[arg-type]
+    def recorded(clip: vs.VideoNode, search: motion.Search, **kw: int) -> vs.VideoNode:
+        seen.append((clip.width, clip.height, search.blksize))
+        return real(clip, search, **kw)
 
     monkeypatch.setattr(motion, "super_clip", recorded)
     _smooth_truth(_subpixel_pan((2, 2)), "mc")
-    assert sizes and set(sizes) == {(64, 48)}, sizes
+    assert seen and set(seen) == {(64, 48, 4)}, seen
+
+
+@pytest.mark.parametrize(
+    ("fmt", "width", "height", "blksize"),
+    [
+        (vs.YUV420P8, 256, 208, 4),
+        (vs.YUV420P8, 1920, 1080, 8),
+        (vs.YUV422P10, 1920, 1080, 8),
+        (vs.YUV444P16, 256, 208, 8),
+        (vs.YUV444P16, 1920, 1080, 16),
+    ],
+)
+def test_chroma_grid_blocks_cover_the_output_blocks_area(
+    fmt: int, width: int, height: int, blksize: int
+) -> None:
+    clip = core.std.BlankClip(format=fmt, width=width, height=height, length=1)
+    assert motion.Search.for_chroma_grid(clip) == motion.Search(blksize, blksize // 2)
 
 
 @pytest.mark.parametrize("mode", ["average", "mc"])

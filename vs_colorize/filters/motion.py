@@ -46,6 +46,16 @@ class Search:
         blk = 8 if max(width, height) <= 960 else 16
         return cls(blk, blk // 2)
 
+    @classmethod
+    def for_chroma_grid(cls, clip: vs.VideoNode) -> Search:
+        """Blocks for :func:`chroma_grid` of ``clip``: those of :meth:`for_size` at ``clip``'s size, shrunk with
+        its chroma subsampling so that they cover the same part of the picture (at least 4×4)."""
+        fmt = clip.format
+        blk = max(
+            4, cls.for_size(clip.width, clip.height).blksize >> max(fmt.subsampling_w, fmt.subsampling_h)
+        )
+        return cls(blk, blk // 2)
+
 
 def require(func: str) -> None:
     """Raise a clear error when the MVTools plugin is not loaded."""
@@ -108,3 +118,30 @@ def compensate(
 ) -> vs.VideoNode:
     """Frame ``n + delta`` of ``clip`` moved onto frame ``n``; rejected blocks are ``clip[n]``'s own."""
     return core.mv.Compensate(clip, sup, vecs, thsad=thsad, thscd1=THSCD1)
+
+
+def chroma_guide(luma: vs.VideoNode, clip16: vs.VideoNode) -> vs.VideoNode:
+    """``luma`` in 16 bit at the size of ``clip16``'s chroma planes (bilinear; unchanged for 4:4:4): the
+    vectors' guide for :func:`chroma_grid`."""
+    fmt = clip16.format
+    width, height = clip16.width >> fmt.subsampling_w, clip16.height >> fmt.subsampling_h
+    guide = to16(luma)
+    return (
+        guide
+        if (width, height) == (guide.width, guide.height)
+        else core.resize.Bilinear(guide, width, height)
+    )
+
+
+def chroma_grid(clip16: vs.VideoNode, guide: vs.VideoNode) -> vs.VideoNode:
+    """4:4:4 16-bit clip of ``clip16``'s chroma planes as they are (never resampled), ``guide`` as luma.
+
+    Vectors searched on ``guide`` move the chroma on its own grid. On a subsampled clip ``mv.Compensate``
+    would move the chroma by the luma vector shifted right (halved and rounded down: on odd half-pixel
+    vectors a quarter chroma pixel off, always the same way) and move the full-size luma too."""
+    return core.std.ShufflePlanes([guide, clip16, clip16], [0, 1, 2], vs.YUV)
+
+
+def from_chroma_grid(clip16: vs.VideoNode, grid: vs.VideoNode) -> vs.VideoNode:
+    """``clip16`` with its chroma planes taken from ``grid`` (a :func:`chroma_grid` clip)."""
+    return core.std.ShufflePlanes([clip16, grid, grid], [0, 1, 2], vs.YUV)

@@ -112,21 +112,15 @@ def _chroma_grid_mean(
     yuv16: vs.VideoNode, luma: vs.VideoNode, cuts: vs.VideoNode, radius: int
 ) -> vs.VideoNode:
     """``yuv16`` (16-bit YUV) with its chroma planes replaced by :func:`_aligned_mean` worked out on the chroma
-    planes' own grid: a 4:4:4 clip of the chroma planes' size whose luma (the vectors' guide) is ``luma``
-    scaled to that size (4:4:4 chroma: the luma itself, as before). The chroma is never resampled and is moved
-    along vectors searched on its own grid. Searched at output size instead, ``mv.Compensate`` moves
-    subsampled chroma by the luma vector shifted right (halved and rounded down: on odd half-pixel vectors a
-    quarter chroma pixel off, always the same way), which raised the error near moving edges, and it moves
-    the full-size luma for nothing; for 4:2:0 the search and compensation here work on a quarter of the
-    pixels (docs/temporal.md)."""
-    fmt = yuv16.format
-    width, height = yuv16.width >> fmt.subsampling_w, yuv16.height >> fmt.subsampling_h
-    guide = motion.to16(luma)
-    if (width, height) != (guide.width, guide.height):
-        guide = core.resize.Bilinear(guide, width, height)
-    work = core.std.ShufflePlanes([guide, yuv16, yuv16], [0, 1, 2], vs.YUV)
-    mean = _aligned_mean(work, guide, cuts, radius)
-    return core.std.ShufflePlanes([yuv16, mean, mean], [0, 1, 2], vs.YUV)
+    planes' own grid (:func:`motion.chroma_grid`: the chroma as it is, ``luma`` scaled to its size as the
+    vectors' guide; 4:4:4 is worked on as before), with blocks covering the same part of the picture as at
+    output size (:meth:`motion.Search.for_chroma_grid`). For 4:2:0 MVTools then works on a quarter of the
+    output's pixels and the chroma is no longer moved by rounded-down halved luma vectors (docs/temporal.md)."""
+    guide = motion.chroma_guide(luma, yuv16)
+    mean = _aligned_mean(
+        motion.chroma_grid(yuv16, guide), guide, cuts, radius, motion.Search.for_chroma_grid(yuv16)
+    )
+    return motion.from_chroma_grid(yuv16, mean)
 
 
 def _smooth_mc(render: vs.VideoNode, grey: vs.VideoNode, marked: vs.VideoNode, radius: int) -> vs.VideoNode:
@@ -138,14 +132,20 @@ def _smooth_mc(render: vs.VideoNode, grey: vs.VideoNode, marked: vs.VideoNode, r
     return core.resize.Point(merged, format=vs.RGBS, matrix_in=vs.MATRIX_BT709)
 
 
-def _aligned_mean(work: vs.VideoNode, grey: vs.VideoNode, marked: vs.VideoNode, radius: int) -> vs.VideoNode:
+def _aligned_mean(
+    work: vs.VideoNode,
+    grey: vs.VideoNode,
+    marked: vs.VideoNode,
+    radius: int,
+    search: motion.Search | None = None,
+) -> vs.VideoNode:
     """Mean of ``work`` (16-bit YUV) over ``2·radius+1`` frames, each neighbour moved onto the frame along
     vectors searched on the luma of ``grey`` and replaced by the frame itself beyond a cut (``marked``'s props).
 
     ``grey`` has ``work``'s size and length: YUV of ``work``'s subsampling, or GRAY when ``work`` is 4:4:4
     (``mv.Compensate`` takes the chroma subsampling from the vectors' clip: a GRAY one with 4:2:0 chroma
-    crashed it)."""
-    search = motion.Search.for_size(work.width, work.height)
+    crashed it). ``search``: block size and overlap (default :meth:`motion.Search.for_size` of ``work``)."""
+    search = search or motion.Search.for_size(work.width, work.height)
     # MVTools' constructors read frame 0 of their super and vector clips (for the super's and the search's
     # props), and a vector frame 0 needs frames 0..radius. Built on ``work`` itself, that ran the model on
     # frames 0..radius while the graph was being built (every CLI chunk paid for them, and timings that start
