@@ -20,7 +20,7 @@ cut marks, and the keyframes' own frames put back as ``colorize`` does:
 
 Numbers as ``temporal_report``'s (``err moving``, ``flicker``, 8-bit chroma codes against the original,
 frames that are not keyframes for the error). ``--cost-frames N`` also times each smoothing alone (CPU time of
-the process per frame, best of two, the keyed frames already rendered and held in memory) on the first N
+the process per frame, best of three taken in turns, the keyed frames already rendered and held in memory) on the first N
 frames of Big Buck Bunny scaled to 1920×1080, render_factor 21, radius 2.
 
 Prints a Markdown table; logs go to stderr.
@@ -159,16 +159,15 @@ def cost(args: argparse.Namespace, backend: ORT) -> dict[str, float]:
     truth = core.resize.Bicubic(clip, 1920, 1080, format=vs.YUV420P8)
     truth = core.std.SetFrameProps(truth, _Matrix=1, _Range=0, _ChromaLocation=0)
     keyed = Keyed(grey(truth), truth, 21, backend)
-    out = {}
-    for variant, smoother in VARIANTS.items():
-        runs = []
-        for _ in range(2):
+    runs: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    for _ in range(3):  # round robin, best of three: the machine is shared and its load drifts
+        for variant, smoother in VARIANTS.items():
             start = time.process_time()
             for _ in keyed.smoothed(smoother, 2).frames():
                 pass
-            runs.append(1000 * (time.process_time() - start) / truth.num_frames)
-        out[variant] = min(runs)
-        log.info("cost %s: %.0f ms/frame", variant, out[variant])
+            runs[variant].append(1000 * (time.process_time() - start) / truth.num_frames)
+    out = {variant: min(times) for variant, times in runs.items()}
+    log.info("cost runs: %s", {v: [round(t) for t in times] for v, times in runs.items()})
     start = time.process_time()
     for _ in keyed.yuv.frames():
         pass
