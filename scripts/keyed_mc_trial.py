@@ -20,8 +20,8 @@ cut marks, and the keyframes' own frames put back as ``colorize`` does:
 
 Numbers as ``temporal_report``'s (``err moving``, ``flicker``, 8-bit chroma codes against the original,
 frames that are not keyframes for the error). ``--cost-frames N`` also times each smoothing alone (CPU time of
-the process per frame, best of three taken in turns, the keyed frames already rendered and held in memory) on the first N
-frames of Big Buck Bunny scaled to 1920×1080, render_factor 21, radius 2.
+the process per frame, best of three taken in turns, the keyed frames already rendered and held in
+memory) on the first N frames of Big Buck Bunny scaled to 1920×1080, render_factor 21, radius 2.
 
 Prints a Markdown table; logs go to stderr.
 """
