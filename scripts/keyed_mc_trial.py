@@ -11,9 +11,11 @@ cut marks, and the keyframes' own frames put back as ``colorize`` does:
 
 * ``output size``: the path before the chroma grid (``_aligned_mean`` on the 16-bit output, 4:2:0 here, its
   vectors searched on the source luma at output size with ``Search.for_size``);
-* ``output size pel 4``: the same with quarter-pixel search;
+* ``output size pel 4`` / ``output size thsad 1200``: the same with quarter-pixel search / with the block
+  rejection threshold of the keyframes' propagation (``motion.THSAD_KEYFRAMES``) in place of 400;
 * ``chroma grid``: ``smooth_chroma(mode="mc")`` as it is (the chroma planes on their own grid, the luma
-  scaled to their size as the guide, ``Search.for_chroma_grid`` blocks);
+  scaled to their size as the guide, ``Search.for_chroma_grid`` blocks); ``chroma grid 8x8 blocks`` the same
+  with 8×8 blocks on the grid (4×4 at the report's 256-pixel width);
 * ``render size + delta``: ``_aligned_mean`` on a 4:4:4 copy at the model's render size (the output chroma
   scaled there, the model-input grey as guide); the smoothed minus the unsmoothed small chroma is scaled back
   (bilinear) and added to the output chroma, the cheaper way to smooth a large output.
@@ -23,7 +25,8 @@ frames that are not keyframes for the error). ``--cost-frames N`` also times eac
 the process per frame, best of three taken in turns, the keyed frames already rendered and held in
 memory) on the first N frames of Big Buck Bunny scaled to 1920×1080, render_factor 21, radius 2.
 
-Prints a Markdown table; logs go to stderr.
+Also prints the largest change of an 8-bit value through the ``mc`` path's 16-bit round trip. Prints Markdown
+tables; logs go to stderr.
 """
 
 from __future__ import annotations
@@ -77,15 +80,40 @@ def chroma_grid(
 
 
 def output_size(
-    yuv: vs.VideoNode, luma: vs.VideoNode, small: vs.VideoNode, cuts: vs.VideoNode, r: int, *, pel: int = 2
+    yuv: vs.VideoNode,
+    luma: vs.VideoNode,
+    small: vs.VideoNode,
+    cuts: vs.VideoNode,
+    r: int,
+    *,
+    pel: int = 2,
+    thsad: int = motion.THSAD,
 ) -> vs.VideoNode:
-    """The mc smoothing as it was before the chroma grid (commit c259f8f), optionally at another ``pel``."""
+    """The mc smoothing as it was before the chroma grid (commit c259f8f), optionally with another ``pel``
+    or rejection threshold."""
     blk = motion.Search.for_size(yuv.width, yuv.height)
     guide = core.std.ShufflePlanes([luma, core.std.BlankClip(yuv, keep=True)], [0, 1, 2], vs.YUV)
-    mean = scene_smoothing._aligned_mean(
-        motion.to16(yuv), guide, cuts, r, motion.Search(blk.blksize, blk.overlap, pel)
-    )
+    real = motion.compensate
+    motion.compensate = functools.partial(real, thsad=thsad)  # what _aligned_mean calls
+    try:
+        mean = scene_smoothing._aligned_mean(
+            motion.to16(yuv), guide, cuts, r, motion.Search(blk.blksize, blk.overlap, pel)
+        )
+    finally:
+        motion.compensate = real
     return core.std.ShufflePlanes([yuv, motion.convert(mean, yuv.format)], [0, 1, 2], vs.YUV)
+
+
+def chroma_grid_blocks(
+    yuv: vs.VideoNode, luma: vs.VideoNode, small: vs.VideoNode, cuts: vs.VideoNode, r: int, *, blk: int
+) -> vs.VideoNode:
+    """``smooth_chroma``'s mc on the chroma grid with ``blk``×``blk`` blocks (not ``Search.for_chroma_grid``)."""
+    yuv16 = motion.to16(yuv)
+    guide = motion.chroma_guide(luma, yuv16)
+    grid = motion.chroma_grid(yuv16, guide)
+    mean = scene_smoothing._aligned_mean(grid, guide, cuts, r, motion.Search(blk, blk // 2))
+    smoothed = motion.convert(motion.from_chroma_grid(yuv16, mean), yuv.format)
+    return core.std.ShufflePlanes([yuv, smoothed], [0, 1, 2], vs.YUV)
 
 
 def render_delta(
@@ -108,7 +136,9 @@ VARIANTS: dict[str, Smoother] = {
     "average": average,
     "output size": output_size,
     "output size pel 4": functools.partial(output_size, pel=4),
+    "output size thsad 1200": functools.partial(output_size, thsad=1200),
     "chroma grid": chroma_grid,
+    "chroma grid 8x8 blocks": functools.partial(chroma_grid_blocks, blk=8),
     "render size + delta": render_delta,
 }
 
@@ -175,6 +205,17 @@ def cost(args: argparse.Namespace, backend: ORT) -> dict[str, float]:
     return out
 
 
+def round_trip() -> int:
+    """Largest change of any 8-bit value (all 256 in each plane) through the mc path's 16-bit round trip."""
+    clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=64, length=1)
+    values = [
+        (np.arange(w * h).reshape(h, w) % 256).astype(np.uint8) for w, h in ((64, 64), (32, 32), (32, 32))
+    ]
+    clip = core.std.SetFrameProps(held(clip, [values]), _Range=0, _Matrix=1)
+    back = motion.convert(motion.to16(clip), clip.format).get_frame(0)
+    return max(int(np.abs(np.asarray(back[p]).astype(int) - values[p]).max()) for p in range(3))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_clip_arguments(p, radius=False)
@@ -193,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = [f"{results[n][(variant, r)][0]:.3f} / {results[n][(variant, r)][1]:.3f}" for n in names]
         lines.append(f"| {variant} | {r or '–'} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
+    print(f"\n16-bit round trip of YUV420P8 (limited range), largest change of a value: {round_trip()}")
     if args.cost_frames:
         print("\n| smoothing at 1920x1080, radius 2 | ms/frame |\n|---|---|")
         for variant, ms in cost(args, backend).items():
