@@ -127,13 +127,14 @@ def colorize(
         temporal_radius: 0..7. 0 (default) = per frame, exactly like DeOldify. N > 0 averages the
             chroma over 2N+1 frames, never across a scene cut. Without keyframes it is the model's
             chroma, at render size; with keyframes it is the output chroma after the keyframe blend,
-            at output size, and the keyframes' own frames keep the keyframe's chroma exactly.
+            on the output's chroma planes, and the keyframes' own frames keep the keyframe's chroma
+            exactly.
         temporal_mode: ``"average"`` (plain mean of the 2N+1 frames) or ``"mc"`` (motion-compensated:
             each neighbour's chroma is moved onto the frame along vectors searched by MVTools on the
-            model-input grey, or with keyframes on the source luma, before averaging; blocks whose
-            compensation fails keep the frame's own chroma). With keyframes use ``"mc"``: the plain
-            average smears their colour across moving edges (docs/temporal.md). ``"mc"`` needs the
-            ``vapoursynth-mvtools`` package.
+            model-input grey, or with keyframes on the source luma scaled to the chroma planes' size,
+            before averaging; blocks whose compensation fails keep the frame's own chroma). With
+            keyframes use ``"mc"``: the plain average smears their colour across moving edges
+            (docs/temporal.md). ``"mc"`` needs the ``vapoursynth-mvtools`` package.
         keyframes: colour pictures for given frames: a mapping frame number → image path, RGB clip
             (its first frame) or RGB ``VideoFrame``, or a folder of images named by frame number
             (``000120.png``). At a keyframe the output chroma is the picture's (resized to the frame
