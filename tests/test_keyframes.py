@@ -295,6 +295,7 @@ def test_mc_with_keyframes_searches_on_the_chroma_grid(monkeypatch: pytest.Monke
         (vs.YUV444P16, 256, 208, 8),
         (vs.YUV444P16, 1920, 1080, 16),
     ],
+    ids=["420-256", "420-1080p", "422-1080p", "444-256", "444-1080p"],
 )
 def test_chroma_grid_blocks_cover_the_output_blocks_area(
     fmt: int, width: int, height: int, blksize: int
