@@ -144,6 +144,27 @@ def test_network_shapes_and_bicubic_start(window: int, scale: int) -> None:
         SRConfig(window=2)
 
 
+def test_silent_neighbours_start_as_a_single_frame_network_and_can_learn_them() -> None:
+    torch.manual_seed(0)
+    net = build_sr(SRConfig(width=8)).train()
+    torch.nn.init.normal_(net.out.weight, std=0.1)  # the zero-initialised last conv would hide every path
+    net.silence_neighbours()
+    x = torch.rand(1, 3, 16, 16)
+    moved = x.clone()
+    moved[:, [0, 2]] = torch.rand(1, 2, 16, 16)  # other neighbours, the same centre frame
+    # one batch in training mode: one spectral-norm step and batch statistics shared by both samples (an
+    # untrained net in eval mode has activations near 1e12, where a neighbour's share vanishes in rounding)
+    y = net(torch.cat([x, moved]))
+    assert y.std() > 1e-3  # the comparison below is between outputs that vary
+    torch.testing.assert_close(y[0], y[1], rtol=0, atol=1e-6)
+    net(moved).square().mean().backward()
+    assert net.stem[0].weight_orig.grad[:, [0, 2]].abs().sum() > 0  # still trainable: not frozen at zero
+    single = build_sr(SRConfig(window=1, width=8))
+    before = [p.clone() for p in single.parameters()]
+    single.silence_neighbours()  # no neighbours: nothing to do
+    assert all(torch.equal(a, b) for a, b in zip(before, single.parameters(), strict=True))
+
+
 def test_training_reduces_the_loss_on_a_fixed_batch() -> None:
     torch.manual_seed(0)
     seq = np.random.default_rng(4).random((4, 32, 32)).astype(np.float32)

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layers import MergeDense, PixelShuffleUp, ResBlock, act_conv, conv_block
+from .norms import SNConv
 
 WINDOWS: tuple[int, ...] = (1, 3)
 SCALES: tuple[int, ...] = (2, 4)
@@ -110,6 +111,26 @@ class SRNet(nn.Module):
     def multiple(self) -> int:
         """Input sides must be multiples of this."""
         return 2**self.config.depth
+
+    def silence_neighbours(self) -> None:
+        """Zero every weight that reads frames t−1 and t+1 from the input (the stem, and the "last cross"
+        paths into the cross block and the head), so that the network starts as a single-frame one.
+
+        Only a starting point: the weights stay trainable, and training brings the neighbours in as far as
+        they lower the loss. Does nothing for ``window=1``.
+        """
+        w, c = self.config.window, self.config.width
+        if w == 1:
+            return
+        centre = w // 2
+        neighbours = [k for k in range(w) if k != centre]
+        stem = cast(SNConv, self.stem[0])
+        cross_in = cast(SNConv, cast(nn.Sequential, self.cross.layers[0])[0])
+        head_in = cast(SNConv, cast(PixelShuffleUp, self.head[0]).conv[0])
+        with torch.no_grad():
+            stem.weight_orig[:, neighbours] = 0  # input channels 0..w-1 are the frames
+            for conv in (cross_in, head_in):  # after MergeDense: c decoder channels, then the w frames
+                conv.weight_orig[:, [c + k for k in neighbours]] = 0
 
     def forward(self, x: Tensor) -> Tensor:
         feats = [self.stem(x)]

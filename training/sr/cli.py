@@ -47,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="VGG",
         help="add DeOldify's VGG16-BN feature loss to the fit terms: imagenet | PATH | random",
     )
+    t.add_argument(
+        "--silent-neighbours",
+        action="store_true",
+        help="start a 3-frame network with the weights that read frames t-1 and t+1 at zero",
+    )
     t.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own, all physical cores)")
     t.add_argument("--pmin", type=float, default=DEFAULT_PMIN, help="low percentile of the normalisation (2)")
@@ -113,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             loss=args.loss,
             stability=args.stability,
             pair=args.pair,
+            silent_neighbours=args.silent_neighbours,
             seed=args.seed,
             threads=args.threads,
             normalize=None if args.no_normalize else (args.pmin, args.pmax),

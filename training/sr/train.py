@@ -52,6 +52,9 @@ class SRTrainConfig:
         pair: the second copy of each sample, ``"noise"`` (default, PSSR's: the same tuple crappified again; the
             consistency term compares the two outputs) or ``"adjacent"`` (the neighbouring tuple; the term compares
             the two errors, i.e. trains against error flicker). See :class:`~.data.TripletDataset`.
+        silent_neighbours: start a 3-frame network with every weight that reads frames t±1 at zero
+            (:meth:`~vs_colorize.training.archs.sr.SRNet.silence_neighbours`): it begins as a single-frame model
+            and takes the neighbours in only as far as they lower the loss (default False).
         feature_loss: None (default: pixel loss only) or the VGG16-BN weights for DeOldify's perceptual
             loss on the fit terms: ``"imagenet"`` (torchvision), a local state-dict path, or ``"random"``
             (offline smoke runs only; logged as a warning).
@@ -76,6 +79,7 @@ class SRTrainConfig:
     loss: str = "l1"
     stability: float = 1.0
     pair: str = "noise"
+    silent_neighbours: bool = False
     feature_loss: str | None = None
     seed: int = 0
     threads: int | None = None
@@ -135,6 +139,8 @@ def train(cfg: SRTrainConfig) -> dict[str, Any]:
     )
     loader = DataLoader(dataset, batch_size=cfg.batch, shuffle=False, num_workers=0)
     model = build_sr(arch).train()
+    if cfg.silent_neighbours:
+        model.silence_neighbours()
     feature = None
     if cfg.feature_loss is not None:
         from vs_colorize.training.config import LossConfig
