@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             m = score(pred, hr)
             rows.append(
                 f"| {name} | {method} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['flicker']:.4f} | "
-                f"{m['flicker_target']:.4f} | {m['error_flicker']:.4f} |"
+                f"{m['flicker_target']:.4f} | {m['error_flicker']:.5f} |"
             )
             sys.stderr.write(rows[-1] + "\n")
     table = "\n".join(rows) + "\n"

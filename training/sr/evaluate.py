@@ -180,7 +180,7 @@ def markdown_table(results: dict[str, Any]) -> str:
         for name, m in table.items():
             lines.append(
                 f"| {name} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['flicker']:.4f} | "
-                f"{m['flicker_target']:.4f} | {m['flicker_ratio']:.2f} | {m.get('error_flicker', float('nan')):.4f} |"
+                f"{m['flicker_target']:.4f} | {m['flicker_ratio']:.2f} | {m.get('error_flicker', float('nan')):.5f} |"
             )
         lines.append("")
     return "\n".join(lines)
