@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import vapoursynth as vs
-from temporal_report import add_clip_arguments, arrays, grey, load, moving_mask, score_mc_variant
+from temporal_report import add_clip_arguments, clip_inputs, score_mc_variant
 
 from vs_colorize.backends import ORT
 from vs_colorize.filters.scene_smoothing import cut_between, shift
@@ -149,10 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     cells: dict[tuple[str, int], dict[str, str]] = {}
     for name in args.clips:
-        truth = load(args.data, name, args.width, args.frames)
-        src = grey(truth)
-        truth_y, truth_c = arrays(truth)
-        moving = moving_mask(truth_y)
+        _, src, truth_c, moving = clip_inputs(args, name)
         for r in args.radii:
             for label, (mode, variant) in variants.items():
                 m = score_mc_variant(

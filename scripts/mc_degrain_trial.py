@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable
 
 import vapoursynth as vs
-from temporal_report import add_clip_arguments, arrays, grey, load, moving_mask, score_mc_variant
+from temporal_report import add_clip_arguments, clip_inputs, score_mc_variant
 
 from vs_colorize.backends import ORT
 from vs_colorize.filters import motion
@@ -88,10 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|",
     ]
     for name in args.clips:
-        truth = load(args.data, name, args.width, args.frames)
-        src = grey(truth)
-        truth_y, truth_c = arrays(truth)
-        moving = moving_mask(truth_y)
+        _, src, truth_c, moving = clip_inputs(args, name)
         for r in args.radii:
             modes: dict[str, tuple[str, int | None]] = {
                 f"average {r}": ("average", None),

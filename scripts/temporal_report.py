@@ -97,6 +97,16 @@ def moving_mask(y: np.ndarray) -> np.ndarray:
     return out
 
 
+def clip_inputs(
+    args: argparse.Namespace, name: str
+) -> tuple[vs.VideoNode, vs.VideoNode, np.ndarray, np.ndarray]:
+    """Clip ``name`` as every temporal script scores it (the options of :func:`add_clip_arguments`): the colour
+    truth, its grey source, the truth's chroma arrays and the moving-edge mask."""
+    truth = load(args.data, name, args.width, args.frames)
+    truth_y, truth_c = arrays(truth)
+    return truth, grey(truth), truth_c, moving_mask(truth_y)
+
+
 def score(
     build: Callable[[], vs.VideoNode],
     truth_c: np.ndarray,
@@ -183,10 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     r = args.radius
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in args.clips:
-        truth = load(args.data, name, args.width, args.frames)
-        src = grey(truth)
-        truth_y, truth_c = arrays(truth)
-        moving = moving_mask(truth_y)
+        truth, src, truth_c, moving = clip_inputs(args, name)
         keys = list(range(0, truth.num_frames, 10))
         rgb = core.resize.Bicubic(truth, format=vs.RGB48, matrix_in=1)
         keyframes = {k: rgb[k] for k in keys}
