@@ -162,11 +162,9 @@ def test_mc_smoothing_follows_the_motion(tint: Path, scene: tuple[vs.VideoNode, 
         assert err(mc.get_frame(n), ref) < 0.5 * err(plain.get_frame(n), ref), f"frame {n}"
 
 
-def test_mc_graph_is_built_without_running_the_model(
-    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # MVTools' constructors read frame 0 of their clips; built on the render they ran the model on frames
-    # 0..radius while colorize() built the graph (wasted in every CLI chunk, invisible to timings)
+@pytest.fixture
+def model_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """The input shapes of every ONNX Runtime model run from here on (the model is wrapped, not replaced)."""
     from vs_colorize.backends import ort
 
     runs: list[tuple[int, ...]] = []
@@ -177,11 +175,19 @@ def test_mc_graph_is_built_without_running_the_model(
         return real(self, x)
 
     monkeypatch.setattr(ort.OrtSession, "__call__", counted)
+    return runs
+
+
+def test_mc_graph_is_built_without_running_the_model(
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], model_runs: list[tuple[int, ...]]
+) -> None:
+    # MVTools' constructors read frame 0 of their clips; built on the render they ran the model on frames
+    # 0..radius while colorize() built the graph (wasted in every CLI chunk, invisible to timings)
     _, src = scene
     out = colorize(src, tint, 4, ORT(), temporal_radius=2, temporal_mode="mc")
-    assert runs == []
+    assert model_runs == []
     out.get_frame(src.num_frames - 1)
-    assert 1 <= len(runs) <= 3  # frames len-3 .. len-1 only
+    assert 1 <= len(model_runs) <= 3  # frames len-3 .. len-1 only
 
 
 def test_mc_smoothing_resets_at_cuts(tint: Path) -> None:
@@ -315,25 +321,15 @@ def test_smoothing_with_keyframes_resets_at_cuts(tint: Path, mode: str) -> None:
 
 
 def test_mc_with_keyframes_graph_is_built_without_running_the_model(
-    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], monkeypatch: pytest.MonkeyPatch
+    tint: Path, scene: tuple[vs.VideoNode, vs.VideoNode], model_runs: list[tuple[int, ...]]
 ) -> None:
-    from vs_colorize.backends import ort
-
-    runs: list[tuple[int, ...]] = []
-    real = ort.OrtSession.__call__
-
-    def counted(self: ort.OrtSession, x: np.ndarray) -> np.ndarray:
-        runs.append(x.shape)
-        return real(self, x)
-
-    monkeypatch.setattr(ort.OrtSession, "__call__", counted)
     rgb, src = scene
     out = colorize(
         src, tint, 4, ORT(), keyframes={0: rgb[0], 7: rgb[7]}, temporal_radius=2, temporal_mode="mc"
     )
-    assert runs == []
+    assert model_runs == []
     out.get_frame(1)
-    assert 1 <= len(runs) <= 4  # frames 0..3 only: per frame, not the whole clip
+    assert 1 <= len(model_runs) <= 4  # frames 0..3 only: per frame, not the whole clip
 
 
 def planes(frame: vs.VideoFrame) -> list[np.ndarray]:
