@@ -206,7 +206,7 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor, tor
         if self.normalize is None:
             lr1 = crappify_stack(inputs[0], cfg, rng)
             lr2 = crappify_stack(inputs[1], cfg, rng)
-            return tuple(torch.from_numpy(a) for a in (lr1, lr2, *targets))  # type: ignore[return-value]
+            return _tensors(lr1, lr2, *targets)
         out = []
         for k, tk in enumerate((t, t2)):  # the same draws as crappify_stack: one gain, then each frame
             gain = draw_gain(cfg, rng)
@@ -215,4 +215,11 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor, tor
             # each copy is mapped by its own gain-scaled range, each target by its centre's plain range
             out.append((apply_range(lr, lo * gain, hi * gain), apply_range(targets[k], lo, hi)))
         (lr1, hr1), (lr2, hr2) = out
-        return tuple(torch.from_numpy(a) for a in (lr1, lr2, hr1, hr2))  # type: ignore[return-value]
+        return _tensors(lr1, lr2, hr1, hr2)
+
+
+def _tensors(
+    lr1: np.ndarray, lr2: np.ndarray, hr1: np.ndarray, hr2: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One :class:`TripletDataset` item as tensors (sharing the arrays' memory)."""
+    return torch.from_numpy(lr1), torch.from_numpy(lr2), torch.from_numpy(hr1), torch.from_numpy(hr2)
