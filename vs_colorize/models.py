@@ -6,6 +6,10 @@ Artifacts and where their metadata lives:
 * ``.pt2`` (``torch.export``), ``.engine`` / ``.plan`` (TensorRT): a sidecar ``<file>.json`` holding
   ``ModelInfo.to_props()``.
 
+A TensorRT engine is native code: TensorRT runs what the file holds as it loads it (plugins included), so a
+filter loads an engine file only when its caller says the file is trusted (:func:`check_engine_trust`).
+Engines that vs-colorize builds itself from an ``.onnx`` live in the user's cache and need no such word.
+
 Registry names (``video``, ``stable``, ``artistic``, ``demo``) live in the user cache as
 ``models/<name>-<precision>.onnx`` (``.pt2`` beside it for torch); ``demo`` also ships inside the package
 as ``vs_colorize/assets/demo-<precision>.onnx``. ``superres`` with ``model=None`` runs the shipped
@@ -66,6 +70,24 @@ def model_format(model: str | os.PathLike[str] | None) -> str:
     if not isinstance(model, (str, os.PathLike)):  # None, or a bad value resolve_model refuses clearly
         return "onnx"
     return artifact_format(Path(os.fspath(model))) or "onnx"
+
+
+def check_engine_trust(model: str | os.PathLike[str] | None, trust_engine: bool, *, func: str) -> None:
+    """Refuse a TensorRT engine file unless ``trust_engine`` is True.
+
+    Deserialising an engine runs native code the file carries (TensorRT's security guidance: only engines
+    you built, or received over a trusted channel). Checked before any backend is chosen, so nothing of the
+    file is read. ``.onnx``, ``.pt2`` and registry names pass.
+    """
+    if not isinstance(trust_engine, bool):
+        raise error(func, f"trust_engine must be True or False, got {trust_engine!r}")
+    if isinstance(model, (str, os.PathLike)) and model_format(model) == "engine" and not trust_engine:
+        raise error(
+            func,
+            f"model {os.fspath(model)!r} is a TensorRT engine, which is native code TensorRT runs as it loads "
+            "it; pass trust_engine=True (CLI: --trust-engine) only for an engine you built or got over a "
+            "trusted channel, or pass the .onnx and the TRT backend builds and caches its own engine",
+        )
 
 
 def read_info(path: Path, *, func: str) -> ModelInfo:

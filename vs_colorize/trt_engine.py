@@ -9,6 +9,12 @@ Nothing heavy is imported with this module: ``tensorrt`` and ``cuda.bindings`` a
 Engines are GPU- and version-specific, so they are built on the user's machine and cached under
 ``<cache>/engines/`` by a key over everything that makes an engine (ONNX hash, TensorRT version, GPU
 name and compute capability, shapes, precision, workspace).
+
+An engine is native code: TensorRT runs what the file holds as it deserialises it. So the runtime is made
+with host code in engines disallowed (``engine_host_code_allowed = False``, TensorRT's default, set
+explicitly), and a cached engine is loaded only when it is a regular file of this user that nobody else may
+write (:func:`cached_engine_problem`); engine files from elsewhere are refused by the filters unless the
+caller says ``trust_engine=True`` (:func:`vs_colorize.models.check_engine_trust`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import importlib
 import logging
 import os
 import re
+import stat
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -65,6 +72,30 @@ def _logger(trt: ModuleType) -> Any:
     return trt.Logger(trt.Logger.WARNING)
 
 
+def _runtime(trt: ModuleType) -> Any:
+    """A TensorRT runtime that refuses engines carrying host code (lean/dispatch runtimes, embedded plugins)."""
+    runtime = trt.Runtime(_logger(trt))
+    runtime.engine_host_code_allowed = False
+    return runtime
+
+
+def cached_engine_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the cached engine ``path`` must not be loaded, or None when it may.
+
+    It may when it is a regular file (not a link), owned by this user and not writable by group or others:
+    in a shared or world-writable ``cache_dir`` anyone else could have put native code there.
+    """
+    st = os.lstat(path)
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    uid = os.geteuid()
+    if st.st_uid != uid:
+        return f"belongs to uid {st.st_uid}, not to this user (uid {uid})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"is writable by group or others (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
 def gpu_identity(device_id: int = 0) -> tuple[str, str]:
     """(GPU name, compute capability "major.minor") of CUDA device ``device_id``."""
     cudart = _import_cudart()
@@ -87,7 +118,7 @@ def _check_shapes(min_shape: Shape, opt_shape: Shape, max_shape: Shape) -> None:
 
 def _deserializes(trt: ModuleType, data: bytes) -> bool:
     try:
-        return trt.Runtime(_logger(trt)).deserialize_cuda_engine(data) is not None
+        return _runtime(trt).deserialize_cuda_engine(data) is not None
     except Exception:  # TensorRT raises plain RuntimeError/TypeError for foreign or truncated files
         return False
 
@@ -145,7 +176,13 @@ def build_engine(
     folder = Path(cache_dir) if cache_dir is not None else cache.subdir("engines")
     folder.mkdir(parents=True, exist_ok=True)
     engine_path = folder / f"{onnx_path.stem}-{key}.engine"
-    if engine_path.is_file():
+    if engine_path.is_symlink() or engine_path.exists():
+        problem = cached_engine_problem(engine_path)
+        if problem is not None:
+            raise TRTError(
+                f"build_engine: cached engine {os.fspath(engine_path)!r} {problem}; an engine is native code, so "
+                "it is not loaded: remove it, or give a cache_dir only you can write"
+            )
         if _deserializes(trt, engine_path.read_bytes()):
             log.info("reusing TensorRT engine %s", engine_path)
             return engine_path
@@ -217,7 +254,7 @@ class TRTRunner:
         self._cudart = cudart
         self._device_id = device_id
         _cuda(cudart.cudaSetDevice(device_id), "cudaSetDevice")
-        self._runtime = trt.Runtime(_logger(trt))
+        self._runtime = _runtime(trt)
         path = Path(engine_path)
         self._engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
         if self._engine is None:

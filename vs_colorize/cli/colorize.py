@@ -22,7 +22,7 @@ from ..io.source import SOURCES, SourceError, input_files, open_source, probe
 from ..io.stdout import STREAM_FORMATS, write_stdout
 from ..io.still import sequence_numbers
 from ..io.transfer import TRANSFERS, from_model, resolve_transfer, to_model
-from ..models import model_format
+from ..models import check_engine_trust, model_format
 from .common import add_progress_flag, add_run_flags, check_first_frame, make_progress, refuse_existing
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError, render_failed
 
@@ -80,14 +80,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.set_defaults(run=run)
 
 
-def add_render_options(parser: argparse.ArgumentParser) -> None:
-    """The model, encoding and reader options of ``colorize`` (shared with ``farm plan``)."""
+def add_render_options(parser: argparse.ArgumentParser, *, engines: bool = True) -> None:
+    """The model, encoding and reader options of ``colorize`` (shared with ``farm plan``, which takes no
+    TensorRT engine files: ``engines=False`` leaves out ``--trust-engine``)."""
     m = parser.add_argument_group("model")
     m.add_argument(
         "--model",
         metavar="NAME|FILE",
         help="registry name (video, stable, artistic, demo) or .onnx path; default: video, else demo",
     )
+    if engines:
+        m.add_argument(
+            "--trust-engine",
+            action="store_true",
+            help="allow a TensorRT .engine/.plan as --model: an engine is native code that runs as it loads;"
+            " only for engines you built or got over a trusted channel",
+        )
     m.add_argument(
         "--render-factor",
         metavar="N",
@@ -187,12 +195,13 @@ def run(args: argparse.Namespace) -> int:
         codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio
     )
     try:
+        check_engine_trust(args.model, args.trust_engine, func="colorize")
         settings.validate()
         if args.threads < 0:
             raise ValueError(f"--threads must be >= 0, got {args.threads}")
         if args.streams is not None and args.streams < 1:
             raise ValueError(f"--streams must be >= 1, got {args.streams}")
-    except ValueError as exc:
+    except (vs.Error, ValueError) as exc:
         raise CliError(EXIT_USAGE, str(exc)) from None
     src, out = Path(args.input), Path(args.output)
     to_stdout = args.output == STDOUT
@@ -330,6 +339,7 @@ def render(args: argparse.Namespace, clip: vs.VideoNode, start: int, stop: int) 
         temporal_radius=args.temporal_radius,
         temporal_mode=args.temporal_mode,
         keyframes=args.keyframes,
+        trust_engine=args.trust_engine,
     )
     colored = from_model(colored, transfer, clip)
     return colored[start:stop] if (start, stop) != (0, clip.num_frames) else colored

@@ -23,6 +23,7 @@ from ..io.outputs import OutputError
 from ..io.render import plan_output, prepare_clip, write_output
 from ..io.source import SourceError, open_source
 from ..io.tiff_stack import TiffStack, interleave, is_tiff, read_tiff_stack, write_tiff_stack
+from ..models import check_engine_trust
 from .common import add_progress_flag, add_run_flags, checked_outputs, make_progress, refuse_existing
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError, render_failed
 
@@ -48,6 +49,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="superres .onnx artifact (vs-colorize-export superres ...); default: the shipped pssr3-x4-confocal",
     )
     p.add_argument("--backend", help="inference backend name (default: the fastest available)")
+    p.add_argument(
+        "--trust-engine",
+        action="store_true",
+        help="allow a TensorRT .engine/.plan as --model (native code that runs as it loads; only your own)",
+    )
     p.add_argument("--tile", type=int, help="tile side on the input grid (default: whole frames)")
     p.add_argument(
         "--overlap", type=int, help="tile overlap in input pixels (default 32, at most half the tile)"
@@ -92,6 +98,10 @@ def _describe(stack: TiffStack) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a parsed ``superres`` command; returns the exit code."""
+    try:
+        check_engine_trust(args.model, args.trust_engine, func="superres")
+    except vs.Error as exc:
+        raise CliError(EXIT_USAGE, str(exc)) from None
     src, out = Path(args.input), Path(args.output)
     if not src.is_file():
         raise CliError(EXIT_INPUT, f"input {str(src)!r} does not exist")
@@ -124,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 tile=args.tile,
                 overlap=args.overlap,
                 range_in=1 if args.range == "full" else 0,
+                trust_engine=args.trust_engine,
             )
             for clip in clips
         ]

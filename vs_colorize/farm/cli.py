@@ -24,6 +24,7 @@ from ..cli.errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_REDO, EXIT_USAGE
 from ..core.cli_flags import add_common_flags, examples
 from ..io.encode import EncodeError, EncodeSettings
 from ..io.source import SourceError, open_source, probe
+from ..models import model_format
 from . import plan as planning
 from .chunk import array_index, render_chunk, resolve_identity
 from .concat import ChunksToRedo, concat
@@ -51,7 +52,7 @@ def register(sub: Any) -> None:
     p = fsub.add_parser("plan", help="split a film into scene-cut chunks: PLAN_DIR/plan.json")
     p.add_argument("input", help="the film (anything FFmpeg reads)")
     p.add_argument("plan_dir", help="folder for plan.json and the chunks (shared by all workers)")
-    add_render_options(p)
+    add_render_options(p, engines=False)
     p.add_argument("--frames", metavar="A:B", help="plan only frames A..B-1 (Python slice)")
     size = p.add_argument_group("chunks").add_mutually_exclusive_group()
     size.add_argument("--chunks", metavar="N", type=int, help="about N chunks")
@@ -108,6 +109,12 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, "transfer_in", "auto") != "auto":
             raise ValueError(
                 "farm: --transfer-in is for scans (image sequences); farms render films as they are"
+            )
+        if model_format(args.model) == "engine":
+            raise ValueError(
+                f"farm: --model {args.model!r} is a TensorRT engine, which runs only on the GPU model and "
+                "TensorRT version it was built for (and is native code each worker would run); give the "
+                ".onnx and each worker builds and caches its own engine"
             )
         if getattr(args, "keyframes", None):
             raise ValueError(

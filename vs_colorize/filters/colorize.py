@@ -17,7 +17,7 @@ import vapoursynth as vs
 from .. import color_props
 from ..backends import Backend, get_backend
 from ..checks import check_choice, check_clip, check_float, check_int, error
-from ..models import ResolvedModel, model_format, resolve_model
+from ..models import ResolvedModel, check_engine_trust, model_format, resolve_model
 from . import motion, scene_smoothing
 from .keyframes import KeyframeSpec, load_keyframes, propagate
 
@@ -100,6 +100,7 @@ def colorize(
     matrix: int | None = None,
     range_in: int | None = None,
     subsampling: str | None = None,
+    trust_engine: bool = False,
 ) -> vs.VideoNode:
     """Colorize a clip with a DeOldify-style model, keeping the source luma.
 
@@ -153,6 +154,9 @@ def colorize(
             ``_ColorRange`` says; default limited for YUV/GRAY, full for RGB.
         subsampling: GRAY input only: ``"420"`` or ``"444"`` output chroma. None (default): 4:2:0 when
             the frame size is even, 4:4:4 when a side is odd (4:2:0 cannot hold an odd size).
+        trust_engine: load a TensorRT ``.engine``/``.plan`` given as ``model`` (default False: refused). An
+            engine is native code that runs as it loads; say True only for engines you built or got over a
+            trusted channel. Not needed for ``.onnx`` models, whose engines the TRT backend builds itself.
 
     Returns:
         The colorized clip. Frame props: ``_Matrix`` and ``_Range`` explicit, ``VSColorizeModel`` (the
@@ -186,6 +190,7 @@ def colorize(
         check_int(range_in, FUNC, "range_in", 0, 1)
     out_format = _output_format(clip, subsampling)
 
+    check_engine_trust(model, trust_engine, func=FUNC)
     # Backend first (it decides the artifact format and precision), then the model.
     be = get_backend(backend, func=FUNC, model_format=model_format(model))
     resolved = resolve_model(model, kind="colorize", func=FUNC, precision=be.precision, formats=be.formats)

@@ -19,7 +19,7 @@ from .. import color_props
 from ..backends import Backend, get_backend
 from ..checks import check_clip, check_int, error
 from ..core.percentile import denormalize, normalize, percentile_range
-from ..models import model_format, resolve_model
+from ..models import check_engine_trust, model_format, resolve_model
 from .frame_window import window
 
 log = logging.getLogger("vs_colorize")
@@ -64,6 +64,7 @@ def superres(
     tile: int | tuple[int, int] | None = None,
     overlap: int | None = None,
     range_in: int | None = 1,
+    trust_engine: bool = False,
 ) -> vs.VideoNode:
     """Super-resolve a GRAY microscopy movie with a 3-frame model (frames n−1, n, n+1 → HR frame n).
 
@@ -85,6 +86,8 @@ def superres(
             equals the untiled result up to float rounding (measured differences: docs/superres.md).
         range_in: 1 (full, default: microscopy data uses the whole code range) or 0 (limited), used only where
             the frames carry no ``_Range`` prop; None keeps VapourSynth's default (limited for GRAY).
+        trust_engine: load a TensorRT engine given as ``model`` (default False: refused; an engine is native
+            code that runs as it loads, see :func:`vs_colorize.models.check_engine_trust`).
 
     Returns:
         A GRAY clip of the source's sample type, ``scale``× wider and taller, frame props of frame n.
@@ -96,6 +99,7 @@ def superres(
     clip = check_clip(clip, FUNC, families=(vs.GRAY,))
     if range_in is not None:
         check_int(range_in, FUNC, "range_in", 0, 1)
+    check_engine_trust(model, trust_engine, func=FUNC)
     chosen = get_backend(backend, func=FUNC, model_format=model_format(model), kind="superres")
     resolved = resolve_model(
         model, kind="superres", func=FUNC, precision=chosen.precision, formats=chosen.formats
