@@ -173,6 +173,29 @@ def test_a_done_chunk_is_skipped_and_an_interrupted_one_redone(
     assert json.loads((chunks / "chunk_00002.json").read_text())["frames"] == 14
 
 
+def test_chunks_leave_the_damage_scan_to_the_plan(
+    clip: Path,
+    done_plan: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plan reads every packet of the film for damage once; a chunk (one of hundreds) does not again."""
+    from vs_colorize.io import integrity
+
+    scanned: list[str] = []
+    real = integrity._scan
+    monkeypatch.setattr(integrity, "_scan", lambda path: scanned.append(path) or real(path))
+    plan_dir = tmp_path / "plan"
+    shutil.copytree(done_plan, plan_dir)
+    (plan_dir / "chunks" / "chunk_00001.json").unlink()
+    code, err = farm(capsys, "chunk", plan_dir, 1)
+    assert code == 0 and "already done" not in err
+    assert scanned == []
+    assert farm(capsys, "plan", clip, tmp_path / "again", *RENDER, "--chunks", "2")[0] == 0
+    assert scanned == [os.fspath(clip.resolve())]
+
+
 def _missing(chunks: Path) -> None:
     (chunks / "chunk_00001.mkv").unlink()
 

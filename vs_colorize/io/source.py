@@ -157,6 +157,7 @@ def open_source(
     source: SourceKind = "auto",
     core: vs.Core | None = None,
     allow_damaged: bool = False,
+    check_damage: bool = True,
 ) -> vs.VideoNode:
     """Open the first video stream of ``path`` as a clip.
 
@@ -168,6 +169,8 @@ def open_source(
     A film is checked against what its container promises (:mod:`.integrity`): a damaged one raises
     :class:`SourceError` naming the missing ranges, unless ``allow_damaged``, which logs them and
     returns the frames that decode (the PyAV reader then decodes the whole file first).
+    ``check_damage=False`` skips that check (it reads every packet of the film) for a caller that has
+    already made it on this file: a farm chunk, whose plan refused a damaged source.
     Warnings are logged for alpha (dropped), HDR transfer and interlacing (:func:`warn_about`).
     Raises FileNotFoundError for a missing file, :class:`SourceError` for a file without decodable
     video, ValueError for a bad ``source``.
@@ -189,7 +192,7 @@ def open_source(
     reader = "bestsource" if use_bs else "pyav"
     log.debug("open_source: %s via %s (%s)", spath, reader, info.container)
     try:
-        damage = find_damage(spath, clip, reader=reader)
+        damage = find_damage(spath, clip, reader=reader) if check_damage else None
     except (av.FFmpegError, OSError, vs.Error) as exc:
         raise SourceError(f"open_source: cannot check {spath!r} for damage: {exc}") from exc
     if damage is not None:
