@@ -3,7 +3,8 @@
     python scripts/sr_runtime_check.py OUT_DIR [--heldout SEQ] [--model M.onnx] [--frames N]
 
 The held-out sequence (default: the shared confocal Sequence1) is cropped as ``vs-colorize-train sr evaluate``
-crops it (sides a multiple of 16), and two LR movies are made the way the evaluation makes them: the crappifier
+crops it (sides a multiple of 16) and, as it does, loses frames that repeat the one before bit for bit (unless
+``--keep-duplicates``), and two LR movies are made the way the evaluation makes them: the crappifier
 (``SRCrappifyConfig`` defaults, spread off, seed 1234) and plain 4x area downsampling. Each is written as a uint16
 TIFF stack, run through the real CLI (``vs-colorize superres LR.tif HR.tif``: VapourSynth, ONNX Runtime, the
 model's percentile normalisation) and scored against the HR frames next to bicubic on the same uint16 LR.
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from vs_colorize.training.sr.crappify import SRCrappifyConfig, crappify_stack, without_noise  # noqa: E402
 from vs_colorize.training.sr.data import load_sequence  # noqa: E402
-from vs_colorize.training.sr.evaluate import bicubic, score  # noqa: E402
+from vs_colorize.training.sr.evaluate import bicubic, distinct_frames, score  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "microscopy"
 SCALE, UNIT = 4, 16  # the shipped model: 4x, sides a multiple of 4 at LR (16 at HR)
@@ -52,10 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, help="superres .onnx (default: none, the shipped model)")
     p.add_argument("--frames", type=int, help="only the first N frames")
     p.add_argument("--seed", type=int, default=1234, help="crappifier seed (default 1234, as evaluate)")
+    p.add_argument(
+        "--keep-duplicates", action="store_true", help="keep bit-identical repeats (as evaluate's flag)"
+    )
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     hr = load_sequence(args.heldout, 1)[: args.frames]
     hr = hr[:, : hr.shape[1] // UNIT * UNIT, : hr.shape[2] // UNIT * UNIT]
+    if not args.keep_duplicates:
+        hr = hr[distinct_frames(hr)]
     noisy = dataclasses.replace(SRCrappifyConfig(scale=SCALE), spread=0.0)
     rows = [
         "| LR made by | method | PSNR (dB) | SSIM | flicker | target flicker | error flicker |",

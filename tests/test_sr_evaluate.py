@@ -13,7 +13,7 @@ import torch
 from vs_colorize.training.archs.sr import SRConfig, build_sr
 from vs_colorize.training.checkpoint import save_sr
 from vs_colorize.training.sr.crappify import SRCrappifyConfig
-from vs_colorize.training.sr.evaluate import evaluate, windows
+from vs_colorize.training.sr.evaluate import distinct_frames, evaluate, windows
 from vs_colorize.training.sr.metrics import flicker, psnr, ssim
 
 
@@ -58,3 +58,25 @@ def test_evaluate_writes_table_json_and_figure(tmp_path: Path) -> None:
 
     with Image.open(tmp_path / "eval" / "figure.png") as fig:
         assert fig.size == (4 * 56, 2 * 40 + 14)  # 4 panels (3 methods + target), frame + error rows
+
+
+def test_frames_that_repeat_the_one_before_are_dropped(tmp_path: Path) -> None:
+    """A bit-identical copy of the previous frame is no new acquisition (the CellProfiler sequences repeat every
+    third frame): evaluation drops it and says so, unless keep_duplicates."""
+    rng = np.random.default_rng(3)
+    frames = (rng.random((5, 16, 16)) * 0.5 + 0.2).astype(np.float32)
+    movie = frames[[0, 1, 2, 2, 3, 4, 4, 1]]  # copies at 3 and 6; frame 7 equals frame 1 but not frame 6
+    assert distinct_frames(movie) == [0, 1, 2, 4, 5, 7]
+    tifffile.imwrite(tmp_path / "held.tif", movie, photometric="minisblack")
+    torch.manual_seed(0)
+    net = build_sr(SRConfig(window=3, width=8, scale=2)).eval()
+    ckpt = save_sr(tmp_path / "w3.pt", net, crappify=SRCrappifyConfig(scale=2).to_dict())
+    dropped = evaluate([tmp_path / "held.tif"], multi=ckpt, out=tmp_path / "a", clean=True)
+    kept = evaluate([tmp_path / "held.tif"], multi=ckpt, out=tmp_path / "b", clean=True, keep_duplicates=True)
+    assert dropped["duplicates"] == {"held.tif": [3, 6]} and kept["duplicates"] == {}
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text())["duplicates"] == {"held.tif": [3, 6]}
+    target = {
+        r: t["sequences"]["held.tif"]["bicubic"]["flicker_target"] for r, t in (("d", dropped), ("k", kept))
+    }
+    assert target["d"] == pytest.approx(flicker(movie[[0, 1, 2, 4, 5, 7]]))
+    assert target["k"] == pytest.approx(flicker(movie))

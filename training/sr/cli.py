@@ -77,6 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--frames", type=int, help="only the first N frames of each sequence")
     e.add_argument("--seed", type=int, default=1234, help="crappifier seed (default 1234)")
     e.add_argument("--clean", action="store_true", help="LR by plain area downsampling (no crappifier noise)")
+    e.add_argument(
+        "--keep-duplicates",
+        action="store_true",
+        help="keep frames that repeat the previous one bit for bit (default: drop them; they are no new acquisition)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         frames=args.frames,
         seed=args.seed,
         clean=args.clean,
+        keep_duplicates=args.keep_duplicates,
     )
     sys.stderr.write(markdown_table(results))
     return EXIT_OK

@@ -4,6 +4,12 @@ Each held-out HR sequence is cropped to a multiple of ``scale · multiple``, cra
 (spread off: one illumination, as in one real acquisition) and restored by every method. Per method the table
 gives mean PSNR and SSIM against the HR frames and the flicker score (mean |frame t − frame t−1|) next to the
 target's own flicker: a stable restorer's ratio is close to 1, noise that changes every frame pushes it up.
+
+A frame that is a bit-identical copy of the one before is not a new acquisition (a real detector never gives two
+equal frames) but an artefact of how the sequence was put together: the CellProfiler confocal sequences repeat
+every third frame. Such copies are dropped before evaluation (``keep_duplicates=False``, the default) and listed
+in ``metrics.json``; on them any per-frame method's error cannot change at all, while a 3-frame model's window
+still does, so they would score frame-to-frame stability on pairs where nothing moved.
 Outputs ``metrics.json``, ``metrics.md`` and ``figure.png`` (a frame's crops and error maps) in ``out``.
 """
 
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +38,13 @@ from .data import load_sequence
 from .metrics import error_flicker, flicker, psnr, ssim
 
 Restorer = Callable[[np.ndarray], np.ndarray]
+
+log = logging.getLogger(__name__)
+
+
+def distinct_frames(movie: np.ndarray) -> list[int]:
+    """Indices of the frames of a ``(T, H, W)`` movie that are not bit-identical to the frame before."""
+    return [0] + [t for t in range(1, len(movie)) if not np.array_equal(movie[t], movie[t - 1])]
 
 
 def windows(lr: np.ndarray, n: int) -> np.ndarray:
@@ -105,6 +119,7 @@ def evaluate(
     frames: int | None = None,
     seed: int = 1234,
     clean: bool = False,
+    keep_duplicates: bool = False,
 ) -> dict[str, Any]:
     """Evaluate checkpoints on held-out sequences and write the table and the figure.
 
@@ -118,6 +133,8 @@ def evaluate(
         seed: crappifier seed.
         clean: make the LR by plain ``scale``× area downsampling (every noise level of the model's crappifier
             set to 0) instead of the crappifier.
+        keep_duplicates: keep frames that repeat the previous frame bit for bit (default: drop them, after
+            ``frames``; ``metrics.json`` lists them under ``duplicates``).
     """
     record = sr_record(read_checkpoint(multi, "evaluate"), f"evaluate: {os.fspath(multi)!r}")
     model, meta = sr_from_record(record, f"evaluate: {os.fspath(multi)!r}").eval(), meta_of(record)
@@ -137,7 +154,7 @@ def evaluate(
         crap = without_noise(crap)
     unit = crap.scale * max(m.multiple for m in methods.values() if m is not None)
     rng = np.random.default_rng(seed)
-    results: dict[str, Any] = {"sequences": {}, "crappify": crap.to_dict(), "models": {}}
+    results: dict[str, Any] = {"sequences": {}, "crappify": crap.to_dict(), "models": {}, "duplicates": {}}
     results["models"]["multi-frame"] = {"checkpoint": str(multi), "model": model.config.to_dict(), **meta}
     if single is not None:
         results["models"]["single-frame"] = {"checkpoint": str(single)}
@@ -149,6 +166,19 @@ def evaluate(
                 raise ValueError(f"evaluate: frames must be >= 3, got {frames}")
             hr = hr[:frames]
         hr = hr[:, : hr.shape[1] // unit * unit, : hr.shape[2] // unit * unit]
+        if not keep_duplicates:
+            keep = distinct_frames(hr)
+            dropped = sorted(set(range(len(hr))) - set(keep))
+            if dropped:
+                log.info(
+                    "evaluate: %s: dropped frames %s, bit-identical to the frame before",
+                    Path(path).name,
+                    dropped,
+                )
+                hr = hr[keep]
+            if len(hr) < 2:
+                raise ValueError(f"evaluate: {os.fspath(path)!r} has fewer than 2 distinct frames")
+            results["duplicates"][Path(path).name] = dropped
         lr = crappify_stack(hr, crap, rng)
         table = {}
         for name, net in methods.items():
