@@ -100,6 +100,7 @@ def _copy_tree(dest: Path) -> None:
             "training",
             "export",
             "tests",
+            "scripts",  # scripts/samples holds the film some tests read
             "pyproject.toml",
         ):
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
