@@ -55,19 +55,19 @@ TARGETS: tuple[Target, ...] = (
     # "vs_colorize.export.parity.x_verify__mutmut_*" for a full audit (about an hour on two busy cores).
     Target(
         "parity gate",
-        "export/parity.py",
+        "vs_colorize/export/parity.py",
         ("vs_colorize.export.parity.xǁParityReportǁto_json__mutmut_*",),
         ("tests/test_parity_gate.py",),
     ),
     Target(
         "switcher",
-        "training/phases/switcher.py",
+        "vs_colorize/training/phases/switcher.py",
         ("vs_colorize.training.phases.switcher.*",),
         ("tests/test_train_switcher.py",),
     ),
     Target(
         "picker",
-        "training/inflection/rule.py",
+        "vs_colorize/training/inflection/rule.py",
         (
             "vs_colorize.training.inflection.rule.x_pick_index__mutmut_*",
             "vs_colorize.training.inflection.rule.x__median3__mutmut_*",
@@ -85,22 +85,21 @@ TARGETS: tuple[Target, ...] = (
 
 
 def _copy_tree(dest: Path) -> None:
-    """The files git knows of (tracked, and untracked but not ignored), as they are in the working tree."""
+    """The files git knows of (tracked, and untracked but not ignored) that the tests need, as they are in the
+    working tree."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT, check=True, capture_output=True,
     ).stdout.decode().split("\0")  # fmt: skip
     for rel in filter(None, listed):
         src = ROOT / rel
-        if src.is_symlink():  # vs_colorize/training -> ../training: the import names need the links
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            (dest / rel).symlink_to(os.readlink(src))
+        if src.is_symlink():  # vs_colorize/training -> ../training: copied as a real folder, so that mutmut
+            # mutates it under the import name the tests use (vs_colorize.training...)
+            shutil.copytree(src.resolve(), dest / rel, ignore=shutil.ignore_patterns("__pycache__"))
         elif src.is_file() and rel.split("/")[0] in (
             "vs_colorize",
-            "training",
-            "export",
             "tests",
-            "scripts",  # scripts/samples holds the film some tests read
+            "scripts",  # scripts/samples holds the film some tests read (copied into mutants/: also_copy)
             "pyproject.toml",
         ):
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +110,7 @@ def _config(target: Target) -> str:
     package = target.source.split("/")[0]
     lines = ["[mutmut]", "source_paths =", f"    {package}", "only_mutate =", f"    {target.source}"]
     lines += ["pytest_add_cli_args_test_selection =", *(f"    {a}" for a in target.tests)]
+    lines += ["also_copy =", "    scripts/samples"]  # the film some tests read (tests/conftest.py)
     lines += ["pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -x"]
     # mutmut limits each mutant's CPU time from the tests' own durations, which leave out module fixtures (an
     # ONNX export, say): allow a minute more so a slow fixture is not reported as a timeout

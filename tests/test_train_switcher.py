@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from vs_colorize.training.phases.switcher import AdaptiveSwitcher
 
 
@@ -41,3 +43,18 @@ def test_generator_threshold_and_no_critic_threshold() -> None:
     assert sw.update(10.0) and sw.gen_mode  # no critic threshold: switch after every critic step
     assert not sw.update(3.0) and sw.gen_mode  # the generator keeps training while its loss >= 2
     assert sw.update(1.5) and not sw.gen_mode
+
+
+def test_state_round_trips_through_a_resume_and_refuses_unknown_keys() -> None:
+    """A resumed GAN phase must continue in the mode and with the thresholds it stopped with."""
+    sw = AdaptiveSwitcher(critic_thresh=0.4, gen_thresh=1.5)
+    sw.update(0.1)  # critic loss under 0.4: now in generator mode
+    state = sw.state_dict()
+    assert state == {"critic_thresh": 0.4, "gen_thresh": 1.5, "gen_mode": True}
+    resumed = AdaptiveSwitcher()
+    resumed.load_state_dict(state)
+    assert resumed == sw
+    assert resumed.update(2.0) is False and resumed.update(1.0) is True and not resumed.gen_mode
+    with pytest.raises(ValueError, match=r"AdaptiveSwitcher.load_state_dict: unknown keys \['patience'\]"):
+        resumed.load_state_dict({"gen_mode": True, "patience": 3})
+    assert not resumed.gen_mode  # nothing of a refused state is applied
