@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +118,26 @@ def test_cached_engine_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     me = os.geteuid()
     monkeypatch.setattr(os, "geteuid", lambda: me + 1)  # as if another user had written the cache file
     assert cached_engine_problem(own) == f"belongs to uid {me}, not to this user (uid {me + 1})"
+
+
+def test_engines_written_under_a_group_writable_umask_stay_loadable(tmp_path: Path) -> None:
+    """Debian-style user accounts run with umask 002: a plain write would leave the cached engine group-writable
+    and the rule above would refuse vs-colorize's own engine on reuse. ``build_engine`` writes it 0644."""
+    code = (
+        "import os, sys\n"
+        "os.umask(0o002)\n"
+        "from vs_colorize.core.fileio import atomic_output\n"
+        "from vs_colorize.trt_engine import cached_engine_problem\n"
+        "for name, mode in (('plain.engine', None), ('engine.engine', 0o644)):\n"
+        "    with atomic_output(os.path.join(sys.argv[1], name), mode=mode) as tmp:\n"
+        "        tmp.write_bytes(b'x')\n"
+        "    print(name, oct(os.stat(os.path.join(sys.argv[1], name)).st_mode & 0o777),\n"
+        "          cached_engine_problem(os.path.join(sys.argv[1], name)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines() == [
+        "plain.engine 0o664 is writable by group or others (mode 664)",
+        "engine.engine 0o644 None",
+    ]

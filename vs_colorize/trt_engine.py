@@ -191,7 +191,8 @@ def build_engine(
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", f"{gpu}-sm{capability}-trt{trt.__version__}")
     timing_path = folder / f"timing-{slug}.cache" if timing_cache else None
     data = _build(trt, onnx_path, (min_shape, opt_shape, max_shape), fp16, workspace_gib, timing_path)
-    with fileio.atomic_output(engine_path, overwrite=True) as tmp:
+    # never group- or world-writable, whatever the umask: cached_engine_problem refuses such a file on reuse
+    with fileio.atomic_output(engine_path, overwrite=True, mode=0o644) as tmp:
         tmp.write_bytes(data)
     log.info("wrote TensorRT engine %s (%.1f MB)", engine_path, len(data) / 1e6)
     return engine_path

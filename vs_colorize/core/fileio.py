@@ -118,7 +118,12 @@ def _new_part(final: Path, suffix: str) -> tuple[Path, int]:
 
 @contextlib.contextmanager
 def atomic_output(
-    path: str | os.PathLike[str], *, overwrite: bool = False, suffix: str = "", clean: bool = True
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    suffix: str = "",
+    clean: bool = True,
+    mode: int | None = None,
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it into place, on error delete it.
 
@@ -127,7 +132,8 @@ def atomic_output(
     The temporary file (``.NAME.<16 hex>.part.EXT``) stays ``flock``-ed by this process while it is
     written, and stale ones of the same output left by killed writers are deleted first
     (:func:`clean_stale_parts`; ``clean=False`` when the caller already did, e.g. once for a whole
-    image sequence).
+    image sequence). The result gets the permissions a plain ``open()`` would give it, or ``mode`` (still
+    masked by the umask), set before it takes the final name.
     """
     final = Path(path)
     if final.exists() and not overwrite:
@@ -141,8 +147,8 @@ def atomic_output(
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        # The file is created 0600; give the result the permissions a plain open() would have.
-        os.chmod(tmp, 0o666 & ~UMASK)
+        # The file is created 0600; give the result the permissions a plain open() would have (or ``mode``).
+        os.chmod(tmp, (0o666 if mode is None else mode) & ~UMASK)
         if final.exists() and not overwrite:
             raise FileExistsError(f"{os.fspath(final)!r} appeared while writing; not replacing it")
         os.replace(tmp, final)
