@@ -5,6 +5,7 @@ Every run is a subprocess with one CPU thread, so the uninterrupted and the resu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -223,6 +224,39 @@ def test_pretraining_can_start_from_a_generator_checkpoint(
     key = "layers.0.0.weight"  # the stem conv: frozen during stage 0, so still the init checkpoint's
     assert torch.equal(frozen[key], start[key]) and not torch.equal(frozen[key], fresh[key])
     assert load_generator(out / "gen_pretrain" / "generator.pt").config == preset("tiny")
+
+
+def test_arch_overrides_train_a_wider_generator_that_exports(images: Path, tmp_path: Path) -> None:
+    from vs_colorize.training.cli import main
+
+    out = tmp_path / "wide"
+    args = ["pretrain-gen", "--recipe", "tiny", "--data", str(images), "--out", str(out), "-q"]
+    stage = '[{"size": 32, "batch_size": 2, "lr": [1e-3, 1e-3], "max_steps": 1}]'
+    assert main([*args, "--set", 'gen.arch_overrides={"encoder_width": 24}', "--set", f"gen.stages={stage}"]) == 0
+    gen = load_generator(out / "gen_pretrain" / "generator.pt")
+    assert gen.config == dataclasses.replace(preset("tiny"), encoder_width=24, name="tiny-encoder_width24")
+    assert gen.layers[0][0].weight.shape[0] == 24  # the stem is 24 wide, not tiny's 16
+
+    from vs_colorize.core.contract import read_model_info
+    from vs_colorize.export.cli import main as export_main
+
+    onnx = tmp_path / "wide.onnx"
+    ckpt = str(out / "gen_pretrain" / "generator.pt")
+    assert export_main(["-q", "onnx", "--checkpoint", ckpt, "--out", str(onnx), "--dynamic", "32", "64"]) == 0
+    assert read_model_info(onnx).arch == "tiny-encoder_width24"  # the export records the custom architecture
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ('gen.arch_overrides={"width": 24}', r"gen.arch_overrides has unknown keys \['width'\]"),
+        ('gen.arch_overrides={"encoder_width": 4}', "gen.arch_overrides: GeneratorConfig: encoder_width"),
+        ("gen.arch=huge", "gen.arch must be one of"),
+    ],
+)
+def test_arch_override_errors_name_the_field(item: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(get_recipe("tiny"), [item])
 
 
 def test_gan_phase_honours_the_critic_threshold(full_run: Path, tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
+    from .archs.config import GeneratorConfig
+
 T = TypeVar("T")
 
 AMP_MODES = ("none", "bf16", "fp16")
@@ -107,6 +109,8 @@ class GenPretrainConfig:
     """Generator architecture and its pretraining schedule (progressive sizes).
 
     ``arch`` is a preset of ``vs_colorize.training.archs`` (``video``, ``stable``, ``artistic``, ``tiny``);
+    ``arch_overrides`` replaces fields of that preset's ``GeneratorConfig`` (``{"encoder_width": 24}`` is a wider
+    ``tiny``; the checkpoints record the whole architecture, so export and inference need nothing more);
     ``pretrained_encoder`` is ``"imagenet"`` (torchvision's weights), ``"none"`` or a local ResNet state-dict file.
     ``init``, when set, is a generator checkpoint (ours, or a DeOldify ``*_gen.pth``) that the first stage starts
     from instead of a new ``arch`` network, e.g. to fine-tune a pretrained generator with noise as DeOldify's video
@@ -114,10 +118,43 @@ class GenPretrainConfig:
     """
 
     arch: str = "stable"
+    arch_overrides: dict[str, Any] = field(default_factory=dict)
     pretrained_encoder: str = "imagenet"
     init: str = ""
     wd: float = 1e-3
     stages: list[GenStage] = field(default_factory=list)
+
+    def architecture(self) -> GeneratorConfig:
+        """The generator's architecture: the ``arch`` preset with ``arch_overrides`` applied.
+
+        Raises:
+            ValueError: naming ``gen.arch`` or ``gen.arch_overrides`` when the preset, a key or a value is bad.
+        """
+        from .archs.config import PRESETS, GeneratorConfig, preset
+
+        try:
+            base = preset(self.arch)
+        except ValueError:
+            raise ValueError(
+                f"TrainConfig: gen.arch must be one of {sorted(PRESETS)}, got {self.arch!r}"
+            ) from None
+        if not self.arch_overrides:
+            return base
+        fields = {f.name for f in dataclasses.fields(GeneratorConfig)}
+        unknown = sorted(set(self.arch_overrides) - fields)
+        if unknown:
+            raise ValueError(
+                f"TrainConfig: gen.arch_overrides has unknown keys {unknown}; known: {sorted(fields)}"
+            )
+        changes = dict(self.arch_overrides)
+        # the name goes into checkpoints and export metadata: say it is not the preset (tiny-encoder_width24)
+        changes.setdefault("name", "-".join([base.name, *(f"{k}{v}" for k, v in sorted(changes.items()))]))
+        if isinstance(changes.get("y_range"), list):
+            changes["y_range"] = tuple(changes["y_range"])
+        try:
+            return dataclasses.replace(base, **changes)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"TrainConfig: gen.arch_overrides: {exc}") from None
 
 
 @dataclass
@@ -234,6 +271,7 @@ class TrainConfig:
         for name in ("pixel_weight", "chroma_weight", "colourfulness_weight"):
             if getattr(self.loss, name) < 0:
                 raise ValueError(f"TrainConfig: loss.{name} must be >= 0, got {getattr(self.loss, name)}")
+        self.gen.architecture()  # an unknown preset, override key or value raises here, not hours later
         if self.checkpoint_every < 1:
             raise ValueError(f"TrainConfig: checkpoint_every must be >= 1, got {self.checkpoint_every}")
 

@@ -47,7 +47,7 @@ def _initial_generator(run: Run, stage: int) -> UnetGenerator:
         return load_generator(run.cfg.gen.init)
     enc = run.cfg.gen.pretrained_encoder
     pretrained: bool | str | None = {"none": None, "imagenet": True}.get(enc, enc)
-    return build_generator(run.cfg.gen.arch, pretrained_encoder=pretrained)
+    return build_generator(run.cfg.gen.architecture(), pretrained_encoder=pretrained)
 
 
 def run_gen_stage(run: Run, phase: Phase) -> None:
