@@ -161,3 +161,70 @@ def test_colour_shortfall_prefers_bolder_checkpoints_but_never_turns() -> None:
     assert pick_index(bolder, signals=signals).index == 7
     assert pick_index(bolder).index == 7  # not a default: equal scores, the latest wins
     assert pick_index(metrics).index == 7
+
+
+def _one(name: str, rel_tol: float = 0.1, abs_tol: float = 0.1, weight: float = 1.0) -> Signal:
+    return Signal(name=name, weight=weight, rel_tol=rel_tol, abs_tol=abs_tol)
+
+
+def test_ends_of_the_running_median_use_the_nearest_full_window() -> None:
+    # three checkpoints form one window: the spike in the middle is removed everywhere
+    three = pick_index([{"e": v} for v in (1.0, 10.0, 1.0)], signals=[_one("e")])
+    assert three.smoothed["e"] == [1.0, 1.0, 1.0]
+    # the first value's window is checkpoints 0..2 (median 1), not 1..3 (median 9)
+    four = pick_index([{"e": v} for v in (1.0, 1.0, 9.0, 9.0)], signals=[_one("e")])
+    assert four.smoothed["e"] == [1.0, 1.0, 9.0, 9.0]
+
+
+def test_the_default_patience_is_two_consecutive_degraded_checkpoints() -> None:
+    # smoothed: 5, 5, 5, 7, 7, 7 -- degraded from checkpoint 3 on, for three checkpoints
+    errs = [5.0, 5.0, 5.0, 7.0, 7.0, 7.0]
+    pick = pick_index([{"e": v} for v in errs], signals=[_one("e")])
+    assert pick.turn_index == 3
+    # smoothed 5, 5, 5, 5, 7, 7, 5, 5, 5: degraded at 4 and 5 only, which turns at patience 2 but not at 3
+    errs = [5.0, 5.0, 5.0, 5.0, 7.0, 7.0, 5.0, 5.0, 5.0]
+    assert pick_index([{"e": v} for v in errs], signals=[_one("e")]).turn_index == 4
+    assert pick_index([{"e": v} for v in errs], signals=[_one("e")], patience=3).turn_index is None
+
+
+def test_patience_needs_every_checkpoint_of_the_window_degraded() -> None:
+    # two signals degraded one after the other: a at 3, 4 and b at 5, 6, never one signal three in a row
+    a = [5.0, 5.0, 5.0, 8.0, 8.0, 5.0, 5.0, 5.0, 5.0]
+    b = [5.0, 5.0, 5.0, 5.0, 5.0, 8.0, 8.0, 5.0, 5.0]
+    sigs = [_one("a"), _one("b")]
+    one_each = pick_index([{"a": x, "b": y} for x, y in zip(a, b, strict=True)], signals=sigs, patience=3)
+    assert one_each.turn_index is None
+    assert pick_index([{"a": x, "b": y} for x, y in zip(a, b, strict=True)], signals=sigs).turn_index == 3
+    # one signal, smoothed 5, 5, 5, 5, 6, 5, 6, 6: degraded at 4 and 6 but not 5, so patience 3 waits for 6..7
+    zigzag = [{"e": v} for v in (5.0, 5.0, 5.0, 6.0, 5.0, 6.0, 5.0, 6.0)]
+    assert pick_index(zigzag, signals=[_one("e", rel_tol=0.0, abs_tol=0.5)], patience=3).turn_index == 6
+
+
+def test_a_rise_exactly_at_the_tolerance_is_not_degraded() -> None:
+    # best 4.0, tolerance max(0.25 * 4, 0.1) = 1.0: 5.0 is allowed, 5.5 is not
+    at = pick_index([{"e": v} for v in (4.0, 4.0, 4.0, 5.0, 5.0, 5.0)], signals=[_one("e", rel_tol=0.25)])
+    over = pick_index([{"e": v} for v in (4.0, 4.0, 4.0, 5.5, 5.5, 5.5)], signals=[_one("e", rel_tol=0.25)])
+    assert at.turn_index is None and over.turn_index == 3
+
+
+def test_the_score_sums_every_signal_each_over_its_median() -> None:
+    # "small" is on a scale 100x below "big"; divided by its median it weighs the same. Checkpoints 2-4 are best
+    # on the sum (big improves a little, small a lot); big alone or an unnormalised sum would pick checkpoint 7.
+    big = [100.0, 100.0, 99.0, 99.0, 99.0, 98.5, 98.5, 98.5]
+    small = [1.0, 1.0, 0.5, 0.5, 0.5, 0.9, 0.9, 0.9]
+    sigs = [_one("big", rel_tol=0.5, abs_tol=0.01), _one("small", rel_tol=1.0, abs_tol=0.01)]
+    metrics = [{"big": x, "small": y} for x, y in zip(big, small, strict=True)]
+    pick = pick_index(metrics, signals=sigs, margin=0.0)
+    assert pick.turn_index is None
+    assert pick.index == 4  # the last of the three with the lowest sum, 99/99 + 0.5/0.9
+    ref_big, ref_small = 99.0, 0.9  # the medians of the smoothed curves
+    assert pick.scores[4] == pytest.approx(99.0 / ref_big + 0.5 / ref_small)
+
+
+def test_the_tie_margin_is_relative_to_the_lowest_score() -> None:
+    # the score is e / median(e) with median 15.3, so the lowest is 0.654, not 1: a 3 % tie reaches 10.2
+    # (2 % above 10) but not 10.6 (6 % above)
+    errs = [20.0] * 9 + [10.0] * 3 + [10.2] * 3 + [10.6] * 3
+    pick = pick_index([{"e": v} for v in errs], signals=[_one("e", rel_tol=1.5)])
+    assert pick.turn_index is None
+    assert pick.index == 14

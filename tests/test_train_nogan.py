@@ -232,7 +232,10 @@ def test_arch_overrides_train_a_wider_generator_that_exports(images: Path, tmp_p
     out = tmp_path / "wide"
     args = ["pretrain-gen", "--recipe", "tiny", "--data", str(images), "--out", str(out), "-q"]
     stage = '[{"size": 32, "batch_size": 2, "lr": [1e-3, 1e-3], "max_steps": 1}]'
-    assert main([*args, "--set", 'gen.arch_overrides={"encoder_width": 24}', "--set", f"gen.stages={stage}"]) == 0
+    assert (
+        main([*args, "--set", 'gen.arch_overrides={"encoder_width": 24}', "--set", f"gen.stages={stage}"])
+        == 0
+    )
     gen = load_generator(out / "gen_pretrain" / "generator.pt")
     assert gen.config == dataclasses.replace(preset("tiny"), encoder_width=24, name="tiny-encoder_width24")
     assert gen.layers[0][0].weight.shape[0] == 24  # the stem is 24 wide, not tiny's 16
