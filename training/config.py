@@ -149,8 +149,6 @@ class GenPretrainConfig:
         changes = dict(self.arch_overrides)
         # the name goes into checkpoints and export metadata: say it is not the preset (tiny-encoder_width24)
         changes.setdefault("name", "-".join([base.name, *(f"{k}{v}" for k, v in sorted(changes.items()))]))
-        if isinstance(changes.get("y_range"), list):
-            changes["y_range"] = tuple(changes["y_range"])
         try:
             return dataclasses.replace(base, **changes)
         except (TypeError, ValueError) as exc:
