@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +49,45 @@ def _wait(condition: object, timeout: float) -> bool:
     return False
 
 
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state letter
+
+
+def _holder(path: Path) -> int | None:
+    """The process that has ``path`` open (Linux /proc), if any."""
+    for fds in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) == os.fspath(path) for fd in fds.iterdir()):
+                return int(fds.parent.name)
+        except OSError:  # gone, or not ours to read
+            continue
+    return None
+
+
+def _busiest(cluster: Cluster, parts: Callable[[], list[Path]]) -> tuple[Any, int]:
+    """The worker node rendering the ``.part`` with the fewest bytes written, and the process writing it."""
+    raylets = {node.all_processes["raylet"][0].process.pid: node for node in cluster.worker_nodes}
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        for part in sorted(parts(), key=lambda p: p.stat().st_size if p.exists() else float("inf")):
+            pid = ancestor = _holder(part)
+            try:
+                while ancestor and ancestor > 1:
+                    if ancestor in raylets:
+                        return raylets[ancestor], pid  # type: ignore[return-value]
+                    ancestor = _parent(ancestor)
+            except OSError:  # the writer just exited
+                continue
+        time.sleep(0.02)
+    raise AssertionError("no worker node's process holds an open chunk .part")
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
 def test_run_survives_a_killed_node_resumes_and_matches_one_process(cluster: Cluster, tmp_path: Path) -> None:
     clip = write_scenes(tmp_path / "scenes.mp4")
     plan_dir = tmp_path / "plan"
@@ -65,8 +107,11 @@ def test_run_survives_a_killed_node_resumes_and_matches_one_process(cluster: Clu
     try:
         parts = lambda: [p for p in chunks.iterdir() if ".part" in p.name]  # noqa: E731
         assert _wait(lambda: len(parts()) == 2, 180), "both workers never rendered at once"
-        victim = next(iter(cluster.worker_nodes))
-        cluster.remove_node(victim, allow_graceful=False)  # mid-chunk: its .part is still open
+        # The victim is the node rendering the chunk with the least written: the other worker may be a
+        # moment from its end, and a chunk that finishes before the kill lands would never be retried.
+        victim, pid = _busiest(cluster, parts)
+        cluster.remove_node(victim, allow_graceful=False)
+        _kill(pid)  # a lost machine takes its processes with it; Ray's worker outlives its raylet a while
         stdout, stderr = driver.communicate(timeout=240)
     finally:
         driver.kill()
