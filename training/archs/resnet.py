@@ -156,6 +156,19 @@ def torchvision_to_encoder_keys(state_dict: Mapping[str, Tensor]) -> dict[str, T
     return out
 
 
+def encoder_to_torchvision_keys(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """The inverse of :func:`torchvision_to_encoder_keys`: an encoder's state dict in torchvision's names, which
+    is what ``gen.pretrained_encoder`` loads (an encoder pretrained on its own, for example)."""
+    names = {v: k for k, v in _TOP_LEVEL.items()}
+    out: dict[str, Tensor] = {}
+    for key, value in state_dict.items():
+        head, _, rest = key.partition(".")
+        if head not in names:
+            raise KeyError(key)
+        out[f"{names[head]}.{rest}"] = value
+    return out
+
+
 def load_encoder_weights(encoder: ResNetEncoder, state_dict: Mapping[str, Tensor], source: str) -> None:
     """Load a torchvision ResNet state dict into ``encoder`` (strict; ``fc.*`` ignored).
 
