@@ -81,7 +81,7 @@ TARGETS: tuple[Target, ...] = (
         ("vs_colorize.farm.concat.*",),
         # the tests that run a whole join ("join", "muxed") as well as the refusals: selecting on "concat" alone
         # left every helper of concat() to no test (no other test name contains "concat")
-        ("tests/test_farm.py", "-k", "refuses or join or muxed"),
+        ("tests/test_farm.py", "-k", "refuses or join or muxed or sync"),
     ),
 )
 

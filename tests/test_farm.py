@@ -302,6 +302,53 @@ def test_subtitles_and_audio_of_a_frame_range_are_muxed_once(
     assert frame_hashes(out) == frame_hashes(reference(src, tmp_path / "ref.mkv", "--frames", "12:"))
 
 
+def packet_times(path: Path, kind: str) -> list[tuple[float, float, int]]:
+    """(start s, duration s, bytes) of the first ``kind`` stream's non-empty packets, in time order."""
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0] if kind == "video" else c.streams.audio[0]
+        return sorted(
+            (float(p.pts * p.time_base), float((p.duration or 0) * p.time_base), p.size)
+            for p in c.demux(stream)
+            if p.size and p.pts is not None
+        )
+
+
+def test_a_frame_range_of_a_broadcast_capture_keeps_its_audio_in_sync(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], ffmpeg: str
+) -> None:
+    # MPEG-TS as recorded off air: the clock starts at 11.4 s, the audio 21 ms ahead of the first frame
+    src = tmp_path / "capture.ts"
+    cmd = [ffmpeg, "-v", "error", "-i", str(clip), "-map", "0", "-c", "copy", "-output_ts_offset", "10"]
+    subprocess.run([*cmd, str(src)], check=True)
+    plan_dir = tmp_path / "plan"
+    assert farm(capsys, "plan", src, plan_dir, *RENDER, "--frames", "12:40", "--chunks", "2")[0] == 0
+    for k in range(2):
+        assert farm(capsys, "chunk", plan_dir, k)[0] == 0
+    out = tmp_path / "joined.mkv"
+    code, err = farm(capsys, "concat", plan_dir, out)
+    assert code == 0, err
+    assert "farm concat: 28 frames from 2 chunks" in err
+
+    # the source's audio packets that overlap frames 12-39, timed from frame 12: each once, in step with it
+    start = packet_times(src, "video")[12][0]
+    end = start + 28 / 24
+    want = [t - start for t, d, _ in packet_times(src, "audio") if t + d > start and t < end]
+    video, audio = packet_times(out, "video"), packet_times(out, "audio")
+    assert len(video) == 28
+    # (the bytes differ by the 7-byte ADTS header that TS carries and Matroska drops; their times may not)
+    assert [t - video[0][0] for t, _, _ in audio] == pytest.approx(want, abs=1.5e-3)  # mkv: ms
+    joined = frame_hashes(out)
+    assert joined == frame_hashes(reference(src, tmp_path / "ref.mkv", "--frames", "12:40"))
+
+    # an existing output is kept unless --overwrite, which replaces it whole
+    inode = out.stat().st_ino
+    code, err = farm(capsys, "concat", plan_dir, out)
+    assert code != 0 and "exists; pass --overwrite" in err
+    assert out.stat().st_ino == inode
+    assert farm(capsys, "concat", plan_dir, out, "--overwrite")[0] == 0
+    assert out.stat().st_ino != inode and frame_hashes(out) == joined
+
+
 def test_ray_workers_get_the_longest_chunks_first_and_keep_their_sessions() -> None:
     from vs_colorize.backends import get_backend
     from vs_colorize.core.contract import read_model_info
