@@ -349,6 +349,20 @@ def test_a_frame_range_of_a_broadcast_capture_keeps_its_audio_in_sync(
     assert out.stat().st_ino != inode and frame_hashes(out) == joined
 
 
+def test_no_audio_leaves_the_audio_out_of_the_joined_film(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_dir = tmp_path / "plan"
+    assert (
+        farm(capsys, "plan", clip, plan_dir, *RENDER, "--no-audio", "--frames", ":12", "--chunks", "1")[0]
+        == 0
+    )
+    assert farm(capsys, "chunk", plan_dir, 0)[0] == 0
+    out = tmp_path / "joined.mkv"
+    assert farm(capsys, "concat", plan_dir, out)[0] == 0
+    assert [kind for kind, _, _ in stream_summary(out)] == ["video"]
+
+
 def test_ray_workers_get_the_longest_chunks_first_and_keep_their_sessions() -> None:
     from vs_colorize.backends import get_backend
     from vs_colorize.core.contract import read_model_info
