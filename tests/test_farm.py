@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from onnx_models import tint
 
 from vs_colorize.cli import main
 from vs_colorize.farm.chunk import array_index
+from vs_colorize.farm.concat import concat
 from vs_colorize.farm.plan import PlanError, load_plan
 
 CUTS = (13, 27, 41)
@@ -327,7 +329,10 @@ def test_a_frame_range_of_a_broadcast_capture_keeps_its_audio_in_sync(
     out = tmp_path / "joined.mkv"
     code, err = farm(capsys, "concat", plan_dir, out)
     assert code == 0, err
-    assert "farm concat: 28 frames from 2 chunks" in err
+    assert re.search(
+        rf"farm concat: 28 frames from 2 chunks in [0-9.]+ s \([0-9]+x real time\) -> {re.escape(str(out))}",
+        err,
+    )
 
     # the source's audio packets that overlap frames 12-39, timed from frame 12: each once, in step with it
     start = packet_times(src, "video")[12][0]
@@ -344,6 +349,8 @@ def test_a_frame_range_of_a_broadcast_capture_keeps_its_audio_in_sync(
     inode = out.stat().st_ino
     code, err = farm(capsys, "concat", plan_dir, out)
     assert code != 0 and "exists; pass --overwrite" in err
+    with pytest.raises(FileExistsError, match="exists"):
+        concat(plan_dir, load_plan(plan_dir), out)  # the API keeps it too, by default
     assert out.stat().st_ino == inode
     assert farm(capsys, "concat", plan_dir, out, "--overwrite")[0] == 0
     assert out.stat().st_ino != inode and frame_hashes(out) == joined
