@@ -75,6 +75,14 @@ TARGETS: tuple[Target, ...] = (
         ("tests/test_inflection_rule.py",),
     ),
     Target("tiling", "vs_colorize/tiling.py", ("vs_colorize.tiling.*",), ("tests/test_tiling.py",)),
+    # every output goes through atomic_output: never a half-written file under the final name, never a user's
+    # file replaced without overwrite, never someone else's part removed
+    Target(
+        "atomic writes",
+        "vs_colorize/core/fileio.py",
+        ("vs_colorize.core.fileio.*",),
+        ("tests/test_fileio_parts.py", "tests/test_output_safety.py", "tests/test_engine_trust.py"),
+    ),
     Target(
         "farm concat checks",
         "vs_colorize/farm/concat.py",

@@ -135,7 +135,13 @@ def atomic_output(
     image sequence). The result gets the permissions a plain ``open()`` would give it, or ``mode`` (still
     masked by the umask), set before it takes the final name.
     """
-    final = Path(path)
+    # the steps live in an undecorated generator: mutation testing (mutmut skips decorated functions) reaches it
+    yield from _write_through_part(Path(path), overwrite, suffix, clean, mode)
+
+
+def _write_through_part(
+    final: Path, overwrite: bool, suffix: str, clean: bool, mode: int | None
+) -> Iterator[Path]:
     if final.exists() and not overwrite:
         raise FileExistsError(f"{os.fspath(final)!r} exists; pass overwrite to replace it")
     final.parent.mkdir(parents=True, exist_ok=True)
