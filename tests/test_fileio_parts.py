@@ -85,6 +85,28 @@ def test_only_stale_parts_of_this_output_are_removed(tmp_path: Path) -> None:
     assert all(p.exists() for p in keep) and not stale.exists()
 
 
+def test_a_stale_part_removed_by_a_racing_cleaner_is_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers of one output start at once (a farm task and its retry): both find the same stale part, and
+    the other one deletes it between this one's open and its lock. Neither may fail for that."""
+    out = tmp_path / "film.mkv"
+    stale = tmp_path / ".film.mkv.fedcba9876543210.part.mkv"
+    stale.write_bytes(b"x")
+    _age(stale)
+    lock = fileio._try_lock
+
+    def other_cleaner_first(fd: int) -> bool:
+        stale.unlink(missing_ok=True)
+        return lock(fd)
+
+    monkeypatch.setattr(fileio, "_try_lock", other_cleaner_first)
+    with fileio.atomic_output(out) as tmp:
+        tmp.write_bytes(b"done")
+    assert out.read_bytes() == b"done"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mkv"]
+
+
 def test_the_writer_holds_a_lock_on_its_part(tmp_path: Path) -> None:
     import fcntl
 
